@@ -1,0 +1,78 @@
+//! The `tiandi` binary: argument parsing, file reading, progress and exit codes.
+//!
+//! A thin layer over the library crates: each subcommand reads its inputs, calls the core
+//! and writes CSV/JSON/text to stdout. Errors are printed as one line on stderr and mapped
+//! to a non-zero exit code here and nowhere else.
+
+mod input;
+mod network_cmd;
+mod orbit_cmd;
+mod plan_cmd;
+mod progress;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// tiandi (天地): a space-ground computing network run as one machine.
+///
+/// Digital twin of LEO compute constellations, ground stations and data centres:
+/// orbits, contact windows, eclipses, topology and routes, node physics and planning.
+#[derive(Parser)]
+#[command(name = "tiandi", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Propagate satellites with SGP4 and print their states as CSV
+    /// (satellite,time_utc,x_km,y_km,z_km,vx_km_s,vy_km_s,vz_km_s).
+    Propagate(orbit_cmd::PropagateArgs),
+    /// Contact windows (AOS, LOS, max elevation) between satellites and ground stations, as
+    /// CSV. With no --tle, uses the built-in compute constellation and station set.
+    Contacts(orbit_cmd::ContactsArgs),
+    /// Umbra and penumbra intervals of each satellite, as CSV.
+    Eclipses(orbit_cmd::EclipsesArgs),
+    /// Generate constellation designs as TLE text (e.g. `constellation walker ... > out.tle`).
+    #[command(subcommand)]
+    Constellation(orbit_cmd::ConstellationCommand),
+    /// The network topology (ISL, GSL, fibre links) at one instant, as CSV.
+    Topology(network_cmd::TopologyArgs),
+    /// Shortest-delay routes between all ground-station pairs over time, as CSV or a summary.
+    Routes(network_cmd::RoutesArgs),
+    /// Size a compute satellite (power, thermal, mass, launch cost) and compare it with a
+    /// ground data centre of the same compute.
+    Plan(plan_cmd::PlanArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Propagate(args) => orbit_cmd::propagate(args),
+        Command::Contacts(args) => orbit_cmd::contacts(args),
+        Command::Eclipses(args) => orbit_cmd::eclipses(args),
+        Command::Constellation(cmd) => orbit_cmd::constellation(cmd),
+        Command::Topology(args) => network_cmd::topology(args),
+        Command::Routes(args) => network_cmd::routes(args),
+        Command::Plan(args) => plan_cmd::plan(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        // `tiandi ... | head`: the reader left; that is not a failure.
+        Err(e)
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) =>
+        {
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            // One line: the chain of contexts joined with ": ".
+            eprintln!("error: {}", format!("{e:#}").replace('\n', " "));
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! Network layer: links, topology snapshots and routing (in progress).

@@ -1,0 +1,1 @@
+//! Node physics: payload, power, thermal, radiation (in progress).
