@@ -111,11 +111,11 @@ pub fn parse_station_arg(arg: &str) -> Result<GroundStation> {
             .filter(|v| v.is_finite())
             .with_context(|| format!("--station {arg:?}: {what} {:?} is not a number", parts[i]))
     };
-    Ok(GroundStation::new(
+    GroundStation::new(
         parts[0],
         num(1, "LAT_DEG")?,
         num(2, "LON_DEG")?,
         num(3, "ALT_M")?,
     )
-    .with_context(|| format!("--station {arg:?}"))?)
+    .with_context(|| format!("--station {arg:?}"))
 }

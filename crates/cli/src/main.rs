@@ -44,7 +44,7 @@ enum Command {
     Routes(network_cmd::RoutesArgs),
     /// Size a compute satellite (power, thermal, mass, launch cost) and compare it with a
     /// ground data centre of the same compute.
-    Plan(plan_cmd::PlanArgs),
+    Plan(Box<plan_cmd::PlanArgs>),
 }
 
 fn main() -> ExitCode {
@@ -56,7 +56,7 @@ fn main() -> ExitCode {
         Command::Constellation(cmd) => orbit_cmd::constellation(cmd),
         Command::Topology(args) => network_cmd::topology(args),
         Command::Routes(args) => network_cmd::routes(args),
-        Command::Plan(args) => plan_cmd::plan(args),
+        Command::Plan(args) => plan_cmd::plan(*args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
