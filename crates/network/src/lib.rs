@@ -1,1 +1,31 @@
-//! Network layer: links, topology snapshots and routing (in progress).
+//! Time-varying network of tiandi: nodes, links (ISL, GSL, fibre), topology snapshots,
+//! contact plans and shortest-delay routing.
+//!
+//! Pure and deterministic: no I/O, no wall clock, no randomness; every iteration order is
+//! fixed (node ids, then link order). Node numbering everywhere: satellites `0..N` in input
+//! order, then ground stations, then data centres, then user-terminal regions.
+//!
+//! The hot path (one snapshot: links, CSR adjacency, all-pairs routes) reuses its buffers
+//! from one snapshot to the next: see [`SnapshotBuilder`] and [`RouteTable`].
+
+pub mod config;
+pub mod error;
+pub mod geometry;
+pub mod network;
+pub mod node;
+pub mod routing;
+pub mod snapshot;
+pub mod timeline;
+
+pub use config::{
+    Capacities, FibreConfig, GslConfig, GslStrategy, IslConfig, IslPattern, LinkConfig,
+};
+pub use error::NetworkError;
+pub use geometry::SPEED_OF_LIGHT_KM_S;
+pub use network::{Network, NetworkSpec, PlaneLayout};
+pub use node::{DataCentre, NodeId, NodeKind, RegionShape, StationNode, UserTerminalRegion};
+pub use routing::{Route, RouteTable, RoutingMode, ShortestPaths};
+pub use snapshot::{Adjacent, Link, LinkKind, Snapshot, SnapshotBuilder};
+pub use timeline::{
+    ContactEvent, ContactPlan, Horizon, RouteStats, RouteSummary, RouteTimeline, contact_plan,
+};

@@ -1,0 +1,330 @@
+//! `tiandi topology` and `tiandi routes` run as the real binary in a fresh directory:
+//! output shape and contents, consistency between the two commands, and one clear error
+//! line with a non-zero exit for bad input.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use tiandi_orbit::walker::{WalkerDesign, WalkerKind};
+use tiandi_orbit::{Epoch, format_tle};
+
+const START: &str = "2026-11-24T00:00:00Z";
+
+/// A fresh, empty directory for one test under cargo's per-crate temporary directory (no
+/// extra dependency needed; cargo sets CARGO_TARGET_TMPDIR for integration tests).
+fn fresh_dir(test: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("network_cli")
+        .join(test);
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A Walker 12 x 12 at 550 km, 53 deg as TLE text, plane by plane (144 satellites).
+fn walker_tle() -> String {
+    let design = WalkerDesign {
+        kind: WalkerKind::Delta,
+        n_planes: 12,
+        sats_per_plane: 12,
+        phasing: 1,
+        altitude_km: 550.0,
+        inclination_deg: 53.0,
+        epoch: Epoch::parse_iso(START).unwrap(),
+        raan_offset_deg: 0.0,
+        first_norad_id: 70_000,
+        name_prefix: "T".into(),
+    };
+    design.elements().unwrap().iter().map(format_tle).collect()
+}
+
+const STATIONS: &str = "name,latitude_deg,longitude_deg,elevation_m\nTokyo,35.6895,139.6917,0\nDelhi,28.6667,77.2167,0\nLondon,51.5085,-0.1257,0\nNew-York,40.7143,-74.006,0\n";
+
+fn setup(test: &str) -> PathBuf {
+    let dir = fresh_dir(test);
+    std::fs::write(dir.join("sats.tle"), walker_tle()).unwrap();
+    std::fs::write(dir.join("gs.csv"), STATIONS).unwrap();
+    dir
+}
+
+fn tiandi(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tiandi"))
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    assert!(
+        o.status.success(),
+        "failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+#[test]
+fn topology_lists_each_link_once() {
+    let dir = setup("topology");
+    let out = stdout(&tiandi(
+        &dir,
+        &[
+            "topology",
+            "--tle",
+            "sats.tle",
+            "--planes",
+            "12",
+            "--isl",
+            "plus-grid",
+            "--ground-stations",
+            "gs.csv",
+            "--at",
+            "2026-11-24T00:10:00Z",
+        ],
+    ));
+    let mut lines = out.lines();
+    assert_eq!(
+        lines.next(),
+        Some("a,b,kind,distance_km,delay_ms,capacity_bps")
+    );
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    let mut isl = 0;
+    let mut seen = std::collections::BTreeSet::new();
+    for r in &rows {
+        assert_eq!(r.len(), 6, "{r:?}");
+        let (a, b): (u32, u32) = (r[0].parse().unwrap(), r[1].parse().unwrap());
+        assert!(a < b && seen.insert((a, b)), "{r:?}");
+        let distance: f64 = r[3].parse().unwrap();
+        let delay: f64 = r[4].parse().unwrap();
+        // delay = distance / c to the printed precision (1 m, 1 ns).
+        assert!((delay - distance / 299_792.458 * 1e3).abs() < 1e-5, "{r:?}");
+        match r[2] {
+            "isl" => {
+                isl += 1;
+                assert!(b < 144);
+            }
+            "gsl" => assert!(a < 144 && (144..148).contains(&b), "{r:?}"),
+            other => panic!("unexpected kind {other}"),
+        }
+    }
+    // Plus-grid over 12 x 12 at 550 km: neighbours are at most ~30 deg apart (chord
+    // < 3,600 km, lowest point ~300 km up), so all 2 x 144 links exist.
+    assert_eq!(isl, 288);
+}
+
+#[test]
+fn routes_csv_and_summary_agree() {
+    let dir = setup("routes");
+    let base = [
+        "routes",
+        "--tle",
+        "sats.tle",
+        "--planes",
+        "12",
+        "--isl",
+        "plus-grid",
+        "--ground-stations",
+        "gs.csv",
+        "--start",
+        START,
+        "--duration-s",
+        "60",
+        "--step-ms",
+        "10000",
+        "--min-elevation-deg",
+        "10",
+    ];
+    let out = stdout(&tiandi(&dir, &base));
+    let mut lines = out.lines();
+    assert_eq!(lines.next(), Some("time_s,src,dst,delay_ms,hops,path"));
+    let rows: Vec<Vec<String>> = lines
+        .map(|l| l.split(',').map(str::to_string).collect())
+        .collect();
+    assert!(!rows.is_empty());
+    let mut times = std::collections::BTreeSet::new();
+    for r in &rows {
+        let path: Vec<u32> = r[5].split('-').map(|n| n.parse().unwrap()).collect();
+        assert_eq!(path.first().unwrap().to_string(), r[1]);
+        assert_eq!(path.last().unwrap().to_string(), r[2]);
+        assert_eq!(path.len() - 1, r[4].parse::<usize>().unwrap());
+        assert!(
+            path[1..path.len() - 1].iter().all(|&n| n < 144),
+            "only satellites relay: {r:?}"
+        );
+        assert_ne!(r[1], r[2]);
+        times.insert(r[0].clone());
+    }
+    // 60 s at 10 s: t = 0, 10, ..., 50.
+    assert_eq!(
+        times.into_iter().collect::<Vec<_>>(),
+        ["0.000", "10.000", "20.000", "30.000", "40.000", "50.000"]
+    );
+    let mut with_summary = base.to_vec();
+    with_summary.push("--summary");
+    let summary = stdout(&tiandi(&dir, &with_summary));
+    assert!(
+        summary.contains(&format!(
+            "routes: {} of {} pair-snapshots",
+            rows.len(),
+            6 * 12
+        )),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("p99") && summary.contains("per pair per hour"),
+        "{summary}"
+    );
+}
+
+#[test]
+fn routes_are_consistent_with_topology() {
+    let dir = setup("consistent");
+    let at = "2026-11-24T00:05:00Z";
+    let topo = stdout(&tiandi(
+        &dir,
+        &[
+            "topology",
+            "--tle",
+            "sats.tle",
+            "--planes",
+            "12",
+            "--ground-stations",
+            "gs.csv",
+            "--at",
+            at,
+        ],
+    ));
+    let delay: std::collections::BTreeMap<(u32, u32), f64> = topo
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (
+                (f[0].parse().unwrap(), f[1].parse().unwrap()),
+                f[4].parse().unwrap(),
+            )
+        })
+        .collect();
+    let routes = stdout(&tiandi(
+        &dir,
+        &[
+            "routes",
+            "--tle",
+            "sats.tle",
+            "--planes",
+            "12",
+            "--ground-stations",
+            "gs.csv",
+            "--start",
+            at,
+            "--duration-s",
+            "1",
+            "--step-ms",
+            "1000",
+        ],
+    ));
+    let mut n = 0;
+    for l in routes.lines().skip(1) {
+        let f: Vec<&str> = l.split(',').collect();
+        let path: Vec<u32> = f[5].split('-').map(|x| x.parse().unwrap()).collect();
+        let sum: f64 = path
+            .windows(2)
+            .map(|w| delay[&(w[0].min(w[1]), w[0].max(w[1]))])
+            .sum();
+        // Both printed to 1 ns; a path of up to ~20 links accumulates < 2e-5 ms of rounding.
+        assert!((sum - f[3].parse::<f64>().unwrap()).abs() < 2e-5, "{l}");
+        n += 1;
+    }
+    assert!(n > 0);
+}
+
+fn error_line(o: &Output) -> String {
+    assert!(!o.status.success(), "should fail");
+    let err = String::from_utf8(o.stderr.clone()).unwrap();
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert!(err.starts_with("error: "), "{err}");
+    err
+}
+
+#[test]
+fn bad_input_gets_one_clear_line() {
+    let dir = setup("bad");
+    let run = |args: &[&str]| {
+        let mut all = vec!["topology", "--at", START];
+        all.extend_from_slice(args);
+        tiandi(&dir, &all)
+    };
+    let err = error_line(&run(&[
+        "--tle",
+        "sats.tle",
+        "--planes",
+        "7",
+        "--ground-stations",
+        "gs.csv",
+    ]));
+    assert!(
+        err.contains("--planes 7") && err.contains("144 satellites"),
+        "{err}"
+    );
+
+    std::fs::write(
+        dir.join("lat95.csv"),
+        "name,latitude_deg,longitude_deg,elevation_m\nNowhere,95,10,0\n",
+    )
+    .unwrap();
+    let err = error_line(&run(&[
+        "--tle",
+        "sats.tle",
+        "--planes",
+        "12",
+        "--ground-stations",
+        "lat95.csv",
+    ]));
+    assert!(
+        err.contains("lat95.csv") && err.contains("latitude_deg") && err.contains("95"),
+        "{err}"
+    );
+
+    std::fs::write(dir.join("empty.tle"), "").unwrap();
+    let err = error_line(&run(&[
+        "--tle",
+        "empty.tle",
+        "--planes",
+        "12",
+        "--ground-stations",
+        "gs.csv",
+    ]));
+    assert!(err.contains("empty.tle"), "{err}");
+
+    let err = error_line(&tiandi(
+        &dir,
+        &[
+            "routes",
+            "--tle",
+            "sats.tle",
+            "--planes",
+            "12",
+            "--ground-stations",
+            "gs.csv",
+            "--start",
+            START,
+            "--duration-s",
+            "10",
+            "--step-ms",
+            "0",
+        ],
+    ));
+    assert!(err.contains("--step-ms"), "{err}");
+    let err = error_line(&run(&[
+        "--tle",
+        "sats.tle",
+        "--isl",
+        "plus-grid",
+        "--ground-stations",
+        "gs.csv",
+    ]));
+    assert!(err.contains("planes"), "{err}");
+}
