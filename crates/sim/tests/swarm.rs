@@ -1,0 +1,293 @@
+//! Deterministic simulation tests: randomised small scenarios (constellation, ground
+//! segment, workload, policy, faults, outages) on many seeds, with every invariant checker
+//! on. A failure prints the line that reproduces it.
+
+use tiandi_network::{
+    DataCentre, LinkConfig, NetworkSpec, RegionShape, StationNode, UserTerminalRegion,
+};
+use tiandi_node::{
+    Battery, CellType, FaultModel, NodeConfig, Pointing, SaaModel, SolarArray, ThermalParams,
+    accelerator,
+};
+use tiandi_orbit::walker::{WalkerDesign, WalkerKind};
+use tiandi_orbit::{Epoch, GroundStation, Satellite};
+use tiandi_sim::{FaultSetup, SimSetup, Trace, invariants, run_traced};
+use tiandi_workload::{Destination, Pin, Purpose, Stage, Stream, Task, TaskKind, merge_and_number};
+
+/// Seeds run by default; `SWARM_SEEDS=N` runs more, `SWARM_SEED=S` runs just one.
+const DEFAULT_SEEDS: u64 = 50;
+
+fn node_config(rng: &mut Stream) -> NodeConfig {
+    let acc = accelerator(["h100", "orin", "versal", "atlas300i"][rng.index(4)]).unwrap();
+    let n_accelerators = (1 + rng.index(4)) as f64;
+    let payload_w = n_accelerators * acc.system_power_w();
+    NodeConfig {
+        accelerator: acc,
+        n_accelerators,
+        // Sometimes generous, sometimes starved: both power limits and idle time happen.
+        array: SolarArray::new(
+            payload_w / 250.0 * rng.range(0.3, 2.0),
+            CellType::GaAsTripleJunction,
+            None,
+            Pointing::SunTracking,
+        )
+        .unwrap(),
+        battery: Battery::new(payload_w * rng.range(0.1, 1.0), 0.3, 0.95, 0.95).unwrap(),
+        bus_power_w: 100.0,
+        // A radiator that is sometimes too small, so the thermal limit bites.
+        thermal: ThermalParams::new(
+            5e4,
+            payload_w / 400.0 * rng.range(0.5, 1.5),
+            0.85,
+            0.2,
+            330.0,
+        )
+        .unwrap(),
+    }
+}
+
+fn scenario(seed: u64) -> SimSetup {
+    let mut rng = Stream::new(seed, Purpose::Policy, 999);
+    let start = Epoch::parse_iso("2026-11-24T00:00:00Z").unwrap();
+    let design = WalkerDesign {
+        kind: if rng.uniform() < 0.7 {
+            WalkerKind::Delta
+        } else {
+            WalkerKind::Star
+        },
+        n_planes: 2 + rng.index(5) as u32,
+        sats_per_plane: 3 + rng.index(6) as u32,
+        phasing: 1,
+        altitude_km: rng.range(500.0, 1_200.0),
+        inclination_deg: rng.range(30.0, 98.0),
+        epoch: start,
+        raan_offset_deg: rng.range(0.0, 360.0),
+        first_norad_id: 1,
+        name_prefix: "S".into(),
+    };
+    let satellites: Vec<Satellite> = design
+        .elements()
+        .unwrap()
+        .into_iter()
+        .map(|e| Satellite::new(e).unwrap())
+        .collect();
+    let n_sats = satellites.len() as u32;
+    let n_stations = 2 + rng.index(4);
+    let stations: Vec<StationNode> = (0..n_stations)
+        .map(|i| {
+            StationNode::new(
+                GroundStation::new(
+                    format!("GS{i}"),
+                    rng.range(-60.0, 60.0),
+                    rng.range(-180.0, 180.0),
+                    0.0,
+                )
+                .unwrap(),
+            )
+        })
+        .collect();
+    let n_dcs = 1 + rng.index(3);
+    let data_centres: Vec<DataCentre> = (0..n_dcs)
+        .map(|i| DataCentre {
+            site: GroundStation::new(
+                format!("DC{i}"),
+                rng.range(-50.0, 50.0),
+                rng.range(-180.0, 180.0),
+                0.0,
+            )
+            .unwrap(),
+            compute_capacity_flops: rng.range(1e15, 2e16),
+        })
+        .collect();
+    let n_regions = rng.index(3);
+    let user_terminals: Vec<UserTerminalRegion> = (0..n_regions)
+        .map(|i| UserTerminalRegion {
+            name: format!("R{i}"),
+            shape: RegionShape::Circle {
+                latitude_deg: rng.range(-50.0, 50.0),
+                longitude_deg: rng.range(-180.0, 180.0),
+                radius_km: 500.0,
+            },
+            min_elevation_deg: None,
+            links: None,
+        })
+        .collect();
+    let mut links = LinkConfig::default();
+    // Slow links sometimes, so queues and store-and-forward happen.
+    links.capacities.gsl_bps = rng.range(1e8, 2e10);
+    links.capacities.isl_bps = rng.range(1e9, 1e11);
+    let network = NetworkSpec {
+        n_satellites: satellites.len(),
+        n_planes: Some(design.n_planes),
+        stations,
+        data_centres,
+        user_terminals,
+        links,
+    };
+    let first_dc = n_sats + n_stations as u32;
+    let first_region = first_dc + n_dcs as u32;
+    let horizon_s = rng.range(1_800.0, 7_200.0);
+    let end = start.add_s_f64(horizon_s);
+    let n_tasks = 20 + rng.index(200);
+    let tasks: Vec<Task> = (0..n_tasks)
+        .map(|_| {
+            let arrival = start.add_s_f64(rng.range(0.0, horizon_s * 0.8));
+            let (kind, origin, destination) = match rng.index(3) {
+                0 => (
+                    TaskKind::EarthObservation,
+                    rng.index(n_sats as usize) as u32,
+                    Destination::AnyGround,
+                ),
+                1 if n_regions > 0 => {
+                    let r = first_region + rng.index(n_regions) as u32;
+                    (TaskKind::BlindZone, r, Destination::Origin)
+                }
+                _ => {
+                    let dc = first_dc + rng.index(n_dcs) as u32;
+                    (TaskKind::GroundAi, dc, Destination::Node(dc))
+                }
+            };
+            let n_stages = 1 + rng.index(3);
+            let stages = (0..n_stages)
+                .map(|k| Stage {
+                    work_flop: rng.lognormal(1e14, 1.0),
+                    input_bytes: rng.lognormal(1e8, 1.5) as u64,
+                    output_bytes: rng.lognormal(1e6, 1.0) as u64,
+                    memory_bytes: 1 << 30,
+                    pin: if k == 0 && rng.uniform() < 0.2 {
+                        Pin::Origin
+                    } else {
+                        Pin::Free
+                    },
+                    after: if k == 0 { vec![] } else { vec![(k - 1) as u16] },
+                })
+                .collect();
+            Task {
+                id: 0,
+                kind,
+                arrival,
+                origin,
+                destination,
+                deadline: arrival.add_s_f64(rng.range(60.0, 3_600.0)),
+                stages,
+            }
+        })
+        .collect();
+    // A pinned-to-origin stage on a region or data-centre origin is not computable there
+    // unless it is a data centre; keep pins only where they can run.
+    let tasks: Vec<Task> = tasks
+        .into_iter()
+        .map(|mut t| {
+            if t.origin >= first_region {
+                for s in &mut t.stages {
+                    s.pin = Pin::Free;
+                }
+            }
+            t
+        })
+        .collect();
+    let n_outages = rng.index(3);
+    let outages = (0..n_outages)
+        .map(|_| {
+            let from = start.add_s_f64(rng.range(0.0, horizon_s));
+            (
+                rng.index(n_sats as usize) as u32,
+                from,
+                from.add_s_f64(rng.range(60.0, 1_200.0)),
+            )
+        })
+        .collect();
+    let satellite_nodes = (0..n_sats).map(|_| node_config(&mut rng)).collect();
+    SimSetup {
+        start,
+        end,
+        step_ns: [10, 30, 60][rng.index(3)] * 1_000_000_000,
+        seed,
+        satellites,
+        network,
+        satellite_nodes,
+        data_centre_slot_flops: 1e15,
+        data_centre_slot_memory_bytes: 80_000_000_000,
+        faults: FaultSetup {
+            // Upset rates far above reality so that restarts and failures are exercised.
+            radiation: Some(FaultModel::new(rng.range(0.0, 200.0), SaaModel::default()).unwrap()),
+            max_retries: rng.index(4) as u32,
+            outages,
+        },
+        tasks: merge_and_number(vec![tasks]),
+    }
+}
+
+fn run_seed(seed: u64) {
+    let setup = scenario(seed);
+    let policy_name = tiandi_scheduler::POLICY_NAMES[(seed % 4) as usize];
+    let mut policy = tiandi_scheduler::by_name(policy_name).unwrap();
+    let mut trace = Trace::default();
+    let result = run_traced(&setup, policy.as_mut(), &|_, _| {}, Some(&mut trace)).unwrap_or_else(|e| {
+        panic!("seed {seed} ({policy_name}): run failed: {e}\nreproduce: SWARM_SEED={seed} cargo test -p tiandi-sim --test swarm")
+    });
+    if let Err(problems) = invariants::check(&setup, &result, &trace) {
+        panic!(
+            "seed {seed} ({policy_name}): invariants broken:\n{problems}\nreproduce: SWARM_SEED={seed} cargo test -p tiandi-sim --test swarm"
+        );
+    }
+}
+
+#[test]
+fn swarm() {
+    let seeds: Vec<u64> = match (std::env::var("SWARM_SEED"), std::env::var("SWARM_SEEDS")) {
+        (Ok(s), _) => vec![s.parse().expect("SWARM_SEED is a number")],
+        (_, Ok(n)) => (0..n.parse().expect("SWARM_SEEDS is a number")).collect(),
+        _ => (0..DEFAULT_SEEDS).collect(),
+    };
+    for seed in seeds {
+        run_seed(seed);
+    }
+}
+
+#[test]
+fn same_seed_same_result() {
+    for seed in [3, 17] {
+        let setup = scenario(seed);
+        let run = || {
+            let mut p = tiandi_scheduler::by_name("unified").unwrap();
+            tiandi_sim::run(&setup, p.as_mut(), &|_, _| {}).unwrap()
+        };
+        let (a, b) = (run(), run());
+        assert_eq!(a.summary, b.summary);
+        assert_eq!(a.tasks, b.tasks);
+        assert_eq!(a.links, b.links);
+        assert_eq!(a.nodes, b.nodes);
+    }
+}
+
+#[test]
+fn invariant_checker_catches_a_broken_record() {
+    // The checkers must be able to fail: corrupt one record and one hop.
+    let setup = scenario(0);
+    let mut p = tiandi_scheduler::by_name("bent-pipe").unwrap();
+    let mut trace = Trace::default();
+    let mut result = run_traced(&setup, p.as_mut(), &|_, _| {}, Some(&mut trace)).unwrap();
+    invariants::check(&setup, &result, &trace).unwrap();
+    let moved = result
+        .tasks
+        .iter()
+        .position(|r| r.bytes_moved > 0)
+        .expect("some task moved data");
+    result.tasks[moved].bytes_moved += 1;
+    let err = invariants::check(&setup, &result, &trace).unwrap_err();
+    assert!(err.contains("hops carried"), "{err}");
+    result.tasks[moved].bytes_moved -= 1;
+    let n = setup.satellites.len() as u32;
+    // A hop between two satellites that are never linked (plane 0 slot 0 to a far slot).
+    let mut bad = trace.hops[0];
+    bad.from = 0;
+    bad.to = n - 1;
+    bad.done = bad.start;
+    trace.hops.push(bad);
+    let err = invariants::check(&setup, &result, &trace).unwrap_err();
+    assert!(
+        err.contains("uses a link that is down") || err.contains("hops carried"),
+        "{err}"
+    );
+}

@@ -1,0 +1,154 @@
+//! Tasks: what arrives, where its data is, what it must compute and where the result goes.
+
+use tiandi_orbit::Epoch;
+
+/// Index of a node in the network's numbering (satellites, then ground stations, data
+/// centres, user-terminal regions); the same number as `tiandi_network::NodeId`.
+pub type NodeIdx = u32;
+
+/// What a task is for; used for per-kind metrics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TaskKind {
+    /// Raw imagery captured on a satellite: analyse, deliver the result to the ground.
+    EarthObservation,
+    /// A request from users beyond the ground network: answer goes back to them.
+    BlindZone,
+    /// Inference or batch job arriving at a ground data centre.
+    GroundAi,
+    /// A generic task graph from a trace.
+    Graph,
+}
+
+impl TaskKind {
+    pub const ALL: [TaskKind; 4] = [
+        TaskKind::EarthObservation,
+        TaskKind::BlindZone,
+        TaskKind::GroundAi,
+        TaskKind::Graph,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskKind::EarthObservation => "earth-observation",
+            TaskKind::BlindZone => "blind-zone",
+            TaskKind::GroundAi => "ground-ai",
+            TaskKind::Graph => "graph",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<TaskKind> {
+        TaskKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// Where a stage may run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pin {
+    /// Wherever the policy decides.
+    Free,
+    /// On the node where the task's input is (the capturing satellite, say).
+    Origin,
+    /// On a ground node (data centre).
+    Ground,
+    /// On this node.
+    Node(NodeIdx),
+}
+
+/// One computation step of a task.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Stage {
+    /// Work, floating-point operations.
+    pub work_flop: f64,
+    /// Bytes this stage reads (for the first stage: the task's input at the origin).
+    pub input_bytes: u64,
+    /// Bytes this stage produces.
+    pub output_bytes: u64,
+    /// Memory the stage needs while it runs, bytes (model weights plus working set).
+    pub memory_bytes: u64,
+    pub pin: Pin,
+    /// Indices of stages that must finish first (all lower than this stage's index).
+    pub after: Vec<u16>,
+}
+
+/// Where the final result must be delivered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Destination {
+    /// This node.
+    Node(NodeIdx),
+    /// Any ground station or data centre (the ground segment takes it from there).
+    AnyGround,
+    /// Back to the origin (a blind-zone user region).
+    Origin,
+}
+
+/// A task: a DAG of stages over data that starts at `origin`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Task {
+    pub id: u64,
+    pub kind: TaskKind,
+    pub arrival: Epoch,
+    pub origin: NodeIdx,
+    pub destination: Destination,
+    pub deadline: Epoch,
+    /// Stages in topological order; the last stage's output is the result.
+    pub stages: Vec<Stage>,
+}
+
+/// A task that breaks the model's rules.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("task {task_id}: {field}: {message}")]
+pub struct TaskError {
+    pub task_id: u64,
+    pub field: &'static str,
+    pub message: String,
+}
+
+impl Task {
+    /// Checks the invariants the simulator relies on.
+    pub fn validate(&self) -> Result<(), TaskError> {
+        let fail = |field, message: String| {
+            Err(TaskError {
+                task_id: self.id,
+                field,
+                message,
+            })
+        };
+        if self.deadline <= self.arrival {
+            return fail(
+                "deadline",
+                format!(
+                    "{} is not after the arrival {}",
+                    self.deadline, self.arrival
+                ),
+            );
+        }
+        if self.stages.is_empty() {
+            return fail("stages", "a task needs at least one stage".into());
+        }
+        for (i, s) in self.stages.iter().enumerate() {
+            if !(s.work_flop.is_finite() && s.work_flop >= 0.0) {
+                return fail(
+                    "work_flop",
+                    format!("stage {i}: {} is not a non-negative number", s.work_flop),
+                );
+            }
+            if let Some(bad) = s.after.iter().find(|&&d| usize::from(d) >= i) {
+                return fail(
+                    "after",
+                    format!("stage {i} depends on stage {bad}, which does not come before it"),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Total bytes of the final result.
+    pub fn result_bytes(&self) -> u64 {
+        self.stages.last().map_or(0, |s| s.output_bytes)
+    }
+
+    /// Total work over all stages, FLOP.
+    pub fn total_work_flop(&self) -> f64 {
+        self.stages.iter().map(|s| s.work_flop).sum()
+    }
+}
