@@ -9,6 +9,7 @@ mod network_cmd;
 mod orbit_cmd;
 mod plan_cmd;
 mod progress;
+mod sim_cmd;
 
 use std::process::ExitCode;
 
@@ -45,6 +46,13 @@ enum Command {
     /// Size a compute satellite (power, thermal, mass, launch cost) and compare it with a
     /// ground data centre of the same compute.
     Plan(Box<plan_cmd::PlanArgs>),
+    /// Simulate a scenario (the built-in default without a file): tasks placed by a
+    /// policy over the time-varying network; writes summary.json, tasks.csv/.parquet,
+    /// links and nodes, and prints a summary table (side by side with --compare).
+    Simulate(sim_cmd::SimulateArgs),
+    /// Scenario files: show a built-in one, check a file.
+    #[command(subcommand)]
+    Scenario(sim_cmd::ScenarioCommand),
 }
 
 fn main() -> ExitCode {
@@ -57,6 +65,8 @@ fn main() -> ExitCode {
         Command::Topology(args) => network_cmd::topology(args),
         Command::Routes(args) => network_cmd::routes(args),
         Command::Plan(args) => plan_cmd::plan(*args),
+        Command::Simulate(args) => sim_cmd::simulate(args),
+        Command::Scenario(cmd) => sim_cmd::scenario(cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

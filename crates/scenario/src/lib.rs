@@ -1,16 +1,53 @@
-//! Scenarios: the built-in default constellation and ground segment.
+//! Scenarios: the TOML scenario format, the built-in default scenario, and the default
+//! constellation and ground segment used by `tiandi contacts`.
 //!
 //! The default is a compute constellation in the spirit of the first space-computing
 //! shells (China's "Three-Body" computing constellation, Starcloud): a Walker delta at
 //! 550 km serving China's ground stations, whose positions are public (CNSA/CLTC TT&C and
 //! data-receiving sites; coordinates rounded to 0.01 deg).
+//!
+//! An edge crate: it reads the scenario file and the files it names, validates everything
+//! (errors carry file, line and key, see [`ScenarioError`]) and turns it into the
+//! simulator's [`SimSetup`], generating the workload with the seeded generators of
+//! `tiandi_workload`. docs/scenario.md describes every key.
 
+pub mod convert;
+pub mod csv_in;
+pub mod error;
+pub mod file;
+pub mod generate;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use tiandi_network::NetworkSpec;
+use tiandi_node::NodeConfig;
 use tiandi_orbit::walker::{WalkerDesign, WalkerKind};
 use tiandi_orbit::{Epoch, GroundStation, PropagationError, Satellite};
+use tiandi_sim::model::{FaultSetup, SimSetup};
+use tiandi_workload::{NodeIdx, Task};
+
+pub use convert::{EoWorkload, PoissonWorkload, check_policy, parse_scenario};
+pub use error::ScenarioError;
 
 /// Epoch of the default constellation's elements and default start of every window:
 /// 2026-11-24T00:00:00Z.
 pub const DEFAULT_EPOCH: Epoch = Epoch::from_unix_ns(1_795_478_400 * tiandi_orbit::time::NS_PER_S);
+
+/// The built-in default scenario (`tiandi simulate` with no file;
+/// `tiandi scenario show default` prints it).
+pub const DEFAULT_SCENARIO_TOML: &str = include_str!("../scenarios/default.toml");
+
+/// Names of the built-in scenarios, for `tiandi scenario show NAME`.
+pub const BUILT_IN: [&str; 1] = ["default"];
+
+/// The text of a built-in scenario.
+pub fn built_in(name: &str) -> Option<&'static str> {
+    match name {
+        "default" => Some(DEFAULT_SCENARIO_TOML),
+        _ => None,
+    }
+}
 
 /// The default compute constellation: Walker delta 53 deg: 192/16/1 at 550 km.
 pub fn default_walker() -> WalkerDesign {
@@ -51,6 +88,109 @@ pub fn default_stations() -> Result<Vec<GroundStation>, tiandi_orbit::StationErr
         .iter()
         .map(|(n, lat, lon, alt)| GroundStation::new(*n, *lat, *lon, *alt))
         .collect()
+}
+
+/// A validated scenario: everything a run needs except the generated workload, which
+/// [`Scenario::setup`] draws (so a seed or horizon override changes it consistently).
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    /// The scenario's `name`, or its file name.
+    pub name: String,
+    /// The file as named by the user (`default` for the built-in one).
+    pub source: String,
+    /// FNV-1a 64 of the scenario text and of every file it refers to.
+    pub hash: u64,
+    pub start: Epoch,
+    pub horizon_h: f64,
+    pub step_ns: i64,
+    pub seed: u64,
+    /// The policy named in `[run]`.
+    pub policy: String,
+    pub satellites: Vec<Satellite>,
+    /// One design for every satellite.
+    pub node: NodeConfig,
+    pub network: NetworkSpec,
+    pub slot_flops: f64,
+    pub slot_memory_bytes: u64,
+    pub faults: FaultSetup,
+    pub eo: Option<EoWorkload>,
+    pub blind_zone: Option<PoissonWorkload>,
+    pub ground_ai: Option<PoissonWorkload>,
+    /// Tasks from the trace file (ids as in the file; renumbered in the setup).
+    pub trace: Vec<Task>,
+    /// Every node by name: satellite labels, stations, data centres, user regions.
+    pub node_names: BTreeMap<String, NodeIdx>,
+}
+
+impl Scenario {
+    /// Reads a scenario file and the files it refers to (relative to its directory).
+    pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+            file: shown.clone(),
+            line: None,
+            key: String::new(),
+            message: format!("cannot read the scenario: {e}"),
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        parse_scenario(&text, &shown, base)
+    }
+
+    /// A built-in scenario by name.
+    pub fn built_in(name: &str) -> Option<Result<Scenario, ScenarioError>> {
+        built_in(name).map(|text| parse_scenario(text, name, Path::new(".")))
+    }
+
+    /// End of the run.
+    pub fn end(&self) -> Epoch {
+        self.start.add_ns((self.horizon_h * 3_600e9).round() as i64)
+    }
+
+    /// Overrides the horizon (the command line's `--horizon-h`).
+    pub fn set_horizon_h(&mut self, horizon_h: f64) -> Result<(), String> {
+        if !(horizon_h.is_finite() && horizon_h > 0.0 && horizon_h <= convert::MAX_HORIZON_H) {
+            return Err(format!(
+                "horizon {horizon_h} h: expected more than 0 and at most {} h",
+                convert::MAX_HORIZON_H
+            ));
+        }
+        self.horizon_h = horizon_h;
+        Ok(())
+    }
+
+    /// Names of the nodes in network order.
+    pub fn node_labels(&self) -> Vec<String> {
+        let n = self.satellites.len()
+            + self.network.stations.len()
+            + self.network.data_centres.len()
+            + self.network.user_terminals.len();
+        let mut labels: Vec<String> = (0..n).map(|i| i.to_string()).collect();
+        for (name, &idx) in &self.node_names {
+            labels[idx as usize] = name.clone();
+        }
+        labels
+    }
+
+    /// The simulator's input: the scenario with its workload generated for this seed and
+    /// horizon. Earth-observation tasks come from each satellite's ground track (SGP4 on
+    /// the track step, in parallel).
+    pub fn setup(&self) -> Result<SimSetup, ScenarioError> {
+        let end = self.end();
+        let tasks = generate::tasks(self, end)?;
+        Ok(SimSetup {
+            start: self.start,
+            end,
+            step_ns: self.step_ns,
+            seed: self.seed,
+            satellites: self.satellites.clone(),
+            network: self.network.clone(),
+            satellite_nodes: vec![self.node.clone(); self.satellites.len()],
+            data_centre_slot_flops: self.slot_flops,
+            data_centre_slot_memory_bytes: self.slot_memory_bytes,
+            faults: self.faults.clone(),
+            tasks,
+        })
+    }
 }
 
 #[cfg(test)]

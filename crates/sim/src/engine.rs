@@ -514,11 +514,16 @@ impl<'s> Engine<'s> {
             let (demand, down) = demands[i];
             let c = &mut self.computes[i];
             c.settle(now);
-            // The payload's delivered fraction of peak, shared by the demanded slots.
+            // Only the demanded slots are powered: the granted power is shared by their
+            // accelerators (and host share), and each runs at its throttle curve's fraction.
+            let cfg = self.physics[i].config();
             let fraction = if down || r.granted_w <= 0.0 {
                 0.0
             } else {
-                r.throughput_fraction * f64::from(c.slots) / f64::from(demand)
+                let powered_accels = cfg.n_accelerators * f64::from(demand) / f64::from(c.slots);
+                let per_accel_w =
+                    r.granted_w / powered_accels / (1.0 + cfg.accelerator.host_overhead_fraction);
+                cfg.accelerator.throughput_fraction(per_accel_w)
             };
             c.rate_fraction = fraction.min(1.0);
             c.allowed = if c.rate_fraction > 0.0 { demand } else { 0 };
@@ -988,6 +993,14 @@ impl<'s> Engine<'s> {
         }
     }
 
+    /// Seconds from now until link `link` of `snap` has sent what is queued on it.
+    fn link_free_in_s(&self, snap: &Snapshot, link: u32) -> f64 {
+        let l = snap.link(link);
+        self.links
+            .get(&(l.a, l.b))
+            .map_or(0.0, |u| (u.free_at_ns - self.now).max(0) as f64 / 1e9)
+    }
+
     /// Runs `f` on the (cached) tree towards `dest` for the current snapshot.
     fn with_tree<R>(&self, dest: Dest, f: impl FnOnce(&Tree, &Snapshot) -> R) -> R {
         let mut trees = self.trees.borrow_mut();
@@ -1081,13 +1094,14 @@ impl View for EngineView<'_, '_> {
             return Some(wait_s + l.delay_ms / 1e3 + bytes as f64 * 8.0 / l.capacity_bps);
         }
         e.with_tree(Dest::Node(to), |tree, snap| {
-            tree.transfer_s(snap, from, bytes)
+            tree.transfer_s(snap, from, bytes, &|link| e.link_free_in_s(snap, link))
         })
     }
 
     fn to_ground_s(&self, from: NodeIdx, bytes: u64) -> Option<f64> {
-        self.e.with_tree(Dest::AnyGround, |tree, snap| {
-            tree.transfer_s(snap, from, bytes)
+        let e = self.e;
+        e.with_tree(Dest::AnyGround, |tree, snap| {
+            tree.transfer_s(snap, from, bytes, &|link| e.link_free_in_s(snap, link))
         })
     }
 

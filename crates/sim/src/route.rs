@@ -86,23 +86,32 @@ impl Tree {
         Some((if l.a == v { l.b } else { l.a }, link))
     }
 
-    /// Estimated seconds to carry `bytes` from `v` to the roots: delays plus
-    /// store-and-forward transmission on every hop. `None` when unreachable.
-    pub fn transfer_s(&self, snap: &Snapshot, v: u32, bytes: u64) -> Option<f64> {
+    /// Estimated seconds to carry `bytes` from `v` to the roots, store and forward: at
+    /// each hop the data waits until the link is free (`link_free_in_s(link)` seconds from
+    /// now, what is already queued on it), then is transmitted, then propagates. `None`
+    /// when unreachable.
+    pub fn transfer_s(
+        &self,
+        snap: &Snapshot,
+        v: u32,
+        bytes: u64,
+        link_free_in_s: &dyn Fn(u32) -> f64,
+    ) -> Option<f64> {
         if !self.reachable(v) {
             return None;
         }
         let bits = bytes as f64 * 8.0;
-        let mut tx_s = 0.0;
+        let mut t_s: f64 = 0.0;
         let mut at = v;
         // Bounded by the node count: the chain towards the roots visits each node once.
         for _ in 0..self.dist_ms.len() {
             let Some((next, link)) = self.next_hop(snap, at) else {
                 break;
             };
-            tx_s += bits / snap.link(link).capacity_bps;
+            let l = snap.link(link);
+            t_s = t_s.max(link_free_in_s(link)) + bits / l.capacity_bps + l.delay_ms / 1e3;
             at = next;
         }
-        Some(self.dist_ms[v as usize] / 1e3 + tx_s)
+        Some(t_s)
     }
 }

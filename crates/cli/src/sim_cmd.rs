@@ -1,0 +1,320 @@
+//! `tiandi simulate` and `tiandi scenario`: run a scenario under one or several policies,
+//! write the outputs, print a side-by-side summary; show and check scenario files.
+//!
+//! The scenario crate reads and validates the file and generates the workload, the sim
+//! crate runs it, the report crate writes the files; this module is glue, progress and
+//! the table.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand};
+use tiandi_report::{PolicyRun, RunMeta};
+use tiandi_scenario::{BUILT_IN, Scenario};
+use tiandi_sim::model::{RunResult, SimSetup};
+use tiandi_workload::TaskKind;
+
+/// Flags of `tiandi simulate`.
+#[derive(Args)]
+pub struct SimulateArgs {
+    /// Scenario file (TOML, see docs/scenario.md); without one, the built-in default
+    /// scenario (`tiandi scenario show default`).
+    scenario: Option<PathBuf>,
+    /// Policy to run, overriding the scenario's `run.policy`: bent-pipe, onboard, nearest
+    /// or unified.
+    #[arg(long, conflicts_with = "compare")]
+    policy: Option<String>,
+    /// Run several policies on the same workload, e.g. `bent-pipe,onboard,unified`: one
+    /// summary.json with all of them, each policy's other files in OUT/<policy>/.
+    #[arg(long, value_delimiter = ',', value_name = "A,B,...")]
+    compare: Option<Vec<String>>,
+    /// Output directory.
+    #[arg(long, default_value = "out")]
+    out: PathBuf,
+    /// Root seed, overriding the scenario's `run.seed`.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Simulated hours, overriding the scenario's `run.horizon_h`.
+    #[arg(long, allow_negative_numbers = true)]
+    horizon_h: Option<f64>,
+}
+
+/// `tiandi scenario ...`.
+#[derive(Subcommand)]
+pub enum ScenarioCommand {
+    /// Print a built-in scenario as TOML (`default`), a starting point for your own.
+    Show {
+        /// Name of the built-in scenario.
+        name: String,
+    },
+    /// Read and validate a scenario file and generate its workload, without running it.
+    Check {
+        /// Scenario file (TOML).
+        file: PathBuf,
+    },
+}
+
+fn load(path: Option<&PathBuf>) -> Result<Scenario> {
+    Ok(match path {
+        Some(p) => Scenario::load(p)?,
+        None => Scenario::built_in("default").expect("the default scenario is built in")?,
+    })
+}
+
+pub fn scenario(cmd: ScenarioCommand) -> Result<()> {
+    match cmd {
+        ScenarioCommand::Show { name } => match tiandi_scenario::built_in(&name) {
+            Some(text) => {
+                use std::io::Write;
+                std::io::stdout().write_all(text.as_bytes())?;
+                Ok(())
+            }
+            None => bail!(
+                "no built-in scenario {name:?}: expected one of {}",
+                BUILT_IN.join(", ")
+            ),
+        },
+        ScenarioCommand::Check { file } => {
+            let s = load(Some(&file))?;
+            let setup = s.setup()?;
+            let count = |k: TaskKind| setup.tasks.iter().filter(|t| t.kind == k).count();
+            println!(
+                "{}: ok: {} satellites, {} ground stations, {} data centres, {} user regions; {} tasks over {} h ({})",
+                file.display(),
+                setup.satellites.len(),
+                setup.network.stations.len(),
+                setup.network.data_centres.len(),
+                setup.network.user_terminals.len(),
+                setup.tasks.len(),
+                s.horizon_h,
+                TaskKind::ALL
+                    .iter()
+                    .map(|&k| format!("{} {}", k.as_str(), count(k)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            Ok(())
+        }
+    }
+}
+
+pub fn simulate(args: SimulateArgs) -> Result<()> {
+    let mut scenario = load(args.scenario.as_ref())?;
+    if let Some(seed) = args.seed {
+        scenario.seed = seed;
+    }
+    if let Some(h) = args.horizon_h {
+        scenario
+            .set_horizon_h(h)
+            .map_err(|m| anyhow::anyhow!("--horizon-h: {m}"))?;
+    }
+    let policies: Vec<String> = match (&args.compare, &args.policy) {
+        (Some(list), _) => list.iter().map(|p| p.trim().to_string()).collect(),
+        (None, Some(p)) => vec![p.clone()],
+        (None, None) => vec![scenario.policy.clone()],
+    };
+    let flag = if args.compare.is_some() {
+        "--compare"
+    } else {
+        "--policy"
+    };
+    for (i, p) in policies.iter().enumerate() {
+        tiandi_scenario::check_policy(p).map_err(|m| anyhow::anyhow!("{flag}: {m}"))?;
+        if policies[..i].contains(p) {
+            bail!("{flag}: policy {p:?} is listed twice");
+        }
+    }
+
+    let t0 = Instant::now();
+    let setup = scenario.setup()?;
+    eprintln!(
+        "scenario {} ({}): {} satellites, {} tasks, {} h from {}, seed {} (workload generated in {:.1} s)",
+        scenario.name,
+        scenario.source,
+        setup.satellites.len(),
+        setup.tasks.len(),
+        scenario.horizon_h,
+        setup.start,
+        setup.seed,
+        t0.elapsed().as_secs_f64()
+    );
+    let mut results = Vec::new();
+    for name in &policies {
+        results.push(run_policy(&setup, name)?);
+    }
+
+    let meta = RunMeta {
+        tiandi_version: env!("CARGO_PKG_VERSION").to_string(),
+        scenario: scenario.name.clone(),
+        scenario_source: if args.scenario.is_some() {
+            scenario.source.clone()
+        } else {
+            "built-in".into()
+        },
+        scenario_hash: scenario.hash,
+        seed: setup.seed,
+        start: setup.start,
+        end: setup.end,
+        step_ns: setup.step_ns,
+        n_satellites: setup.satellites.len() as u32,
+        n_ground_stations: setup.network.stations.len() as u32,
+        n_data_centres: setup.network.data_centres.len() as u32,
+        n_user_regions: setup.network.user_terminals.len() as u32,
+    };
+    let runs: Vec<PolicyRun<'_>> = policies
+        .iter()
+        .zip(&results)
+        .map(|(p, r)| PolicyRun {
+            policy: p,
+            result: r,
+        })
+        .collect();
+    let written = tiandi_report::write_outputs(&args.out, &meta, &runs)?;
+    print!("{}", table(&meta, &runs));
+    eprintln!("wrote {} files under {}", written.len(), args.out.display());
+    Ok(())
+}
+
+fn run_policy(setup: &SimSetup, name: &str) -> Result<RunResult> {
+    let mut policy =
+        tiandi_scheduler::by_name(name).with_context(|| format!("unknown policy {name:?}"))?;
+    let n_steps = ((setup.end.unix_ns() - setup.start.unix_ns() + setup.step_ns - 1)
+        / setup.step_ns)
+        .max(1) as u64;
+    let bar = crate::progress::bar(n_steps, name);
+    let step_s = setup.step_ns as f64 / 1e9;
+    let t0 = Instant::now();
+    let on_step = |done: u32, _n: u32| {
+        bar.set_position(u64::from(done));
+        // Simulated time on the bar, as hours:minutes since the start.
+        let min = (f64::from(done) * step_s / 60.0) as u64;
+        bar.set_message(format!("{name} T+{}:{:02}", min / 60, min % 60));
+    };
+    let result = tiandi_sim::run(setup, policy.as_mut(), &on_step)
+        .with_context(|| format!("simulation with policy {name}, seed {}", setup.seed))?;
+    bar.finish_and_clear();
+    eprintln!(
+        "{name}: simulated {:.1} h in {:.1} s",
+        setup.end.seconds_since(setup.start) / 3_600.0,
+        t0.elapsed().as_secs_f64()
+    );
+    Ok(result)
+}
+
+fn num(v: f64, decimals: usize) -> String {
+    if v.is_finite() {
+        format!("{v:.decimals$}")
+    } else {
+        "-".into()
+    }
+}
+
+fn pct(v: f64) -> String {
+    if v.is_finite() {
+        format!("{:.1}%", v * 100.0)
+    } else {
+        "-".into()
+    }
+}
+
+fn gb(bytes: u64) -> String {
+    format!("{:.1}", bytes as f64 / 1e9)
+}
+
+/// The side-by-side summary: one column per policy.
+fn table(meta: &RunMeta, runs: &[PolicyRun<'_>]) -> String {
+    let mut rows: Vec<(String, Vec<String>)> = Vec::new();
+    let mut row = |label: &str, f: &dyn Fn(&RunResult) -> String| {
+        rows.push((
+            label.to_string(),
+            runs.iter().map(|r| f(r.result)).collect(),
+        ))
+    };
+    row("tasks", &|r| r.summary.tasks_total.to_string());
+    row("completed", &|r| r.summary.completed.to_string());
+    row("failed", &|r| r.summary.failed.to_string());
+    row("dropped", &|r| r.summary.dropped.to_string());
+    row("deadline met", &|r| pct(r.summary.deadline_met_ratio));
+    row("latency p50 s", &|r| num(r.summary.latency_p50_s, 2));
+    row("latency p95 s", &|r| num(r.summary.latency_p95_s, 2));
+    row("latency p99 s", &|r| num(r.summary.latency_p99_s, 2));
+    row("downlink GB", &|r| gb(r.summary.downlink_bytes));
+    row("ISL GB", &|r| gb(r.summary.isl_bytes));
+    row("energy used kWh", &|r| {
+        num(r.summary.energy_used_wh / 1e3, 1)
+    });
+    row("energy curtailed kWh", &|r| {
+        num(r.summary.energy_curtailed_wh / 1e3, 1)
+    });
+    row("throttled h", &|r| num(r.summary.throttled_s / 3_600.0, 1));
+    row("faults injected", &|r| {
+        r.summary.faults_injected.to_string()
+    });
+    row("faults recovered", &|r| {
+        r.summary.faults_recovered.to_string()
+    });
+    for kind in TaskKind::ALL {
+        if !runs
+            .iter()
+            .any(|r| tiandi_report::summary::kind_summary(&r.result.summary, kind).is_some())
+        {
+            continue;
+        }
+        let k = kind.as_str();
+        let get = |r: &RunResult| tiandi_report::summary::kind_summary(&r.summary, kind).cloned();
+        row(&format!("{k}: completed"), &|r| {
+            get(r).map_or("-".into(), |s| format!("{}/{}", s.completed, s.total))
+        });
+        row(&format!("{k}: deadline met"), &|r| {
+            get(r).map_or("-".into(), |s| pct(s.deadline_met_ratio))
+        });
+        row(&format!("{k}: latency p50 s"), &|r| {
+            get(r).map_or("-".into(), |s| num(s.latency_p50_s, 2))
+        });
+        row(&format!("{k}: latency p95 s"), &|r| {
+            get(r).map_or("-".into(), |s| num(s.latency_p95_s, 2))
+        });
+        row(&format!("{k}: downlink GB"), &|r| {
+            get(r).map_or("-".into(), |s| gb(s.downlink_bytes))
+        });
+        let n_sats = meta.n_satellites;
+        row(&format!("{k}: computed in orbit"), &|r| {
+            r.tasks
+                .iter()
+                .filter(|t| t.kind == kind && t.placement.first().is_some_and(|&n| n < n_sats))
+                .count()
+                .to_string()
+        });
+    }
+    let label_w = rows.iter().map(|(l, _)| l.len()).max().unwrap_or(0);
+    let col_w = runs
+        .iter()
+        .map(|r| r.policy.len())
+        .chain(rows.iter().flat_map(|(_, v)| v.iter().map(String::len)))
+        .max()
+        .unwrap_or(0)
+        + 2;
+    let mut out = format!(
+        "scenario {} ({}), seed {}, {} to {}, {} satellites\n",
+        meta.scenario,
+        meta.hash_text(),
+        meta.seed,
+        meta.start,
+        meta.end,
+        meta.n_satellites
+    );
+    out.push_str(&format!("{:label_w$}", ""));
+    for r in runs {
+        out.push_str(&format!("{:>col_w$}", r.policy));
+    }
+    out.push('\n');
+    for (label, values) in rows {
+        out.push_str(&format!("{label:label_w$}"));
+        for v in values {
+            out.push_str(&format!("{v:>col_w$}"));
+        }
+        out.push('\n');
+    }
+    out
+}

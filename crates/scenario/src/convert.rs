@@ -1,0 +1,1049 @@
+//! From the file to a validated [`Scenario`]: defaults, range checks, referenced files
+//! (TLE/OMM, station CSV, task trace) and name resolution. Every error carries the file,
+//! line and key.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use tiandi_network::{
+    Capacities, DataCentre, FibreConfig, GslConfig, GslStrategy, IslConfig, IslPattern, LinkConfig,
+    Network, NetworkSpec, RegionShape, StationNode, UserTerminalRegion,
+};
+use tiandi_node::plan::{ComputeTarget, OrbitChoice, PlanInput, plan};
+use tiandi_node::{Battery, CellType, FaultModel, NodeConfig, Pointing, SaaModel, SolarArray};
+use tiandi_node::{ThermalParams, accelerator};
+use tiandi_orbit::walker::{RADIUS_WGS72_KM, WalkerDesign, WalkerKind};
+use tiandi_orbit::{Epoch, GroundStation, Satellite, TleOptions};
+use tiandi_sim::model::FaultSetup;
+use tiandi_workload::{EoConfig, NodeIdx, PoissonConfig, TargetArea, Task};
+
+use crate::error::{KeyPath, Locator, ScenarioError};
+use crate::file::{self, ScenarioFile};
+use crate::{DEFAULT_EPOCH, Scenario};
+
+/// Longest horizon a scenario may ask for, hours (one week: a bound on every loop).
+pub const MAX_HORIZON_H: f64 = 168.0;
+
+/// FNV-1a, 64 bit: the scenario fingerprint in `summary.json`. Not a security hash; it only
+/// has to tell two scenario texts apart, and needs no dependency.
+pub fn fnv1a64(state: u64, bytes: &[u8]) -> u64 {
+    bytes.iter().fold(state, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// FNV-1a offset basis.
+pub const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
+type Result<T> = std::result::Result<T, ScenarioError>;
+
+/// Checks numbers against their ranges and names the key on failure.
+pub(crate) struct Check<'a> {
+    pub loc: Locator<'a>,
+}
+
+impl Check<'_> {
+    pub fn err(&self, path: &KeyPath, message: impl Into<String>) -> ScenarioError {
+        self.loc.error(path, message)
+    }
+
+    fn finite(&self, path: &KeyPath, v: f64) -> Result<f64> {
+        if v.is_finite() {
+            Ok(v)
+        } else {
+            Err(self.err(path, format!("must be a finite number, found {v}")))
+        }
+    }
+
+    pub fn positive(&self, path: &KeyPath, v: f64) -> Result<f64> {
+        if self.finite(path, v)? > 0.0 {
+            Ok(v)
+        } else {
+            Err(self.err(path, format!("must be positive, found {v}")))
+        }
+    }
+
+    pub fn non_negative(&self, path: &KeyPath, v: f64) -> Result<f64> {
+        if self.finite(path, v)? >= 0.0 {
+            Ok(v)
+        } else {
+            Err(self.err(path, format!("must be zero or positive, found {v}")))
+        }
+    }
+
+    pub fn within(&self, path: &KeyPath, v: f64, lo: f64, hi: f64) -> Result<f64> {
+        if (lo..=hi).contains(&self.finite(path, v)?) {
+            Ok(v)
+        } else {
+            Err(self.err(path, format!("must be in [{lo}, {hi}], found {v}")))
+        }
+    }
+
+    /// A byte count written as a number (`2e9` or `2_000_000_000`).
+    pub fn bytes(&self, path: &KeyPath, v: f64) -> Result<u64> {
+        let v = self.non_negative(path, v)?;
+        if v > 1e18 {
+            return Err(self.err(path, format!("must be at most 1e18 bytes, found {v}")));
+        }
+        Ok(v.round() as u64)
+    }
+}
+
+/// Reads a file named in the scenario, relative to the scenario's directory.
+fn read_referenced(
+    check: &Check<'_>,
+    base: &Path,
+    path: &KeyPath,
+    name: &str,
+) -> Result<(PathBuf, String)> {
+    let full = base.join(name);
+    match std::fs::read_to_string(&full) {
+        Ok(text) => Ok((full, text)),
+        Err(e) => Err(check.err(path, format!("cannot read {}: {e}", full.display()))),
+    }
+}
+
+/// Parses and validates a scenario. `file_name` is used in messages; `base_dir` resolves the
+/// files the scenario refers to.
+pub fn parse_scenario(text: &str, file_name: &str, base_dir: &Path) -> Result<Scenario> {
+    let check = Check {
+        loc: Locator::new(file_name, text),
+    };
+    let raw: ScenarioFile = toml::from_str(text).map_err(|e| check.loc.from_toml(&e))?;
+    let root = KeyPath::root();
+    let mut hash = fnv1a64(FNV_OFFSET, text.as_bytes());
+
+    // [run]
+    let run = root.key("run");
+    let start = match &raw.run.start {
+        None => DEFAULT_EPOCH,
+        Some(v) => {
+            let s = match v {
+                toml::Value::String(s) => s.clone(),
+                toml::Value::Datetime(d) => d.to_string(),
+                other => {
+                    return Err(check.err(
+                        &run.key("start"),
+                        format!(
+                            "expected an ISO-8601 UTC time, found a {}",
+                            other.type_str()
+                        ),
+                    ));
+                }
+            };
+            Epoch::parse_iso(&s).map_err(|e| check.err(&run.key("start"), e.to_string()))?
+        }
+    };
+    let horizon_h = check.within(
+        &run.key("horizon_h"),
+        raw.run.horizon_h.unwrap_or(6.0),
+        1e-3,
+        MAX_HORIZON_H,
+    )?;
+    let step_s = check.within(
+        &run.key("step_s"),
+        raw.run.step_s.unwrap_or(10.0),
+        0.1,
+        3_600.0,
+    )?;
+    let seed = raw.run.seed.unwrap_or(1);
+    let policy = raw.run.policy.clone().unwrap_or_else(|| "unified".into());
+    check_policy(&policy).map_err(|m| check.err(&run.key("policy"), m))?;
+
+    // [constellation]
+    let con = root.key("constellation");
+    let (satellites, n_planes, orbit_hint) =
+        match (&raw.constellation.walker, &raw.constellation.tle) {
+            (Some(_), Some(_)) => {
+                return Err(check.err(&con.key("tle"), "give either `walker` or `tle`, not both"));
+            }
+            (None, None) => return Err(check.err(&con, "give a `walker` table or a `tle` file")),
+            (Some(w), None) => {
+                let wp = con.key("walker");
+                if raw.constellation.planes.is_some() || raw.constellation.lenient.is_some() {
+                    return Err(check.err(
+                        &con.key("planes"),
+                        "`planes` and `lenient` go with `tle`; a walker has its own planes",
+                    ));
+                }
+                let kind = match w.kind.as_deref().unwrap_or("delta") {
+                    "delta" => WalkerKind::Delta,
+                    "star" => WalkerKind::Star,
+                    other => {
+                        return Err(check.err(
+                            &wp.key("kind"),
+                            format!("expected delta or star, found {other:?}"),
+                        ));
+                    }
+                };
+                let design = WalkerDesign {
+                    kind,
+                    n_planes: w.planes,
+                    sats_per_plane: w.sats_per_plane,
+                    phasing: w.phasing.unwrap_or(0),
+                    altitude_km: w.altitude_km,
+                    inclination_deg: w.inclination_deg,
+                    epoch: start,
+                    raan_offset_deg: w.raan_offset_deg.unwrap_or(0.0),
+                    first_norad_id: w.first_norad_id.unwrap_or(90_000),
+                    name_prefix: w.name_prefix.clone().unwrap_or_else(|| "TD".into()),
+                };
+                let elements = design.elements().map_err(|e| {
+                    let key = match e.field {
+                        "n_planes" | "planes" => "planes",
+                        "sats_per_plane" => "sats_per_plane",
+                        "phasing" => "phasing",
+                        "altitude_km" => "altitude_km",
+                        "inclination_deg" => "inclination_deg",
+                        _ => "",
+                    };
+                    let p = if key.is_empty() {
+                        wp.clone()
+                    } else {
+                        wp.key(key)
+                    };
+                    check.err(&p, e.to_string())
+                })?;
+                if elements.len() > 100_000 {
+                    return Err(check.err(
+                        &wp,
+                        format!("{} satellites: at most 100,000", elements.len()),
+                    ));
+                }
+                let sats = elements
+                    .into_iter()
+                    .map(Satellite::new)
+                    .collect::<std::result::Result<Vec<_>, _>>()
+                    .map_err(|e| check.err(&wp, e.to_string()))?;
+                (sats, Some(w.planes), (w.altitude_km, w.inclination_deg))
+            }
+            (None, Some(tle)) => {
+                let tp = con.key("tle");
+                let (full, text) = read_referenced(&check, base_dir, &tp, tle)?;
+                hash = fnv1a64(fnv1a64(hash, &[0xff]), text.as_bytes());
+                let name = full.display().to_string();
+                let lenient = raw.constellation.lenient.unwrap_or(false);
+                let elements = match tiandi_orbit::omm::detect(&text) {
+                    Some(tiandi_orbit::omm::OmmFormat::Json) => {
+                        tiandi_orbit::omm::parse_omm_json(&text, &name)
+                            .map_err(|e| check.err(&tp, e.to_string()))?
+                    }
+                    Some(tiandi_orbit::omm::OmmFormat::Csv) => {
+                        tiandi_orbit::omm::parse_omm_csv(&text, &name)
+                            .map_err(|e| check.err(&tp, e.to_string()))?
+                    }
+                    None => {
+                        tiandi_orbit::parse_tle(&text, &name, TleOptions { lenient })
+                            .map_err(|e| check.err(&tp, e.to_string()))?
+                            .elements
+                    }
+                };
+                if elements.is_empty() {
+                    return Err(check.err(
+                        &tp,
+                        format!(
+                            "{name}: no element sets found (expected TLE lines or OMM records)"
+                        ),
+                    ));
+                }
+                let first = elements[0].clone();
+                let sats = elements
+                    .into_iter()
+                    .map(Satellite::new)
+                    .collect::<std::result::Result<Vec<_>, _>>()
+                    .map_err(|e| check.err(&tp, format!("{name}: {e}")))?;
+                if let Some(p) = raw.constellation.planes
+                    && (p == 0 || !sats.len().is_multiple_of(p as usize))
+                {
+                    return Err(check.err(
+                        &con.key("planes"),
+                        format!(
+                            "{p} planes do not divide the {} satellites into equal planes",
+                            sats.len()
+                        ),
+                    ));
+                }
+                // Altitude of the first satellite from its mean motion (Kepler's third law).
+                let n_rad_s = first.mean_motion_rev_day * std::f64::consts::TAU / 86_400.0;
+                let a_km = (tiandi_orbit::walker::MU_WGS72_KM3_S2 / (n_rad_s * n_rad_s)).cbrt();
+                (
+                    sats,
+                    raw.constellation.planes,
+                    (a_km - RADIUS_WGS72_KM, first.inclination_deg),
+                )
+            }
+        };
+    let n_sats = satellites.len();
+
+    // [satellite]
+    let node = satellite_config(&check, &raw.satellite, start, orbit_hint)?;
+
+    // Ground segment: stations (CSV first, then the table), data centres, user regions.
+    let mut names: BTreeMap<String, NodeIdx> = BTreeMap::new();
+    for (i, s) in satellites.iter().enumerate() {
+        names.entry(s.label().to_string()).or_insert(i as NodeIdx);
+    }
+    let mut stations = Vec::new();
+    let mut station_paths = Vec::new();
+    if let Some(csv_name) = &raw.ground_stations_csv {
+        let p = root.key("ground_stations_csv");
+        let (full, text) = read_referenced(&check, base_dir, &p, csv_name)?;
+        hash = fnv1a64(fnv1a64(hash, &[0xff]), text.as_bytes());
+        for st in crate::csv_in::parse_stations_csv(&text, &full.display().to_string())? {
+            stations.push(StationNode::new(st));
+            station_paths.push(p.clone());
+        }
+    }
+    for (i, s) in raw.ground_stations.iter().enumerate() {
+        let p = root.key("ground_stations").index(i);
+        let station = ground_site(
+            &check,
+            &p,
+            &s.name,
+            s.latitude_deg,
+            s.longitude_deg,
+            s.elevation_m,
+        )?;
+        if let Some(e) = s.min_elevation_deg {
+            check.within(&p.key("min_elevation_deg"), e, -90.0, 89.9)?;
+        }
+        stations.push(StationNode {
+            station,
+            min_elevation_deg: s.min_elevation_deg,
+            antennas: s.antennas,
+        });
+        station_paths.push(p);
+    }
+    if stations.is_empty() {
+        return Err(check.err(&root.key("ground_stations"), "at least one ground station is needed (`[[ground_stations]]` or `ground_stations_csv`)"));
+    }
+    let mut data_centres = Vec::new();
+    for (i, d) in raw.data_centres.iter().enumerate() {
+        let p = root.key("data_centres").index(i);
+        let site = ground_site(
+            &check,
+            &p,
+            &d.name,
+            d.latitude_deg,
+            d.longitude_deg,
+            d.elevation_m,
+        )?;
+        let pflops =
+            check.positive(&p.key("compute_capacity_pflops"), d.compute_capacity_pflops)?;
+        data_centres.push(DataCentre {
+            site,
+            compute_capacity_flops: pflops * 1e15,
+        });
+    }
+    if data_centres.is_empty() {
+        return Err(check.err(
+            &root.key("data_centres"),
+            "at least one `[[data_centres]]` is needed",
+        ));
+    }
+    let mut regions = Vec::new();
+    for (i, r) in raw.user_regions.iter().enumerate() {
+        let p = root.key("user_regions").index(i);
+        if r.name.trim().is_empty() {
+            return Err(check.err(&p.key("name"), "must not be empty"));
+        }
+        let shape = match (&r.vertices_deg, r.latitude_deg, r.longitude_deg, r.radius_km) {
+            (Some(v), None, None, None) => RegionShape::Polygon {
+                vertices_deg: v.iter().map(|[a, b]| (*a, *b)).collect(),
+            },
+            (None, Some(lat), Some(lon), Some(radius)) => {
+                check.within(&p.key("latitude_deg"), lat, -90.0, 90.0)?;
+                check.within(&p.key("longitude_deg"), lon, -180.0, 360.0)?;
+                check.within(&p.key("radius_km"), radius, 0.0, 5_000.0)?;
+                RegionShape::Circle {
+                    latitude_deg: lat,
+                    longitude_deg: lon,
+                    radius_km: radius,
+                }
+            }
+            _ => return Err(check.err(&p, "give latitude_deg, longitude_deg and radius_km (a circle) or vertices_deg (a polygon)")),
+        };
+        if let Some(e) = r.min_elevation_deg {
+            check.within(&p.key("min_elevation_deg"), e, -90.0, 89.9)?;
+        }
+        regions.push(UserTerminalRegion {
+            name: r.name.clone(),
+            shape,
+            min_elevation_deg: r.min_elevation_deg,
+            links: r.links,
+        });
+    }
+    // Ground names must be unique: traces and fibre lists refer to nodes by name.
+    let n_stations = stations.len();
+    let n_dcs = data_centres.len();
+    let ground_names = stations
+        .iter()
+        .map(|s| s.station.name.clone())
+        .zip(station_paths.iter().cloned())
+        .chain(
+            raw.data_centres
+                .iter()
+                .enumerate()
+                .map(|(i, d)| (d.name.clone(), root.key("data_centres").index(i))),
+        )
+        .chain(
+            raw.user_regions
+                .iter()
+                .enumerate()
+                .map(|(i, r)| (r.name.clone(), root.key("user_regions").index(i))),
+        );
+    for (k, (name, p)) in ground_names.enumerate() {
+        let idx = (n_sats + k) as NodeIdx;
+        if names.insert(name.clone(), idx).is_some() {
+            return Err(check.err(
+                &p.key("name"),
+                format!("{name:?} is already the name of another node"),
+            ));
+        }
+    }
+
+    // [ground_compute]
+    let gc = root.key("ground_compute");
+    let slot_flops = check.positive(
+        &gc.key("slot_tflops"),
+        raw.ground_compute.slot_tflops.unwrap_or(989.4),
+    )? * 1e12;
+    let slot_memory_bytes = (check.positive(
+        &gc.key("slot_memory_gb"),
+        raw.ground_compute.slot_memory_gb.unwrap_or(80.0),
+    )? * 1e9)
+        .round() as u64;
+    for (i, d) in data_centres.iter().enumerate() {
+        if d.compute_capacity_flops < slot_flops {
+            return Err(check.err(
+                &root
+                    .key("data_centres")
+                    .index(i)
+                    .key("compute_capacity_pflops"),
+                format!(
+                    "{} PFLOP/s is less than one ground_compute slot ({} TFLOP/s)",
+                    d.compute_capacity_flops / 1e15,
+                    slot_flops / 1e12
+                ),
+            ));
+        }
+    }
+
+    // [network]
+    let links = link_config(&check, &raw.network, &names, n_sats)?;
+    let network = NetworkSpec {
+        n_satellites: n_sats,
+        n_planes,
+        stations,
+        data_centres,
+        user_terminals: regions,
+        links,
+    };
+    if matches!(network.links.isl.pattern, IslPattern::PlusGrid { .. }) && n_planes.is_none() {
+        return Err(check.err(
+            &root.key("network").key("isl"),
+            "plus-grid ISLs need the satellites listed plane by plane: set constellation.planes",
+        ));
+    }
+    Network::new(network.clone()).map_err(|e| check.err(&root.key("network"), e.to_string()))?;
+
+    // [faults]
+    let fp = root.key("faults");
+    let radiation = if raw.faults.radiation.unwrap_or(true) {
+        let rate = check.non_negative(
+            &fp.key("upsets_per_device_day"),
+            raw.faults
+                .upsets_per_device_day
+                .unwrap_or(node.accelerator.upsets_per_device_day),
+        )?;
+        let mut saa = SaaModel::default();
+        if let Some(m) = raw.faults.saa_peak_multiplier {
+            saa.peak_multiplier = check.within(&fp.key("saa_peak_multiplier"), m, 1.0, 1e6)?;
+        }
+        Some(FaultModel::new(rate, saa).map_err(|e| check.err(&fp, e.to_string()))?)
+    } else {
+        None
+    };
+    let max_retries = raw.faults.max_retries.unwrap_or(3);
+    if max_retries > 100 {
+        return Err(check.err(
+            &fp.key("max_retries"),
+            format!("must be at most 100, found {max_retries}"),
+        ));
+    }
+    let mut outages = Vec::new();
+    for (i, o) in raw.faults.outages.iter().enumerate() {
+        let p = fp.key("outages").index(i);
+        let sat = match &o.satellite {
+            file::SatRef::Index(k) if (*k as usize) < n_sats => *k,
+            file::SatRef::Index(k) => {
+                return Err(check.err(
+                    &p.key("satellite"),
+                    format!("satellite index {k} is out of range (0..{n_sats})"),
+                ));
+            }
+            file::SatRef::Name(n) => match names.get(n) {
+                Some(&k) if (k as usize) < n_sats => k,
+                _ => {
+                    return Err(check.err(&p.key("satellite"), format!("no satellite named {n:?}")));
+                }
+            },
+        };
+        let from = check.non_negative(&p.key("from_h"), o.from_h)?;
+        let to = check.positive(&p.key("to_h"), o.to_h)?;
+        if to <= from {
+            return Err(check.err(
+                &p.key("to_h"),
+                format!("must be after from_h ({from}), found {to}"),
+            ));
+        }
+        outages.push((
+            sat,
+            start.add_s_f64(from * 3_600.0),
+            start.add_s_f64(to * 3_600.0),
+        ));
+    }
+    let faults = FaultSetup {
+        radiation,
+        max_retries,
+        outages,
+    };
+
+    // [workloads]
+    let wp = root.key("workloads");
+    let eo = match &raw.workloads.earth_observation {
+        None => None,
+        Some(e) => Some(eo_workload(&check, &wp.key("earth_observation"), e)?),
+    };
+    let region_nodes: Vec<NodeIdx> = (0..network.user_terminals.len())
+        .map(|r| (n_sats + n_stations + n_dcs + r) as NodeIdx)
+        .collect();
+    let dc_nodes: Vec<NodeIdx> = (0..n_dcs)
+        .map(|d| (n_sats + n_stations + d) as NodeIdx)
+        .collect();
+    let blind_zone = match &raw.workloads.blind_zone {
+        None => None,
+        Some(b) => Some(poisson_workload(
+            &check,
+            &wp.key("blind_zone"),
+            b,
+            &names,
+            &region_nodes,
+            "user region",
+            &BLIND_ZONE_DEFAULTS,
+        )?),
+    };
+    let ground_ai = match &raw.workloads.ground_ai {
+        None => None,
+        Some(g) => Some(poisson_workload(
+            &check,
+            &wp.key("ground_ai"),
+            g,
+            &names,
+            &dc_nodes,
+            "data centre",
+            &GROUND_AI_DEFAULTS,
+        )?),
+    };
+    let trace: Vec<Task> = match &raw.workloads.trace {
+        None => Vec::new(),
+        Some(t) => {
+            let p = wp.key("trace").key("file");
+            let (full, text) = read_referenced(&check, base_dir, &p, &t.file)?;
+            hash = fnv1a64(fnv1a64(hash, &[0xff]), text.as_bytes());
+            crate::csv_in::parse_trace_csv(&text, &full.display().to_string(), &names, start)?
+        }
+    };
+
+    Ok(Scenario {
+        name: raw.name.clone().unwrap_or_else(|| file_name.to_string()),
+        source: file_name.to_string(),
+        hash,
+        start,
+        horizon_h,
+        step_ns: (step_s * 1e9).round() as i64,
+        seed,
+        policy,
+        satellites,
+        node,
+        network,
+        slot_flops,
+        slot_memory_bytes,
+        faults,
+        eo,
+        blind_zone,
+        ground_ai,
+        trace,
+        node_names: names,
+    })
+}
+
+/// `Ok` for a policy `tiandi_scheduler::by_name` knows.
+pub fn check_policy(name: &str) -> std::result::Result<(), String> {
+    if tiandi_scheduler::POLICY_NAMES.contains(&name) {
+        Ok(())
+    } else {
+        Err(format!(
+            "unknown policy {name:?}: expected one of {}",
+            tiandi_scheduler::POLICY_NAMES.join(", ")
+        ))
+    }
+}
+
+fn ground_site(
+    check: &Check<'_>,
+    p: &KeyPath,
+    name: &str,
+    lat: f64,
+    lon: f64,
+    elevation_m: Option<f64>,
+) -> Result<GroundStation> {
+    if name.trim().is_empty() {
+        return Err(check.err(&p.key("name"), "must not be empty"));
+    }
+    GroundStation::new(name, lat, lon, elevation_m.unwrap_or(0.0)).map_err(|e| {
+        let key = match e.field {
+            f if f.starts_with("lat") => "latitude_deg",
+            f if f.starts_with("lon") => "longitude_deg",
+            _ => "elevation_m",
+        };
+        check.err(&p.key(key), e.to_string())
+    })
+}
+
+/// The satellite's compute, power and thermal design; what the file leaves out is sized
+/// by the `tiandi plan` planner for the constellation's orbit.
+fn satellite_config(
+    check: &Check<'_>,
+    s: &file::SatelliteFile,
+    start: Epoch,
+    (altitude_km, inclination_deg): (f64, f64),
+) -> Result<NodeConfig> {
+    let p = KeyPath::root().key("satellite");
+    let acc_name = s.accelerator.as_deref().unwrap_or("orin");
+    let acc = accelerator(acc_name).map_err(|e| check.err(&p.key("accelerator"), e.to_string()))?;
+    let n_acc = check.within(
+        &p.key("n_accelerators"),
+        s.n_accelerators.unwrap_or(8.0),
+        0.0,
+        10_000.0,
+    )?;
+    let cell = CellType::parse(s.cell.as_deref().unwrap_or("gaas"))
+        .map_err(|e| check.err(&p.key("cell"), e.to_string()))?;
+    let pointing = Pointing::parse(s.pointing.as_deref().unwrap_or("tracking"))
+        .map_err(|e| check.err(&p.key("pointing"), e.to_string()))?;
+    let dod = check.within(&p.key("dod"), s.dod.unwrap_or(0.3), 0.01, 1.0)?;
+    let bus_power_w = check.non_negative(&p.key("bus_power_w"), s.bus_power_w.unwrap_or(300.0))?;
+    let emissivity = check.within(
+        &p.key("emissivity"),
+        s.emissivity.unwrap_or(0.85),
+        0.01,
+        1.0,
+    )?;
+    let absorptivity = check.within(
+        &p.key("absorptivity"),
+        s.absorptivity.unwrap_or(0.20),
+        0.0,
+        1.0,
+    )?;
+    let temp_limit_k = check.within(
+        &p.key("temp_limit_k"),
+        s.temp_limit_k.unwrap_or(318.0),
+        250.0,
+        700.0,
+    )?;
+    for (key, v) in [
+        ("array_area_m2", s.array_area_m2),
+        ("battery_wh", s.battery_wh),
+        ("radiator_area_m2", s.radiator_area_m2),
+        ("heat_capacity_j_per_k", s.heat_capacity_j_per_k),
+    ] {
+        if let Some(v) = v {
+            check.positive(&p.key(key), v)?;
+        }
+    }
+    let sized = if s.array_area_m2.is_none()
+        || s.battery_wh.is_none()
+        || s.radiator_area_m2.is_none()
+        || s.heat_capacity_j_per_k.is_none()
+    {
+        let mut input = PlanInput::new(
+            acc,
+            ComputeTarget::PowerW((n_acc * acc.system_power_w()).max(1.0)),
+        );
+        input.altitude_km = altitude_km;
+        input.orbit = OrbitChoice::Inclined {
+            inclination_deg,
+            raan_deg: 0.0,
+        };
+        input.epoch = start;
+        input.cell = cell;
+        input.pointing = pointing;
+        input.bus_power_w = bus_power_w;
+        input.dod = dod;
+        input.emissivity = emissivity;
+        input.absorptivity = absorptivity;
+        input.temp_limit_k = temp_limit_k;
+        input.radiator_temp_k = input.radiator_temp_k.min(temp_limit_k);
+        // A year in 12 sampled orbits: enough for the worst beta angle to within a few
+        // degrees, and fast (the full planner samples 53).
+        input.survey_orbits = 12;
+        input.survey_step_days = 30.0;
+        let pl =
+            plan(&input).map_err(|e| check.err(&p, format!("cannot size the satellite: {e}")))?;
+        let specific_heat_j_per_kg_k = input.specific_heat_j_per_kg_k;
+        let thermal_mass_fraction = input.thermal_mass_fraction;
+        Some((
+            pl.value("P4"),
+            pl.value("P7"),
+            pl.value("T3"),
+            pl.value("M7") * specific_heat_j_per_kg_k * thermal_mass_fraction,
+        ))
+    } else {
+        None
+    };
+    let pick = |v: Option<f64>, k: usize| {
+        v.unwrap_or_else(|| {
+            let s = sized.expect("sized when a value is missing");
+            [s.0, s.1, s.2, s.3][k]
+        })
+    };
+    let array = SolarArray::new(pick(s.array_area_m2, 0), cell, None, pointing)
+        .map_err(|e| check.err(&p.key("array_area_m2"), e.to_string()))?;
+    let battery = Battery::new(pick(s.battery_wh, 1), dod, 0.95, 0.95)
+        .map_err(|e| check.err(&p.key("battery_wh"), e.to_string()))?;
+    let thermal = ThermalParams::new(
+        pick(s.heat_capacity_j_per_k, 3),
+        pick(s.radiator_area_m2, 2),
+        emissivity,
+        absorptivity,
+        temp_limit_k,
+    )
+    .map_err(|e| check.err(&p, e.to_string()))?;
+    Ok(NodeConfig {
+        accelerator: acc,
+        n_accelerators: n_acc,
+        array,
+        battery,
+        bus_power_w,
+        thermal,
+    })
+}
+
+fn link_config(
+    check: &Check<'_>,
+    n: &file::NetworkFile,
+    names: &BTreeMap<String, NodeIdx>,
+    n_sats: usize,
+) -> Result<LinkConfig> {
+    let p = KeyPath::root().key("network");
+    let d = LinkConfig::default();
+    let pattern = match n.isl.as_deref().unwrap_or("plus-grid") {
+        "plus-grid" => IslPattern::PlusGrid {
+            shift: n.isl_shift.unwrap_or(0),
+        },
+        "nearest-k" => IslPattern::NearestK {
+            k: n.nearest_k.unwrap_or(4),
+        },
+        "none" => IslPattern::None,
+        other => {
+            return Err(check.err(
+                &p.key("isl"),
+                format!("expected plus-grid, nearest-k or none, found {other:?}"),
+            ));
+        }
+    };
+    let strategy = match n.gsl_strategy.as_deref().unwrap_or("highest-elevation") {
+        "highest-elevation" => GslStrategy::HighestElevation,
+        "keep-until-lost" => GslStrategy::KeepUntilLost,
+        other => {
+            return Err(check.err(
+                &p.key("gsl_strategy"),
+                format!("expected highest-elevation or keep-until-lost, found {other:?}"),
+            ));
+        }
+    };
+    let fibre = match &n.fibre_links {
+        None => FibreConfig::FullMesh,
+        Some(pairs) => {
+            let mut list = Vec::new();
+            for (i, [a, b]) in pairs.iter().enumerate() {
+                let node = |name: &String| match names.get(name) {
+                    Some(&k) if k as usize >= n_sats => Ok(k),
+                    _ => Err(check.err(
+                        &p.key("fibre_links").index(i),
+                        format!("no ground station or data centre named {name:?}"),
+                    )),
+                };
+                list.push((node(a)?, node(b)?));
+            }
+            FibreConfig::List(list)
+        }
+    };
+    let gbps = |key: &str, v: Option<f64>, default_bps: f64| -> Result<f64> {
+        Ok(check.positive(&p.key(key), v.unwrap_or(default_bps / 1e9))? * 1e9)
+    };
+    Ok(LinkConfig {
+        isl: IslConfig {
+            pattern,
+            grazing_altitude_km: check.within(
+                &p.key("grazing_altitude_km"),
+                n.grazing_altitude_km.unwrap_or(d.isl.grazing_altitude_km),
+                0.0,
+                1_000.0,
+            )?,
+            max_range_km: check.positive(
+                &p.key("max_isl_range_km"),
+                n.max_isl_range_km.unwrap_or(d.isl.max_range_km),
+            )?,
+            max_terminals: n.laser_terminals.unwrap_or(d.isl.max_terminals),
+        },
+        gsl: GslConfig {
+            min_elevation_deg: check.within(
+                &p.key("gsl_min_elevation_deg"),
+                n.gsl_min_elevation_deg.unwrap_or(d.gsl.min_elevation_deg),
+                -90.0,
+                89.9,
+            )?,
+            antennas: n.antennas,
+            strategy,
+        },
+        fibre,
+        fibre_delay_factor: check.within(
+            &p.key("fibre_delay_factor"),
+            n.fibre_delay_factor.unwrap_or(d.fibre_delay_factor),
+            1.0,
+            10.0,
+        )?,
+        capacities: Capacities {
+            isl_bps: gbps(
+                "isl_capacity_gbps",
+                n.isl_capacity_gbps,
+                d.capacities.isl_bps,
+            )?,
+            gsl_bps: gbps(
+                "gsl_capacity_gbps",
+                n.gsl_capacity_gbps,
+                d.capacities.gsl_bps,
+            )?,
+            user_bps: gbps(
+                "user_capacity_gbps",
+                n.user_capacity_gbps,
+                d.capacities.user_bps,
+            )?,
+            fibre_bps: gbps(
+                "fibre_capacity_gbps",
+                n.fibre_capacity_gbps,
+                d.capacities.fibre_bps,
+            )?,
+        },
+    })
+}
+
+/// Earth observation: the imager, the analysis and the targets.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EoWorkload {
+    pub config: EoConfig,
+    pub targets: Vec<TargetArea>,
+    /// Ground-track sampling step, s.
+    pub track_step_s: f64,
+}
+
+fn eo_workload(check: &Check<'_>, p: &KeyPath, e: &file::EoFile) -> Result<EoWorkload> {
+    let config = EoConfig {
+        swath_km: check.within(
+            &p.key("swath_km"),
+            e.swath_km.unwrap_or(30.0),
+            0.01,
+            5_000.0,
+        )?,
+        bytes_per_km2: check
+            .positive(&p.key("bytes_per_km2"), e.bytes_per_km2.unwrap_or(0.67e6))?,
+        flop_per_byte: check
+            .non_negative(&p.key("flop_per_byte"), e.flop_per_byte.unwrap_or(5e4))?,
+        result_fraction: check.within(
+            &p.key("result_fraction"),
+            e.result_fraction.unwrap_or(0.01),
+            0.0,
+            1.0,
+        )?,
+        memory_bytes: check.bytes(&p.key("memory_bytes"), e.memory_bytes.unwrap_or(4e9))?,
+        tile_bytes: check.bytes(
+            &p.key("tile_bytes"),
+            check.positive(&p.key("tile_bytes"), e.tile_bytes.unwrap_or(2e9))?,
+        )?,
+        deadline_s: check.positive(&p.key("deadline_s"), e.deadline_s.unwrap_or(1_800.0))?,
+        daylight_only: e.daylight_only.unwrap_or(true),
+    };
+    if config.tile_bytes < 1_000 {
+        return Err(check.err(
+            &p.key("tile_bytes"),
+            format!("must be at least 1000 bytes, found {}", config.tile_bytes),
+        ));
+    }
+    let track_step_s = check.within(
+        &p.key("track_step_s"),
+        e.track_step_s.unwrap_or(10.0),
+        0.1,
+        600.0,
+    )?;
+    if e.targets.is_empty() {
+        return Err(check.err(&p.key("targets"), "at least one target area is needed"));
+    }
+    let mut targets = Vec::new();
+    for (i, t) in e.targets.iter().enumerate() {
+        let tp = p.key("targets").index(i);
+        check.within(&tp.key("lat_min_deg"), t.lat_min_deg, -90.0, 90.0)?;
+        check.within(&tp.key("lat_max_deg"), t.lat_max_deg, -90.0, 90.0)?;
+        check.within(&tp.key("lon_min_deg"), t.lon_min_deg, -180.0, 180.0)?;
+        check.within(&tp.key("lon_max_deg"), t.lon_max_deg, -180.0, 180.0)?;
+        if t.lat_max_deg <= t.lat_min_deg {
+            return Err(check.err(
+                &tp.key("lat_max_deg"),
+                format!(
+                    "must be above lat_min_deg ({}), found {}",
+                    t.lat_min_deg, t.lat_max_deg
+                ),
+            ));
+        }
+        targets.push(TargetArea {
+            name: t.name.clone(),
+            lat_min_deg: t.lat_min_deg,
+            lat_max_deg: t.lat_max_deg,
+            lon_min_deg: t.lon_min_deg,
+            lon_max_deg: t.lon_max_deg,
+        });
+    }
+    Ok(EoWorkload {
+        config,
+        targets,
+        track_step_s,
+    })
+}
+
+/// Poisson request traffic: the per-request figures and each origin with its rate.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PoissonWorkload {
+    /// `rate_per_s` here is unused: each origin has its own.
+    pub config: PoissonConfig,
+    /// (origin node, arrivals per second).
+    pub origins: Vec<(NodeIdx, f64)>,
+}
+
+struct PoissonDefaults {
+    rate_per_s: f64,
+    input_bytes_median: f64,
+    work_flop_median: f64,
+    spread_sigma: f64,
+    output_bytes: f64,
+    memory_bytes: f64,
+    deadline_s: f64,
+}
+
+/// Blind-zone requests: a small model's answer to a ship or desert terminal (a few MB in,
+/// 2 TFLOP of inference, 50 kB back within 10 s).
+const BLIND_ZONE_DEFAULTS: PoissonDefaults = PoissonDefaults {
+    rate_per_s: 0.1,
+    input_bytes_median: 1e6,
+    work_flop_median: 2e12,
+    spread_sigma: 0.5,
+    output_bytes: 5e4,
+    memory_bytes: 8e9,
+    deadline_s: 10.0,
+};
+
+/// Ground AI jobs: inference batches at a data centre (4 MB in, 50 TFLOP, 100 kB out, 60 s).
+const GROUND_AI_DEFAULTS: PoissonDefaults = PoissonDefaults {
+    rate_per_s: 0.2,
+    input_bytes_median: 4e6,
+    work_flop_median: 5e13,
+    spread_sigma: 0.7,
+    output_bytes: 1e5,
+    memory_bytes: 16e9,
+    deadline_s: 60.0,
+};
+
+fn poisson_workload(
+    check: &Check<'_>,
+    p: &KeyPath,
+    w: &file::PoissonFile,
+    names: &BTreeMap<String, NodeIdx>,
+    allowed: &[NodeIdx],
+    what: &str,
+    d: &PoissonDefaults,
+) -> Result<PoissonWorkload> {
+    let config = PoissonConfig {
+        rate_per_s: check
+            .non_negative(&p.key("rate_per_s"), w.rate_per_s.unwrap_or(d.rate_per_s))?,
+        input_bytes_median: check.positive(
+            &p.key("input_bytes_median"),
+            w.input_bytes_median.unwrap_or(d.input_bytes_median),
+        )?,
+        work_flop_median: check.non_negative(
+            &p.key("work_flop_median"),
+            w.work_flop_median.unwrap_or(d.work_flop_median),
+        )?,
+        spread_sigma: check.within(
+            &p.key("spread_sigma"),
+            w.spread_sigma.unwrap_or(d.spread_sigma),
+            0.0,
+            5.0,
+        )?,
+        output_bytes: check
+            .bytes(
+                &p.key("output_bytes"),
+                w.output_bytes.unwrap_or(d.output_bytes),
+            )?
+            .max(1),
+        memory_bytes: check.bytes(
+            &p.key("memory_bytes"),
+            w.memory_bytes.unwrap_or(d.memory_bytes),
+        )?,
+        deadline_s: check.positive(&p.key("deadline_s"), w.deadline_s.unwrap_or(d.deadline_s))?,
+    };
+    let resolve = |path: &KeyPath, name: &str| match names.get(name) {
+        Some(k) if allowed.contains(k) => Ok(*k),
+        _ => Err(check.err(path, format!("no {what} named {name:?}"))),
+    };
+    let mut origins: Vec<NodeIdx> = match &w.origins {
+        None => allowed.to_vec(),
+        Some(list) => list
+            .iter()
+            .enumerate()
+            .map(|(i, n)| resolve(&p.key("origins").index(i), n))
+            .collect::<Result<_>>()?,
+    };
+    origins.sort_unstable();
+    origins.dedup();
+    if origins.is_empty() {
+        return Err(check.err(
+            &p.key("origins"),
+            format!("no origins: define at least one {what}"),
+        ));
+    }
+    let mut rates: BTreeMap<NodeIdx, f64> =
+        origins.iter().map(|&o| (o, config.rate_per_s)).collect();
+    if let Some(by) = &w.rate_per_s_by_origin {
+        for (name, &rate) in by {
+            let rp = p.key("rate_per_s_by_origin").key(name);
+            let node = resolve(&rp, name)?;
+            let rate = check.non_negative(&rp, rate)?;
+            match rates.get_mut(&node) {
+                Some(r) => *r = rate,
+                None => return Err(check.err(&rp, format!("{name:?} is not one of the origins"))),
+            }
+        }
+    }
+    // A bound on the generated volume: ten million requests per origin-day is far beyond
+    // any scenario this simulator is for.
+    if let Some((_, r)) = rates.iter().find(|(_, r)| **r > 100.0) {
+        return Err(check.err(
+            &p.key("rate_per_s"),
+            format!("must be at most 100 per second, found {r}"),
+        ));
+    }
+    Ok(PoissonWorkload {
+        config,
+        origins: origins.iter().map(|o| (*o, rates[o])).collect(),
+    })
+}
