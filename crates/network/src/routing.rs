@@ -5,7 +5,9 @@
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
+use std::sync::{Mutex, PoisonError};
 
+use glam::DVec3;
 use rayon::prelude::*;
 
 use crate::snapshot::Snapshot;
@@ -175,33 +177,45 @@ impl ShortestPaths {
         queue: &mut impl Frontier,
     ) {
         let src = self.src;
-        let n_sats = snap.n_satellites() as u32;
+        // Nodes from this id up only end paths (the source excepted).
+        let first_end_only = match mode {
+            RoutingMode::SatellitesOnly => snap.n_satellites() as u32,
+            RoutingMode::AnyNode => u32::MAX,
+        };
         let mut remaining = n_targets;
-        self.dist_ms[src as usize] = 0.0;
+        let n = snap.n_nodes();
+        // Slices of the node count: their bounds checks can share one length.
+        let dist = &mut self.dist_ms[..n];
+        let pred = &mut self.pred_link[..n];
+        let settled = &mut self.settled[..n];
+        dist[src as usize] = 0.0;
         queue.push(0.0, src);
         // Bounded: each push follows a strict improvement of a node's distance, and each
         // node is expanded once (when settled).
         while let Some(u) = queue.pop() {
-            if self.settled[u as usize] {
+            let ui = u as usize;
+            if settled[ui] {
                 continue; // stale entry
             }
-            self.settled[u as usize] = true;
-            if u != src && is_target(u) {
-                remaining -= 1;
-                if remaining == 0 {
-                    break;
+            settled[ui] = true;
+            if u != src {
+                if is_target(u) {
+                    remaining -= 1;
+                    if remaining == 0 {
+                        break;
+                    }
+                }
+                if u >= first_end_only {
+                    continue; // ground nodes are endpoints only
                 }
             }
-            if u != src && mode == RoutingMode::SatellitesOnly && u >= n_sats {
-                continue; // ground nodes are endpoints only
-            }
-            let d = self.dist_ms[u as usize];
+            let d = dist[ui];
             for adj in snap.neighbours(u) {
                 let nd = d + adj.delay_ms;
                 let v = adj.node as usize;
-                if nd < self.dist_ms[v] {
-                    self.dist_ms[v] = nd;
-                    self.pred_link[v] = adj.link;
+                if nd < dist[v] {
+                    dist[v] = nd;
+                    pred[v] = adj.link;
                     queue.push(nd, adj.node);
                 }
             }
@@ -232,12 +246,29 @@ impl ShortestPaths {
         nodes: &mut Vec<u32>,
         links: &mut Vec<u32>,
     ) -> Option<f64> {
+        let (node_start, link_start) = (nodes.len(), links.len());
+        let (_, bottleneck) = self.walk_back(snap, dst, nodes, links)?;
+        nodes[node_start..].reverse();
+        links[link_start..].reverse();
+        Some(bottleneck)
+    }
+
+    /// Appends the path walked back from `dst` to the source (node ids, then its links in
+    /// the same order) and returns its delay summed in that order, ms, and its bottleneck
+    /// capacity, bit/s; `None` without touching either when `dst` is the source,
+    /// unreachable or not settled.
+    fn walk_back(
+        &self,
+        snap: &Snapshot,
+        dst: u32,
+        nodes: &mut Vec<u32>,
+        links: &mut Vec<u32>,
+    ) -> Option<(f64, f64)> {
         if dst == self.src || !self.settled[dst as usize] {
             return None;
         }
-        let (node_start, link_start) = (nodes.len(), links.len());
         let mut v = dst;
-        let mut bottleneck = f64::INFINITY;
+        let (mut delay_ms, mut bottleneck) = (0.0, f64::INFINITY);
         nodes.push(v);
         // Bounded by the node count: a predecessor chain visits each node at most once.
         for _ in 0..self.dist_ms.len() {
@@ -246,24 +277,26 @@ impl ShortestPaths {
             }
             let link = self.pred_link[v as usize];
             let l = snap.link(link);
+            delay_ms += l.delay_ms;
             bottleneck = bottleneck.min(l.capacity_bps);
+            debug_assert!(l.a == v || l.b == v, "link {link} does not reach node {v}");
             v = if l.a == v { l.b } else { l.a };
             nodes.push(v);
             links.push(link);
         }
         assert_eq!(v, self.src, "predecessor chain must end at the source");
-        nodes[node_start..].reverse();
-        links[link_start..].reverse();
-        Some(bottleneck)
+        Some((delay_ms, bottleneck))
     }
 }
 
-/// Where one route's data sits in a [`Part`].
+/// One route found by a search: from the search's source out to a target, and the same
+/// path walked back from the target (links are undirected with the same delay both ways).
 #[derive(Clone, Copy, Debug, PartialEq)]
 struct Entry {
-    dst: u32,
-    /// Infinite when there is no route.
-    delay_ms: f64,
+    /// Source to target, ms (Dijkstra's sum, in path order); infinite without a route.
+    out_delay_ms: f64,
+    /// Target back to the source, ms, summed in that order; infinite without a route.
+    back_delay_ms: f64,
     bottleneck_bps: f64,
     node_start: u32,
     /// Nodes on the path (hops + 1), 0 when there is no route.
@@ -271,28 +304,28 @@ struct Entry {
     link_start: u32,
 }
 
-/// Routes from one source to a run of destinations, paths flattened.
+/// Routes from one search source to its targets, paths flattened in both directions
+/// (`out_*` from the source, `back_*` from the target; same offsets).
 #[derive(Clone, Debug, Default)]
 struct Part {
     entries: Vec<Entry>,
-    nodes: Vec<u32>,
-    links: Vec<u32>,
+    out_nodes: Vec<u32>,
+    out_links: Vec<u32>,
+    back_nodes: Vec<u32>,
+    back_links: Vec<u32>,
 }
 
 impl Part {
     fn clear(&mut self) {
         self.entries.clear();
-        self.nodes.clear();
-        self.links.clear();
+        self.out_nodes.clear();
+        self.out_links.clear();
+        self.back_nodes.clear();
+        self.back_links.clear();
     }
 
-    fn nodes_of(&self, e: &Entry) -> &[u32] {
-        &self.nodes[e.node_start as usize..(e.node_start + e.node_len) as usize]
-    }
-
-    fn links_of(&self, e: &Entry) -> &[u32] {
-        let hops = e.node_len.saturating_sub(1);
-        &self.links[e.link_start as usize..(e.link_start + hops) as usize]
+    fn out_nodes_of(&self, e: &Entry) -> &[u32] {
+        &self.out_nodes[e.node_start as usize..(e.node_start + e.node_len) as usize]
     }
 }
 
@@ -322,40 +355,71 @@ impl Route<'_> {
     }
 }
 
+/// Dijkstra scratch, one per worker thread, reused between searches and snapshots. Cloning
+/// gives an empty pool (scratch holds no results).
+#[derive(Debug, Default)]
+struct ScratchPool(Vec<Mutex<ShortestPaths>>);
+
+impl Clone for ScratchPool {
+    fn clone(&self) -> Self {
+        ScratchPool::default()
+    }
+}
+
 /// Shortest-delay routes between every ordered pair of endpoints at one snapshot.
 ///
-/// Links are undirected with the same delay both ways, so Dijkstra runs from endpoint `i`
-/// only until the endpoints after it are settled; the route `j -> i` (j > i) is the reverse
-/// of `i -> j`, its delay re-summed in its own path order.
+/// Links are undirected with the same delay both ways, so each unordered pair is searched
+/// once: endpoints are searched from in a fixed order, each Dijkstra stopping once the
+/// endpoints after it in that order are settled, and the route back is the same path
+/// reversed. Each direction's delay is summed in its own path order, so a route's delay is
+/// the sum of its link delays. The order puts remote endpoints first (largest sum of
+/// straight-line distances to the others): their long searches then cover the far pairs,
+/// and the searches from the clustered endpoints left at the end stay short (on the
+/// benchmark this halves the nodes settled). It depends only on the endpoints' positions;
+/// it could change which of two paths of equal delay (to the last bit) is reported.
 #[derive(Clone, Debug)]
 pub struct RouteTable {
     endpoints: Vec<u32>,
-    /// Endpoint index of each node, `u32::MAX` for non-endpoints.
-    rank: Vec<u32>,
     mode: RoutingMode,
-    /// `upper[i]`: routes from endpoint i to endpoints i+1.. (from Dijkstra).
-    upper: Vec<Part>,
-    /// `lower[j]`: routes from endpoint j to endpoints ..j (reversed from `upper`).
-    lower: Vec<Part>,
-    paths: Vec<ShortestPaths>,
+    /// Endpoint indices in search order.
+    order: Vec<u32>,
+    /// Search position of each endpoint index.
+    position: Vec<u32>,
+    /// Per node: 1 + the search position of the endpoint there, 0 for other nodes.
+    node_rank: Vec<u32>,
+    /// Endpoint positions (km) the order was derived from; empty before the first compute.
+    order_ecef_km: Vec<DVec3>,
+    /// `parts[p]`: routes from the endpoint at search position `p` to those after it.
+    parts: Vec<Part>,
+    /// Delay (ms) and hops of every ordered pair in [`RouteTable::pairs`] order, gathered
+    /// from `parts` in parallel so that the statistics read them in sequence.
+    pair_delay_ms: Vec<f64>,
+    pair_hops: Vec<u32>,
+    computed: bool,
+    scratch: ScratchPool,
 }
 
 impl RouteTable {
     /// A table for these endpoints (distinct node ids) over a network of `n_nodes` nodes.
     pub fn new(endpoints: &[u32], n_nodes: usize, mode: RoutingMode) -> Self {
-        let mut rank = vec![u32::MAX; n_nodes];
+        let mut node_rank = vec![0; n_nodes];
         for (i, &e) in endpoints.iter().enumerate() {
-            assert!(rank[e as usize] == u32::MAX, "endpoint {e} listed twice");
-            rank[e as usize] = i as u32;
+            assert!(node_rank[e as usize] == 0, "endpoint {e} listed twice");
+            node_rank[e as usize] = i as u32 + 1;
         }
         let n = endpoints.len();
         RouteTable {
             endpoints: endpoints.to_vec(),
-            rank,
             mode,
-            upper: vec![Part::default(); n],
-            lower: vec![Part::default(); n],
-            paths: vec![ShortestPaths::default(); n],
+            order: (0..n as u32).collect(),
+            position: (0..n as u32).collect(),
+            node_rank,
+            order_ecef_km: Vec::new(),
+            parts: vec![Part::default(); n],
+            pair_delay_ms: vec![f64::INFINITY; n * n.saturating_sub(1)],
+            pair_hops: vec![0; n * n.saturating_sub(1)],
+            computed: false,
+            scratch: ScratchPool::default(),
         }
     }
 
@@ -367,101 +431,156 @@ impl RouteTable {
         self.mode
     }
 
-    /// Recomputes every route for `snap`, in parallel over sources.
+    /// Derives the search order from the endpoints' positions, unless they are those of
+    /// the last call (ground endpoints never move: computed once).
+    fn update_order(&mut self, snap: &Snapshot) {
+        let n = self.endpoints.len();
+        let unchanged = self.order_ecef_km.len() == n
+            && self
+                .endpoints
+                .iter()
+                .zip(&self.order_ecef_km)
+                .all(|(&e, &p)| snap.node_ecef_km(e) == p);
+        if unchanged {
+            return;
+        }
+        self.order_ecef_km.clear();
+        self.order_ecef_km
+            .extend(self.endpoints.iter().map(|&e| snap.node_ecef_km(e)));
+        let pos = &self.order_ecef_km;
+        let spread_km: Vec<f64> = pos
+            .iter()
+            .map(|p| pos.iter().map(|q| p.distance(*q)).sum())
+            .collect();
+        self.order.sort_unstable_by(|&a, &b| {
+            spread_km[b as usize]
+                .total_cmp(&spread_km[a as usize])
+                .then(a.cmp(&b))
+        });
+        for (p, &i) in self.order.iter().enumerate() {
+            self.position[i as usize] = p as u32;
+            self.node_rank[self.endpoints[i as usize] as usize] = p as u32 + 1;
+        }
+    }
+
+    /// Recomputes every route for `snap`, in parallel over searches.
     pub fn compute(&mut self, snap: &Snapshot) {
         assert_eq!(
             snap.n_nodes(),
-            self.rank.len(),
+            self.node_rank.len(),
             "snapshot of another network"
         );
-        let (endpoints, rank, mode) = (&self.endpoints, &self.rank, self.mode);
+        self.update_order(snap);
+        let n_threads = rayon::current_num_threads().max(1);
+        if self.scratch.0.len() < n_threads {
+            self.scratch.0.resize_with(n_threads, Default::default);
+        }
+        let (endpoints, order, node_rank, mode) =
+            (&self.endpoints, &self.order, &self.node_rank, self.mode);
+        let pool = &self.scratch.0;
         let n = endpoints.len();
-        self.upper
+        self.parts
             .par_iter_mut()
-            .zip(self.paths.par_iter_mut())
             .enumerate()
             .with_max_len(1)
-            .for_each(|(i, (part, sp))| {
-                let src = endpoints[i];
+            .for_each(|(p, part)| {
+                // Any slot works (the mutex serialises collisions); the thread's own keeps
+                // its scratch warm in cache.
+                let slot = rayon::current_thread_index().unwrap_or(0) % pool.len();
+                let mut sp = pool[slot].lock().unwrap_or_else(PoisonError::into_inner);
+                let src = endpoints[order[p] as usize];
+                let later = p as u32 + 1;
                 sp.run_until(
                     snap,
                     src,
                     mode,
-                    |v| rank[v as usize] != u32::MAX && rank[v as usize] as usize > i,
-                    n - 1 - i,
+                    |v| node_rank[v as usize] > later,
+                    n - 1 - p,
                 );
                 part.clear();
-                for &dst in &endpoints[i + 1..] {
-                    let (node_start, link_start) =
-                        (part.nodes.len() as u32, part.links.len() as u32);
-                    let (delay_ms, bottleneck_bps) =
-                        match sp.path_into(snap, dst, &mut part.nodes, &mut part.links) {
-                            Some(b) => (sp.delay_ms(dst), b),
-                            None => (f64::INFINITY, 0.0),
+                for &t in &order[p + 1..] {
+                    let dst = endpoints[t as usize];
+                    let start = part.back_nodes.len();
+                    let link_start = part.back_links.len();
+                    let entry =
+                        match sp.walk_back(snap, dst, &mut part.back_nodes, &mut part.back_links) {
+                            Some((back_delay_ms, bottleneck_bps)) => Entry {
+                                out_delay_ms: sp.delay_ms(dst),
+                                back_delay_ms,
+                                bottleneck_bps,
+                                node_start: start as u32,
+                                node_len: (part.back_nodes.len() - start) as u32,
+                                link_start: link_start as u32,
+                            },
+                            None => Entry {
+                                out_delay_ms: f64::INFINITY,
+                                back_delay_ms: f64::INFINITY,
+                                bottleneck_bps: 0.0,
+                                node_start: start as u32,
+                                node_len: 0,
+                                link_start: link_start as u32,
+                            },
                         };
-                    let node_len = part.nodes.len() as u32 - node_start;
-                    part.entries.push(Entry {
-                        dst,
-                        delay_ms,
-                        bottleneck_bps,
-                        node_start,
-                        node_len,
-                        link_start,
-                    });
+                    part.out_nodes.extend(part.back_nodes[start..].iter().rev());
+                    part.out_links
+                        .extend(part.back_links[link_start..].iter().rev());
+                    part.entries.push(entry);
                 }
             });
-        let upper = &self.upper;
-        self.lower
-            .par_iter_mut()
-            .enumerate()
-            .with_max_len(4)
-            .for_each(|(j, part)| {
-                part.clear();
-                for (i, up) in upper[..j].iter().enumerate() {
-                    let e = &up.entries[j - i - 1];
-                    debug_assert_eq!(e.dst, endpoints[j]);
-                    let (node_start, link_start) =
-                        (part.nodes.len() as u32, part.links.len() as u32);
-                    part.nodes.extend(up.nodes_of(e).iter().rev());
-                    part.links.extend(up.links_of(e).iter().rev());
-                    let delay_ms = if e.node_len == 0 {
-                        f64::INFINITY
-                    } else {
-                        // Summed in this path's own order, so delay == sum of its link delays.
-                        part.links[link_start as usize..]
-                            .iter()
-                            .fold(0.0, |acc, &l| acc + snap.link(l).delay_ms)
-                    };
-                    part.entries.push(Entry {
-                        dst: endpoints[i],
-                        delay_ms,
-                        bottleneck_bps: e.bottleneck_bps,
-                        node_start,
-                        node_len: e.node_len,
-                        link_start,
-                    });
-                }
-            });
+        let (parts, position) = (&self.parts, &self.position);
+        if n > 1 {
+            self.pair_delay_ms
+                .par_chunks_mut(n - 1)
+                .zip(self.pair_hops.par_chunks_mut(n - 1))
+                .enumerate()
+                .with_max_len(4)
+                .for_each(|(a, (delays, hops))| {
+                    let others = (0..n).filter(|&b| b != a);
+                    for ((delay_ms, hops), b) in delays.iter_mut().zip(hops).zip(others) {
+                        let (_, e, out) = entry_of(parts, position, a, b);
+                        *delay_ms = if out { e.out_delay_ms } else { e.back_delay_ms };
+                        *hops = e.node_len.saturating_sub(1);
+                    }
+                });
+        }
+        self.computed = true;
+    }
+
+    /// The route between endpoint indices `a` and `b` (`a != b`) of a computed table.
+    fn route_at(&self, a: usize, b: usize) -> Route<'_> {
+        let (part, e, out) = entry_of(&self.parts, &self.position, a, b);
+        let (nodes, links, delay_ms) = if out {
+            (&part.out_nodes, &part.out_links, e.out_delay_ms)
+        } else {
+            (&part.back_nodes, &part.back_links, e.back_delay_ms)
+        };
+        let (ns, ls) = (e.node_start as usize, e.link_start as usize);
+        let hops = e.node_len.saturating_sub(1) as usize;
+        Route {
+            src: self.endpoints[a],
+            dst: self.endpoints[b],
+            delay_ms,
+            bottleneck_bps: e.bottleneck_bps,
+            path: &nodes[ns..ns + e.node_len as usize],
+            links: &links[ls..ls + hops],
+        }
+    }
+
+    /// Ordered pairs of endpoint indices in [`RouteTable::pairs`] order; none before the
+    /// first compute.
+    fn pair_indices(&self) -> impl Iterator<Item = (usize, usize)> + use<> {
+        let n = if self.computed {
+            self.endpoints.len()
+        } else {
+            0
+        };
+        (0..n).flat_map(move |a| (0..n).filter(move |&b| b != a).map(move |b| (a, b)))
     }
 
     /// Every ordered pair, reachable or not: sources in endpoint order, then destinations
     /// in endpoint order.
     pub fn pairs(&self) -> impl Iterator<Item = Route<'_>> {
-        (0..self.endpoints.len()).flat_map(move |i| {
-            let src = self.endpoints[i];
-            [&self.lower[i], &self.upper[i]]
-                .into_iter()
-                .flat_map(move |part| {
-                    part.entries.iter().map(move |e| Route {
-                        src,
-                        dst: e.dst,
-                        delay_ms: e.delay_ms,
-                        bottleneck_bps: e.bottleneck_bps,
-                        path: part.nodes_of(e),
-                        links: part.links_of(e),
-                    })
-                })
-        })
+        self.pair_indices().map(|(a, b)| self.route_at(a, b))
     }
 
     /// The reachable routes, in [`RouteTable::pairs`] order.
@@ -475,34 +594,63 @@ impl RouteTable {
             self.endpoints, previous.endpoints,
             "tables over different endpoints"
         );
-        let changed = |cur: &Part, old: &Part| -> u64 {
-            cur.entries
-                .iter()
-                .zip(&old.entries)
-                .filter(|(e, o)| cur.nodes_of(e) != old.nodes_of(o))
-                .count() as u64
-        };
-        (0..self.endpoints.len())
-            .into_par_iter()
-            .with_max_len(8)
-            .map(|i| {
-                changed(&self.lower[i], &previous.lower[i])
-                    + changed(&self.upper[i], &previous.upper[i])
-            })
-            .sum()
+        if !(self.computed && previous.computed) {
+            return 0;
+        }
+        if self.order == previous.order {
+            // Same searches: compare each unordered pair once; its reverse changes with it.
+            let changed = self
+                .parts
+                .par_iter()
+                .zip(&previous.parts)
+                .with_max_len(8)
+                .map(|(cur, old)| {
+                    cur.entries
+                        .iter()
+                        .zip(&old.entries)
+                        .filter(|(e, o)| cur.out_nodes_of(e) != old.out_nodes_of(o))
+                        .count() as u64
+                })
+                .sum::<u64>();
+            2 * changed
+        } else {
+            let n = self.endpoints.len();
+            (0..n)
+                .into_par_iter()
+                .map(|a| {
+                    (0..n)
+                        .filter(|&b| {
+                            b != a && self.route_at(a, b).path != previous.route_at(a, b).path
+                        })
+                        .count() as u64
+                })
+                .sum()
+        }
     }
 
     /// Calls `f(delay_ms, hops)` for every ordered pair in [`RouteTable::pairs`] order
     /// (`delay_ms` infinite without a route); cheaper than building [`Route`]s.
     pub fn for_each_delay(&self, mut f: impl FnMut(f64, u32)) {
-        for i in 0..self.endpoints.len() {
-            for part in [&self.lower[i], &self.upper[i]] {
-                for e in &part.entries {
-                    f(e.delay_ms, e.node_len.saturating_sub(1));
-                }
+        if self.computed {
+            for (&delay_ms, &hops) in self.pair_delay_ms.iter().zip(&self.pair_hops) {
+                f(delay_ms, hops);
             }
         }
     }
+}
+
+/// The search part and entry of the route between endpoint indices `a` and `b`, and whether
+/// it runs out from `a` (the search started at `a`) rather than back to it.
+fn entry_of<'p>(
+    parts: &'p [Part],
+    position: &[u32],
+    a: usize,
+    b: usize,
+) -> (&'p Part, &'p Entry, bool) {
+    let (pa, pb) = (position[a] as usize, position[b] as usize);
+    let (first, gap) = (pa.min(pb), pa.abs_diff(pb));
+    let part = &parts[first];
+    (part, &part.entries[gap - 1], pa < pb)
 }
 
 #[cfg(test)]
@@ -512,10 +660,9 @@ mod tests {
     use tiandi_orbit::walker::{WalkerDesign, WalkerKind};
     use tiandi_orbit::{Epoch, GroundStation, Satellite};
 
-    /// The bucket queue and the binary heap settle every node at the same delay, on a
-    /// constellation big enough that buckets hold many nodes (20 x 20 at 550 km).
-    #[test]
-    fn bucket_queue_matches_binary_heap() {
+    /// A 20 x 20 Walker at 550 km (big enough that buckets hold many nodes) with six city
+    /// stations at a 10 deg mask, and its satellites.
+    fn walker_20x20() -> (Network, Vec<Satellite>, Epoch) {
         let epoch = Epoch::from_ymd_hms(2026, 11, 24, 0, 0, 0.0);
         let design = WalkerDesign {
             kind: WalkerKind::Delta,
@@ -560,6 +707,13 @@ mod tests {
             ..Default::default()
         })
         .unwrap();
+        (net, sats, epoch)
+    }
+
+    /// The bucket queue and the binary heap settle every node at the same delay.
+    #[test]
+    fn bucket_queue_matches_binary_heap() {
+        let (net, sats, epoch) = walker_20x20();
         let mut builder = SnapshotBuilder::new(&net);
         let snap = builder.build(&sats, epoch.add_ns(600_000_000_000)).unwrap();
         let (lo, hi) = snap.delay_range_ms();
@@ -588,5 +742,44 @@ mod tests {
             }
         }
         assert!(compared > 10 * 400);
+    }
+
+    /// Every route of the table, whichever end its search started from, is the path and
+    /// delay (to the last bit) that Dijkstra from its own source finds; the reverse route
+    /// is the same path backwards.
+    #[test]
+    fn table_routes_match_dijkstra_from_each_source() {
+        let (net, sats, epoch) = walker_20x20();
+        let mut builder = SnapshotBuilder::new(&net);
+        let endpoints: Vec<u32> = net.station_ids().map(|i| i.0).collect();
+        let mut table = RouteTable::new(&endpoints, net.n_nodes(), RoutingMode::SatellitesOnly);
+        let mut n_checked = 0;
+        for minutes in [0, 7, 31] {
+            let snap = builder
+                .build(&sats, epoch.add_ns(minutes * 60_000_000_000))
+                .unwrap();
+            table.compute(snap);
+            assert!(table.order != (0..endpoints.len() as u32).collect::<Vec<_>>());
+            let mut sp = ShortestPaths::new();
+            let (mut nodes, mut links) = (Vec::new(), Vec::new());
+            let mut pairs = table.pairs();
+            for &src in &endpoints {
+                sp.run(snap, src, RoutingMode::SatellitesOnly);
+                for &dst in endpoints.iter().filter(|&&d| d != src) {
+                    let r = pairs.next().unwrap();
+                    assert_eq!((r.src, r.dst), (src, dst));
+                    nodes.clear();
+                    links.clear();
+                    let bottleneck = sp.path_into(snap, dst, &mut nodes, &mut links);
+                    assert_eq!(r.path, &nodes[..], "{src} -> {dst} at {minutes} min");
+                    assert_eq!(r.links, &links[..]);
+                    assert_eq!(r.bottleneck_bps, bottleneck.unwrap_or(0.0));
+                    assert_eq!(r.delay_ms.to_bits(), sp.delay_ms(dst).to_bits());
+                    n_checked += usize::from(r.is_reachable());
+                }
+            }
+            assert!(pairs.next().is_none());
+        }
+        assert!(n_checked > 60, "{n_checked}");
     }
 }

@@ -60,6 +60,8 @@ pub struct Snapshot {
     n_satellites: usize,
     n_nodes: usize,
     sat_ecef_km: Vec<DVec3>,
+    /// ECEF positions of the ground nodes (fixed), km, node `n_satellites + i` at index `i`.
+    ground_ecef_km: Vec<DVec3>,
     links: Vec<Link>,
     offsets: Vec<u32>,
     adjacency: Vec<Adjacent>,
@@ -84,6 +86,15 @@ impl Snapshot {
     /// ECEF satellite positions used for this snapshot, km, satellite `i` at index `i`.
     pub fn sat_ecef_km(&self) -> &[DVec3] {
         &self.sat_ecef_km
+    }
+
+    /// ECEF position of any node at this instant, km.
+    pub fn node_ecef_km(&self, node: u32) -> DVec3 {
+        let i = node as usize;
+        match i.checked_sub(self.n_satellites) {
+            None => self.sat_ecef_km[i],
+            Some(g) => self.ground_ecef_km[g],
+        }
     }
 
     /// All links, sorted by `(a, b)`.
@@ -153,6 +164,9 @@ impl<'n> SnapshotBuilder<'n> {
                 n_satellites: n,
                 n_nodes: net.n_nodes(),
                 sat_ecef_km: vec![DVec3::ZERO; n],
+                ground_ecef_km: (n..net.n_nodes())
+                    .map(|id| net.ground_ecef(id as u32))
+                    .collect(),
                 links: Vec::new(),
                 offsets: vec![0; net.n_nodes() + 1],
                 adjacency: Vec::new(),
@@ -175,6 +189,17 @@ impl<'n> SnapshotBuilder<'n> {
     /// The last snapshot built.
     pub fn snapshot(&self) -> &Snapshot {
         &self.snapshot
+    }
+
+    /// Exchanges the last snapshot built with `other`, which must come from this builder
+    /// (the route timeline builds the next snapshot while routing the current one).
+    pub(crate) fn swap_snapshot(&mut self, other: &mut Snapshot) {
+        assert_eq!(
+            (other.n_satellites, other.n_nodes),
+            (self.snapshot.n_satellites, self.snapshot.n_nodes),
+            "snapshot of another network"
+        );
+        std::mem::swap(&mut self.snapshot, other);
     }
 
     /// Propagates `sats` (SGP4, in parallel) to `t` and builds the snapshot.

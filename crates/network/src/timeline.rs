@@ -215,7 +215,8 @@ impl RouteStats {
         }
     }
 
-    fn add(&mut self, table: &RouteTable, previous: Option<&RouteTable>) {
+    /// Adds one snapshot's route delays (path changes are added by the caller).
+    fn add_delays(&mut self, table: &RouteTable) {
         self.n_snapshots += 1;
         let mut pair = 0;
         table.for_each_delay(|delay_ms, hops| {
@@ -241,9 +242,6 @@ impl RouteStats {
             pair += 1;
         });
         assert_eq!(pair as u64, self.n_pairs, "every table has the same pairs");
-        if let Some(prev) = previous {
-            self.path_changes += table.count_changes(prev);
-        }
     }
 
     /// Nearest-rank percentile `q` in (0, 1].
@@ -291,15 +289,25 @@ impl RouteStats {
 
 /// Routes between endpoints at every snapshot of a horizon, one snapshot per
 /// [`RouteTimeline::step`], with statistics gathered on the way. Memory stays constant:
-/// two route tables (current and previous, for churn) and one snapshot.
+/// two route tables (current and previous, for churn) and two snapshots.
+///
+/// Each step routes snapshot k while, in parallel (`rayon::join`), the builder propagates
+/// and links snapshot k + 1 and the statistics take in the delays of snapshot k - 1: their
+/// serial parts fill the gaps of the parallel route search instead of leaving a core idle.
 pub struct RouteTimeline<'a> {
     sats: &'a [Satellite],
     builder: SnapshotBuilder<'a>,
     horizon: Horizon,
     next: usize,
+    /// The snapshot routed by the last step (the builder holds the one after it).
+    snapshot: Snapshot,
+    /// Outcome of building snapshot `next` ahead, during the previous step.
+    ahead: Option<Result<(), NetworkError>>,
     current: RouteTable,
     previous: RouteTable,
     stats: RouteStats,
+    /// Whether the delays of `current` are still to be added to `stats`.
+    pending: bool,
 }
 
 impl<'a> RouteTimeline<'a> {
@@ -326,14 +334,18 @@ impl<'a> RouteTimeline<'a> {
         }
         let table = RouteTable::new(endpoints, net.n_nodes(), mode);
         let n_pairs = endpoints.len() * endpoints.len().saturating_sub(1);
+        let builder = SnapshotBuilder::new(net);
         Ok(RouteTimeline {
             sats,
-            builder: SnapshotBuilder::new(net),
+            snapshot: builder.snapshot().clone(),
+            builder,
             horizon,
             next: 0,
+            ahead: None,
             previous: table.clone(),
             current: table,
             stats: RouteStats::new(n_pairs, horizon.step_ns()),
+            pending: false,
         })
     }
 
@@ -348,13 +360,35 @@ impl<'a> RouteTimeline<'a> {
             return Ok(None);
         }
         let k = self.next;
+        match self.ahead.take() {
+            Some(built) => built?,
+            None => {
+                self.builder.build(self.sats, self.horizon.at(k))?;
+            }
+        }
+        self.builder.swap_snapshot(&mut self.snapshot);
         std::mem::swap(&mut self.current, &mut self.previous);
-        let snap = self.builder.build(self.sats, self.horizon.at(k))?;
-        self.current.compute(snap);
-        self.stats
-            .add(&self.current, (k > 0).then_some(&self.previous));
+        let (sats, horizon, pending) = (self.sats, self.horizon, self.pending);
+        let (builder, stats, previous) = (&mut self.builder, &mut self.stats, &self.previous);
+        let (current, snapshot) = (&mut self.current, &self.snapshot);
+        let (ahead, ()) = rayon::join(
+            || {
+                let ahead = (k + 1 < horizon.n_steps())
+                    .then(|| builder.build(sats, horizon.at(k + 1)).map(|_| ()));
+                if pending {
+                    stats.add_delays(previous);
+                }
+                ahead
+            },
+            || current.compute(snapshot),
+        );
+        self.ahead = ahead;
+        if k > 0 {
+            self.stats.path_changes += self.current.count_changes(&self.previous);
+        }
+        self.pending = true;
         self.next += 1;
-        Ok(Some((k, self.builder.snapshot(), &self.current)))
+        Ok(Some((k, &self.snapshot, &self.current)))
     }
 
     /// Runs the remaining snapshots without looking at them.
@@ -363,8 +397,15 @@ impl<'a> RouteTimeline<'a> {
         Ok(())
     }
 
+    /// Statistics of the snapshots stepped through so far.
     pub fn summary(&self) -> RouteSummary {
-        self.stats.summary()
+        if self.pending {
+            let mut stats = self.stats.clone();
+            stats.add_delays(&self.current);
+            stats.summary()
+        } else {
+            self.stats.summary()
+        }
     }
 }
 
