@@ -9,6 +9,7 @@ mod network_cmd;
 mod orbit_cmd;
 mod plan_cmd;
 mod progress;
+mod report_cmd;
 mod sim_cmd;
 
 use std::process::ExitCode;
@@ -53,6 +54,9 @@ enum Command {
     /// Scenario files: show a built-in one, check a file.
     #[command(subcommand)]
     Scenario(sim_cmd::ScenarioCommand),
+    /// Rebuild DIR/report.html (one self-contained page of maps and plots) from the files
+    /// `tiandi simulate --out DIR` wrote.
+    Report(report_cmd::ReportArgs),
 }
 
 fn main() -> ExitCode {
@@ -67,6 +71,7 @@ fn main() -> ExitCode {
         Command::Plan(args) => plan_cmd::plan(*args),
         Command::Simulate(args) => sim_cmd::simulate(args),
         Command::Scenario(cmd) => sim_cmd::scenario(cmd),
+        Command::Report(args) => report_cmd::report(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -3,7 +3,10 @@
 //! Parses the flags, builds a [`PlanInput`] from the node crate's documented defaults plus
 //! whatever the user overrides, and prints the plan as a text table or JSON. All physics and
 //! validation live in `tiandi_node::plan`; every printed line has an id explained in
-//! docs/plan.md.
+//! docs/plan.md. `--html FILE` also writes the plan as a page with its mass and cost
+//! breakdown charts (`tiandi_html::plan_page`).
+
+use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
@@ -128,6 +131,10 @@ pub struct PlanArgs {
     /// Print JSON instead of a text table.
     #[arg(long)]
     json: bool,
+    /// Also write the plan as a self-contained HTML page (mass and cost breakdown charts
+    /// and every line) to FILE.
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
 }
 
 /// "06:00" or "6.5" -> hours.
@@ -233,6 +240,20 @@ pub fn plan(args: PlanArgs) -> Result<()> {
     } else {
         to_text(&input, &p)
     };
+    if let Some(path) = &args.html {
+        let heading = format!(
+            "{} x {}, {}, {} cells, {} array, {} years",
+            num(p.n_accelerators),
+            input.accelerator.name,
+            orbit_label(&input, &p),
+            input.cell.key(),
+            input.pointing.key(),
+            input.lifetime_years
+        );
+        let page = tiandi_html::plan_page(&heading, &p)?;
+        tiandi_html::write_file(path, &page)?;
+        eprintln!("wrote {}", path.display());
+    }
     print!("{text}");
     Ok(())
 }

@@ -147,8 +147,10 @@ pub fn simulate(args: SimulateArgs) -> Result<()> {
     let meta = RunMeta {
         tiandi_version: env!("CARGO_PKG_VERSION").to_string(),
         scenario: scenario.name.clone(),
-        scenario_source: if args.scenario.is_some() {
-            scenario.source.clone()
+        scenario_source: if let Some(path) = &args.scenario {
+            // Absolute, so `tiandi report DIR` finds it from any directory.
+            std::fs::canonicalize(path)
+                .map_or_else(|_| scenario.source.clone(), |p| p.display().to_string())
         } else {
             "built-in".into()
         },
@@ -170,7 +172,11 @@ pub fn simulate(args: SimulateArgs) -> Result<()> {
             result: r,
         })
         .collect();
-    let written = tiandi_report::write_outputs(&args.out, &meta, &runs)?;
+    let mut written = tiandi_report::write_outputs(&args.out, &meta, &runs)?;
+    written.push(tiandi_html::write_report(
+        &args.out,
+        &tiandi_html::ReportOptions::default(),
+    )?);
     print!("{}", table(&meta, &runs));
     eprintln!("wrote {} files under {}", written.len(), args.out.display());
     Ok(())

@@ -84,3 +84,14 @@ pub fn write_nodes(w: &mut dyn Write, meta: &RunMeta, r: &RunResult) -> std::io:
     }
     Ok(())
 }
+
+/// `faults.csv`: one row per injected upset; `task` is empty when nothing ran on the
+/// device it hit.
+pub fn write_faults(w: &mut dyn Write, r: &RunResult) -> std::io::Result<()> {
+    writeln!(w, "time_utc,satellite,task,recovered")?;
+    for f in &r.faults {
+        let task = f.task.map(|t| t.to_string()).unwrap_or_default();
+        writeln!(w, "{},{},{},{}", f.t, f.satellite, task, f.recovered)?;
+    }
+    Ok(())
+}

@@ -54,6 +54,7 @@ pub fn write_run_files(
             Ok::<(), ReportError>(())
         };
     put("tasks.csv", &|w| csv_out::write_tasks(w, run.result))?;
+    put("faults.csv", &|w| csv_out::write_faults(w, run.result))?;
     #[cfg(feature = "parquet")]
     {
         put("tasks.parquet", &|w| {

@@ -1,0 +1,38 @@
+//! The planner's page: self-contained, with the mass and cost figures and every line.
+
+use tiandi_html::{audit, plan_page};
+use tiandi_node::accelerator;
+use tiandi_node::plan::{ComputeTarget, PlanInput, plan};
+
+#[test]
+fn plan_page_has_mass_and_cost_figures_and_every_line() {
+    let input = PlanInput::new(accelerator("h100").unwrap(), ComputeTarget::Count(8));
+    let p = plan(&input).unwrap();
+    let html = plan_page("8 x H100, 550 km dawn-dusk", &p).unwrap();
+    assert_eq!(audit(&html), Vec::<String>::new());
+    assert!(html.contains("id=\"fig-mass\"") && html.contains("id=\"fig-cost\""));
+    for l in &p.lines {
+        assert!(
+            html.contains(&format!("<td>{}</td>", l.id)),
+            "line {} missing",
+            l.id
+        );
+    }
+    // The mass bars are M1-M6, which add up to the launch mass M7.
+    let m: f64 = ["M1", "M2", "M3", "M4", "M5", "M6"]
+        .iter()
+        .map(|id| p.value(id))
+        .sum();
+    assert!((m - p.value("M7")).abs() < 1e-6 * p.value("M7"));
+    for id in [
+        "M1 compute",
+        "M6 margin",
+        "S1 launch cost",
+        "G4 electricity cost",
+    ] {
+        assert!(
+            html.contains(&format!(">\n{id}\n</text>")),
+            "{id} not drawn"
+        );
+    }
+}
