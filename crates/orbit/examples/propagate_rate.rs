@@ -11,17 +11,23 @@ use tiandi_orbit::{Epoch, Frame, Satellite, for_each_satellite_grid};
 
 /// User + system CPU seconds of this process, from /proc/self/stat (Linux; 0 elsewhere).
 fn cpu_seconds() -> f64 {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else { return 0.0 };
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
     // Fields after the command name (which is in parentheses and may hold spaces).
     let rest = &stat[stat.rfind(')').map_or(0, |i| i + 2)..];
     let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: f64 = fields[11].parse::<f64>().unwrap_or(0.0) + fields[12].parse::<f64>().unwrap_or(0.0);
+    let ticks: f64 =
+        fields[11].parse::<f64>().unwrap_or(0.0) + fields[12].parse::<f64>().unwrap_or(0.0);
     ticks / 100.0 // USER_HZ is 100 on Linux.
 }
 
 fn main() {
     if let Some(n) = std::env::args().nth(1).and_then(|a| a.parse().ok()) {
-        rayon::ThreadPoolBuilder::new().num_threads(n).build_global().unwrap();
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global()
+            .unwrap();
     }
     let epoch = Epoch::parse_iso("2026-11-24T00:00:00Z").unwrap();
     let design = WalkerDesign {
@@ -36,8 +42,15 @@ fn main() {
         first_norad_id: 100_000,
         name_prefix: "B".into(),
     };
-    let sats: Vec<Satellite> = design.elements().unwrap().into_iter().map(|e| Satellite::new(e).unwrap()).collect();
-    let times: Vec<Epoch> = (0..1_440).map(|k| epoch.add_ns(k * 60_000_000_000)).collect();
+    let sats: Vec<Satellite> = design
+        .elements()
+        .unwrap()
+        .into_iter()
+        .map(|e| Satellite::new(e).unwrap())
+        .collect();
+    let times: Vec<Epoch> = (0..1_440)
+        .map(|k| epoch.add_ns(k * 60_000_000_000))
+        .collect();
     let n = (sats.len() * times.len()) as f64;
     // The floor: the sgp4 crate alone on one thread, same satellites and times.
     {
@@ -57,19 +70,33 @@ fn main() {
                     e.mean_motion_rev_day * std::f64::consts::TAU / 1_440.0,
                 )
                 .unwrap();
-                sgp4::Constants::new(sgp4::WGS72, sgp4::iau_epoch_to_sidereal_time, e.epoch.julian_years_j2000(), e.bstar, orbit).unwrap()
+                sgp4::Constants::new(
+                    sgp4::WGS72,
+                    sgp4::iau_epoch_to_sidereal_time,
+                    e.epoch.julian_years_j2000(),
+                    e.bstar,
+                    orbit,
+                )
+                .unwrap()
             })
             .collect();
         let (wall, cpu) = (Instant::now(), cpu_seconds());
         let mut acc = 0.0;
         for c in &consts {
             for k in 0..1_440 {
-                acc += c.propagate(sgp4::MinutesSinceEpoch(f64::from(k))).unwrap().position[0];
+                acc += c
+                    .propagate(sgp4::MinutesSinceEpoch(f64::from(k)))
+                    .unwrap()
+                    .position[0];
             }
         }
         let m = (consts.len() * 1_440) as f64;
         let (wall, cpu) = (wall.elapsed().as_secs_f64(), cpu_seconds() - cpu);
-        println!("sgp4 crate alone, 1 thread: {:.0} ns per propagation (CPU), {:.0} ns wall ({acc:.0})", cpu / m * 1e9, wall / m * 1e9);
+        println!(
+            "sgp4 crate alone, 1 thread: {:.0} ns per propagation (CPU), {:.0} ns wall ({acc:.0})",
+            cpu / m * 1e9,
+            wall / m * 1e9
+        );
     }
     for run in 0..3 {
         let checksum = AtomicU64::new(0);
