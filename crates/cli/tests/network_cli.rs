@@ -2,26 +2,16 @@
 //! output shape and contents, consistency between the two commands, and one clear error
 //! line with a non-zero exit for bad input.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
+use common::{fresh_dir, tiandi};
+
+use std::path::PathBuf;
+use std::process::Output;
 
 use tiandi_orbit::walker::{WalkerDesign, WalkerKind};
 use tiandi_orbit::{Epoch, format_tle};
 
 const START: &str = "2026-11-24T00:00:00Z";
-
-/// A fresh, empty directory for one test under cargo's per-crate temporary directory (no
-/// extra dependency needed; cargo sets CARGO_TARGET_TMPDIR for integration tests).
-fn fresh_dir(test: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join("network_cli")
-        .join(test);
-    if dir.exists() {
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 /// A Walker 12 x 12 at 550 km, 53 deg as TLE text, plane by plane (144 satellites).
 fn walker_tle() -> String {
@@ -43,18 +33,10 @@ fn walker_tle() -> String {
 const STATIONS: &str = "name,latitude_deg,longitude_deg,elevation_m\nTokyo,35.6895,139.6917,0\nDelhi,28.6667,77.2167,0\nLondon,51.5085,-0.1257,0\nNew-York,40.7143,-74.006,0\n";
 
 fn setup(test: &str) -> PathBuf {
-    let dir = fresh_dir(test);
+    let dir = fresh_dir("network_cli", test);
     std::fs::write(dir.join("sats.tle"), walker_tle()).unwrap();
     std::fs::write(dir.join("gs.csv"), STATIONS).unwrap();
     dir
-}
-
-fn tiandi(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tiandi"))
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .unwrap()
 }
 
 fn stdout(o: &Output) -> String {

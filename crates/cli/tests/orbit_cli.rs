@@ -1,23 +1,9 @@
 //! The orbit commands through the real `tiandi` binary: outputs and bad-input handling.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
+use common::{fresh_dir, tiandi};
 
-fn tiandi(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tiandi"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("run tiandi")
-}
-
-/// A fresh, empty directory for one test.
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("tiandi-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+use std::process::Output;
 
 const ISS: &str = "ISS (ZARYA)\n1 25544U 98067A   20194.88612269 -.00002218  00000-0 -31515-4 0  9992\n2 25544  51.6461 221.2784 0001413  89.1723 280.4612 15.49507896236008\n";
 
@@ -39,13 +25,14 @@ fn assert_one_line_error(out: &Output, needles: &[&str]) {
 
 #[test]
 fn corrupted_tle_names_file_line_and_field() {
-    let dir = temp_dir("corrupt");
+    let dir = fresh_dir("orbit_cli", "corrupt");
     std::fs::write(
         dir.join("bad.tle"),
         ISS.replace("15.49507896", "15.4950x896"),
     )
     .unwrap();
     let out = tiandi(
+        &dir,
         &[
             "propagate",
             "--tle",
@@ -55,11 +42,11 @@ fn corrupted_tle_names_file_line_and_field() {
             "--end",
             "2020-07-13T01:00:00Z",
         ],
-        &dir,
     );
     // The changed digit also breaks the checksum, which is checked first.
     assert_one_line_error(&out, &["bad.tle:3:69", "checksum"]);
     let out = tiandi(
+        &dir,
         &[
             "propagate",
             "--tle",
@@ -70,7 +57,6 @@ fn corrupted_tle_names_file_line_and_field() {
             "--end",
             "2020-07-13T01:00:00Z",
         ],
-        &dir,
     );
     // Lenient mode lets the checksum pass and stops at the field itself.
     assert_one_line_error(
@@ -81,18 +67,19 @@ fn corrupted_tle_names_file_line_and_field() {
 
 #[test]
 fn missing_file() {
-    let dir = temp_dir("missing");
+    let dir = fresh_dir("orbit_cli", "missing");
     let out = tiandi(
-        &["contacts", "--tle", "nope.tle", "--station", "A,10,20,0"],
         &dir,
+        &["contacts", "--tle", "nope.tle", "--station", "A,10,20,0"],
     );
     assert_one_line_error(&out, &["cannot read nope.tle"]);
 }
 
 #[test]
 fn end_before_start() {
-    let dir = temp_dir("window");
+    let dir = fresh_dir("orbit_cli", "window");
     let out = tiandi(
+        &dir,
         &[
             "eclipses",
             "--start",
@@ -100,40 +87,40 @@ fn end_before_start() {
             "--end",
             "2026-11-24T00:00:00Z",
         ],
-        &dir,
     );
     assert_one_line_error(
         &out,
         &["--end 2026-11-24T00:00:00.000Z is not after --start 2026-11-25T00:00:00.000Z"],
     );
-    let out = tiandi(&["eclipses", "--start", "2026-11-32"], &dir);
+    let out = tiandi(&dir, &["eclipses", "--start", "2026-11-32"]);
     assert_one_line_error(&out, &["--start", "2026-11-32"]);
 }
 
 #[test]
 fn elevation_out_of_range() {
-    let dir = temp_dir("elev");
-    let out = tiandi(&["contacts", "--min-elevation-deg", "95"], &dir);
+    let dir = fresh_dir("orbit_cli", "elev");
+    let out = tiandi(&dir, &["contacts", "--min-elevation-deg", "95"]);
     assert_one_line_error(&out, &["--min-elevation-deg 95"]);
 }
 
 #[test]
 fn bad_station_csv_names_line_and_field() {
-    let dir = temp_dir("stations");
+    let dir = fresh_dir("orbit_cli", "stations");
     std::fs::write(
         dir.join("gs.csv"),
         "name,latitude_deg,longitude_deg,elevation_m\nA,10,20,0\nB,95,20,0\n",
     )
     .unwrap();
-    let out = tiandi(&["contacts", "--stations", "gs.csv"], &dir);
+    let out = tiandi(&dir, &["contacts", "--stations", "gs.csv"]);
     assert_one_line_error(&out, &["gs.csv:3", "latitude_deg 95"]);
 }
 
 #[test]
 fn propagate_writes_the_documented_csv() {
-    let dir = temp_dir("prop");
+    let dir = fresh_dir("orbit_cli", "prop");
     std::fs::write(dir.join("iss.tle"), ISS).unwrap();
     let out = tiandi(
+        &dir,
         &[
             "propagate",
             "--tle",
@@ -147,7 +134,6 @@ fn propagate_writes_the_documented_csv() {
             "--frame",
             "itrf",
         ],
-        &dir,
     );
     assert!(
         out.status.success(),
@@ -178,8 +164,9 @@ fn propagate_writes_the_documented_csv() {
 
 #[test]
 fn walker_tle_round_trips_through_contacts() {
-    let dir = temp_dir("walker");
+    let dir = fresh_dir("orbit_cli", "walker");
     let out = tiandi(
+        &dir,
         &[
             "constellation",
             "walker",
@@ -192,12 +179,12 @@ fn walker_tle_round_trips_through_contacts() {
             "--inclination-deg",
             "53",
         ],
-        &dir,
     );
     assert!(out.status.success());
     std::fs::write(dir.join("w.tle"), &out.stdout).unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 18);
     let out = tiandi(
+        &dir,
         &[
             "contacts",
             "--tle",
@@ -209,7 +196,6 @@ fn walker_tle_round_trips_through_contacts() {
             "--end",
             "2026-11-25T00:00:00Z",
         ],
-        &dir,
     );
     assert!(
         out.status.success(),
@@ -227,8 +213,8 @@ fn walker_tle_round_trips_through_contacts() {
 
 #[test]
 fn default_contacts_shows_passes() {
-    let dir = temp_dir("default");
-    let out = tiandi(&["contacts", "--end", "2026-11-24T02:00:00Z"], &dir);
+    let dir = fresh_dir("orbit_cli", "default");
+    let out = tiandi(&dir, &["contacts", "--end", "2026-11-24T02:00:00Z"]);
     assert!(
         out.status.success(),
         "{}",

@@ -2,27 +2,11 @@
 //! the page of a small simulated run is self-contained and well formed, `--node` chooses
 //! the satellite, and bad input gets one error line and a non-zero exit.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
+use common::{fresh_dir, tiandi};
 
-fn fresh_dir(test: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join("report_cli")
-        .join(test);
-    if dir.exists() {
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn tiandi(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tiandi"))
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .unwrap()
-}
+use std::path::Path;
+use std::process::Output;
 
 fn ok(out: &Output) -> String {
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
@@ -41,7 +25,7 @@ fn fails(out: &Output) -> String {
 
 #[test]
 fn report_of_a_simulated_run_is_self_contained_and_node_selectable() {
-    let dir = fresh_dir("run");
+    let dir = fresh_dir("report_cli", "run");
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/small.toml");
     std::fs::copy(&example, dir.join("small.toml")).unwrap();
     ok(&tiandi(
@@ -97,7 +81,7 @@ fn report_of_a_simulated_run_is_self_contained_and_node_selectable() {
 
 #[test]
 fn plan_writes_its_page_with_html() {
-    let dir = fresh_dir("plan");
+    let dir = fresh_dir("report_cli", "plan");
     let out = tiandi(&dir, &["plan", "--count", "8", "--html", "plan.html"]);
     let stderr = ok(&out);
     assert_eq!(stderr, "wrote plan.html\n");

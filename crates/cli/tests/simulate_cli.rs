@@ -3,28 +3,10 @@
 //! gives byte-identical summary.json and tasks.csv; --compare writes one summary and a
 //! directory per policy.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
+use common::{fresh_dir, tiandi};
 
-/// A fresh, empty directory for one test under cargo's per-crate temporary directory.
-fn fresh_dir(test: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join("simulate_cli")
-        .join(test);
-    if dir.exists() {
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn tiandi(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tiandi"))
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .unwrap()
-}
+use std::path::Path;
 
 /// The small commented example of examples/.
 fn small_example() -> String {
@@ -53,7 +35,7 @@ fn fails(dir: &Path, text: &str, extra: &[&str]) -> String {
 
 #[test]
 fn bad_scenarios_get_one_line_with_file_line_and_key() {
-    let dir = fresh_dir("bad");
+    let dir = fresh_dir("simulate_cli", "bad");
     let base = small_example();
 
     let text = base.replace("policy = \"unified\"", "policy = \"teleport\"");
@@ -122,7 +104,7 @@ fn bad_scenarios_get_one_line_with_file_line_and_key() {
 
 #[test]
 fn same_seed_gives_identical_outputs_and_compare_writes_per_policy() {
-    let dir = fresh_dir("determinism");
+    let dir = fresh_dir("simulate_cli", "determinism");
     std::fs::write(dir.join("s.toml"), small_example()).unwrap();
     let run = |out: &str, extra: &[&str]| {
         let mut args = vec!["simulate", "s.toml", "--horizon-h", "0.25", "--out", out];
@@ -198,7 +180,7 @@ fn same_seed_gives_identical_outputs_and_compare_writes_per_policy() {
 
 #[test]
 fn scenario_show_prints_the_default_and_check_reads_it_back() {
-    let dir = fresh_dir("show");
+    let dir = fresh_dir("simulate_cli", "show");
     let out = tiandi(&dir, &["scenario", "show", "default"]);
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();

@@ -1,0 +1,26 @@
+//! Helpers shared by the CLI tests: a fresh directory per test and the real binary.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A fresh, empty directory for one test under cargo's per-crate temporary directory
+/// (cargo sets CARGO_TARGET_TMPDIR for integration tests).
+pub fn fresh_dir(suite: &str, test: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(suite)
+        .join(test);
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Runs the real `tiandi` binary in `dir`.
+pub fn tiandi(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tiandi"))
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap()
+}
