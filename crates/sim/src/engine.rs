@@ -64,8 +64,19 @@ pub struct HopRecord {
 #[derive(Default)]
 pub struct Trace {
     pub hops: Vec<HopRecord>,
-    /// (transfer id, task, bytes sent, bytes delivered) for every delivered transfer.
-    pub deliveries: Vec<(u32, u64, u64, u64)>,
+    pub deliveries: Vec<Delivery>,
+}
+
+/// A transfer that reached its destination, for the invariant checkers.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Delivery {
+    pub transfer: u32,
+    pub task: u64,
+    pub bytes: u64,
+    /// Where the data started.
+    pub from: u32,
+    /// Where it was delivered.
+    pub to: u32,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -92,6 +103,8 @@ enum Payload {
 
 struct Transfer {
     task: u32,
+    /// Where the data started.
+    from: u32,
     payload: Payload,
     bytes: u64,
     at: u32,
@@ -464,7 +477,7 @@ impl<'s> Engine<'s> {
             spare.extend(trees.drain().map(|(_, tree)| tree));
         }
         self.physics_step(t, (t1 - t0) as f64 / 1e9)?;
-        self.inject_faults(t, (t1 - t0) as f64 / 1e9)?;
+        self.inject_faults(t, (t1 - t0) as f64 / 1e9);
         // Transfers that had no route try again on the new topology.
         for tr in std::mem::take(&mut self.waiting) {
             self.advance_transfer(tr);
@@ -553,9 +566,9 @@ impl<'s> Engine<'s> {
 
     /// Radiation upsets for the coming step, applied at its start: each upset hits one
     /// device at random; if a stage runs there it restarts (or its task fails).
-    fn inject_faults(&mut self, t: Epoch, dt_s: f64) -> Result<(), SimError> {
+    fn inject_faults(&mut self, t: Epoch, dt_s: f64) {
         let Some(model) = &self.setup.faults.radiation else {
-            return Ok(());
+            return;
         };
         for i in 0..self.n_sats {
             let g = ecef_to_geodetic(self.snap.sat_ecef_km()[i]);
@@ -592,7 +605,6 @@ impl<'s> Engine<'s> {
                 self.out_faults.push(record);
             }
         }
-        Ok(())
     }
 
     fn end_step(&mut self, t1: i64) {
@@ -687,7 +699,7 @@ impl<'s> Engine<'s> {
                     }
                 }
             }
-            Event::HopDone(tr) => self.hop_done(tr, policy),
+            Event::HopDone(tr) => self.hop_done(tr),
             Event::StageDone { compute, token } => self.stage_done(compute as usize, token, policy),
         }
     }
@@ -740,6 +752,7 @@ impl<'s> Engine<'s> {
         let id = self.transfers.len() as u32;
         self.transfers.push(Transfer {
             task,
+            from,
             payload,
             bytes,
             at: from,
@@ -790,7 +803,7 @@ impl<'s> Engine<'s> {
         self.push(done, Event::HopDone(id));
     }
 
-    fn hop_done(&mut self, id: u32, _policy: &mut dyn Policy) {
+    fn hop_done(&mut self, id: u32) {
         let Some((next, key, start)) = self.transfers[id as usize].in_flight.take() else {
             return;
         };
@@ -849,11 +862,16 @@ impl<'s> Engine<'s> {
 
     fn deliver(&mut self, id: u32) {
         let tr = &self.transfers[id as usize];
-        let (ti, payload, at, bytes) = (tr.task, tr.payload, tr.at, tr.bytes);
+        let (ti, payload, at) = (tr.task, tr.payload, tr.at);
+        let delivery = Delivery {
+            transfer: id,
+            task: self.setup.tasks[ti as usize].id,
+            bytes: tr.bytes,
+            from: tr.from,
+            to: at,
+        };
         if let Some(trace) = self.trace.as_deref_mut() {
-            trace
-                .deliveries
-                .push((id, self.setup.tasks[ti as usize].id, bytes, bytes));
+            trace.deliveries.push(delivery);
         }
         match payload {
             Payload::Result => self.end_task(ti, Outcome::Completed),

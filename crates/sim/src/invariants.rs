@@ -5,8 +5,9 @@
 //! 2. No transfer uses a link that is down: a hop's link is present, and both ends are out
 //!    of outage, in every step from the start of its transmission to its arrival.
 //! 3. No compute on a satellite without power or above its temperature limit.
-//! 4. Bytes are conserved: every transfer delivers what it sent; a task's bytes moved are
-//!    the sum of its hops; downlink and ISL bytes are parts of that.
+//! 4. Bytes are conserved: every delivered transfer's hops chain from its source to where
+//!    it was delivered, each carrying its whole payload; a task's bytes moved are the sum of
+//!    its hops; downlink and ISL bytes are parts of that.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -154,10 +155,28 @@ fn compute_powered(setup: &SimSetup, result: &RunResult, problems: &mut Vec<Stri
 }
 
 fn bytes_conserved(result: &RunResult, trace: &Trace, problems: &mut Vec<String>) {
-    for &(transfer, task, sent, delivered) in &trace.deliveries {
-        if sent != delivered {
+    // Every delivered transfer: its hops chain from where the data started to where it was
+    // delivered, and each carried the transfer's whole payload.
+    let mut hops_of: BTreeMap<u32, Vec<&crate::engine::HopRecord>> = BTreeMap::new();
+    for h in &trace.hops {
+        hops_of.entry(h.transfer).or_default().push(h);
+    }
+    for d in &trace.deliveries {
+        let hops = hops_of.get(&d.transfer).map_or(&[][..], Vec::as_slice);
+        let mut at = d.from;
+        for h in hops {
+            if h.from != at || h.bytes != d.bytes {
+                problems.push(format!(
+                    "task {}: transfer {} hop {}->{} ({} bytes) does not continue from node {at} with {} bytes",
+                    d.task, d.transfer, h.from, h.to, h.bytes, d.bytes
+                ));
+            }
+            at = h.to;
+        }
+        if at != d.to {
             problems.push(format!(
-                "task {task}: transfer {transfer} sent {sent} bytes, delivered {delivered}"
+                "task {}: transfer {} delivered at node {} but its hops end at node {at}",
+                d.task, d.transfer, d.to
             ));
         }
     }
@@ -165,7 +184,7 @@ fn bytes_conserved(result: &RunResult, trace: &Trace, problems: &mut Vec<String>
     for h in &trace.hops {
         *hop_bytes.entry(h.task).or_default() += h.bytes;
     }
-    let delivered_results: BTreeSet<u64> = trace.deliveries.iter().map(|d| d.1).collect();
+    let delivered_results: BTreeSet<u64> = trace.deliveries.iter().map(|d| d.task).collect();
     for r in &result.tasks {
         let hops = hop_bytes.get(&r.id).copied().unwrap_or(0);
         if hops != r.bytes_moved {

@@ -11,7 +11,7 @@ pub mod model;
 pub mod route;
 pub mod summary;
 
-pub use engine::{HopRecord, SimError, Trace, run, run_traced};
+pub use engine::{Delivery, HopRecord, SimError, Trace, run, run_traced};
 pub use model::{
     FaultRecord, FaultSetup, KindSummary, LinkSample, NodeSample, Outcome, RunResult, SimSetup,
     Summary, TaskRecord,

@@ -278,6 +278,23 @@ fn invariant_checker_catches_a_broken_record() {
     let err = invariants::check(&setup, &result, &trace).unwrap_err();
     assert!(err.contains("hops carried"), "{err}");
     result.tasks[moved].bytes_moved -= 1;
+    // A delivered transfer whose last hop is dropped no longer reaches where it arrived.
+    let delivered = trace
+        .deliveries
+        .iter()
+        .find(|d| d.from != d.to)
+        .copied()
+        .expect("some transfer crossed a link");
+    let last = trace
+        .hops
+        .iter()
+        .rposition(|h| h.transfer == delivered.transfer)
+        .unwrap();
+    let removed = trace.hops.remove(last);
+    let err = invariants::check(&setup, &result, &trace).unwrap_err();
+    assert!(err.contains("but its hops end at node"), "{err}");
+    trace.hops.insert(last, removed);
+    invariants::check(&setup, &result, &trace).unwrap();
     let n = setup.satellites.len() as u32;
     // A hop between two satellites that are never linked (plane 0 slot 0 to a far slot).
     let mut bad = trace.hops[0];
