@@ -10,6 +10,7 @@ mod orbit_cmd;
 mod plan_cmd;
 mod progress;
 mod report_cmd;
+mod serve_cmd;
 mod sim_cmd;
 
 use std::process::ExitCode;
@@ -57,6 +58,14 @@ enum Command {
     /// Rebuild DIR/report.html (one self-contained page of maps and plots) from the files
     /// `tiandi simulate --out DIR` wrote.
     Report(report_cmd::ReportArgs),
+    /// Run the control plane: a live scheduling service (HTTP/JSON API, OpenAPI at
+    /// /openapi.json) over the twin, with a durable task store.
+    Serve(serve_cmd::ServeArgs),
+    /// Run a node agent: heartbeats with telemetry, runs the stages the service assigns.
+    Agent(serve_cmd::AgentArgs),
+    /// Load generator for the service benchmark: submissions at a fixed rate, latency
+    /// percentiles as JSON.
+    Load(serve_cmd::LoadArgs),
 }
 
 fn main() -> ExitCode {
@@ -72,6 +81,9 @@ fn main() -> ExitCode {
         Command::Simulate(args) => sim_cmd::simulate(args),
         Command::Scenario(cmd) => sim_cmd::scenario(cmd),
         Command::Report(args) => report_cmd::report(args),
+        Command::Serve(args) => serve_cmd::serve(args),
+        Command::Agent(args) => serve_cmd::agent(args),
+        Command::Load(args) => serve_cmd::load(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -63,7 +63,7 @@ pub trait Policy {
 pub const POLICY_NAMES: [&str; 4] = ["bent-pipe", "onboard", "nearest", "unified"];
 
 /// A policy by its name, `None` for an unknown name.
-pub fn by_name(name: &str) -> Option<Box<dyn Policy>> {
+pub fn by_name(name: &str) -> Option<Box<dyn Policy + Send>> {
     match name {
         "bent-pipe" => Some(Box::new(BentPipe)),
         "onboard" => Some(Box::new(Onboard)),

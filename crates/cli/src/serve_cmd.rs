@@ -1,0 +1,153 @@
+//! `tiandi serve`, `tiandi agent` and `tiandi load`: the control plane's service, its node
+//! agent and the load generator of its benchmark. Glue over `tiandi_server`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use tiandi_scenario::Scenario;
+use tiandi_server::config::ServeConfig;
+
+/// Flags of `tiandi serve`.
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Service configuration (TOML; see docs/serve.md and examples/serve.toml).
+    #[arg(long)]
+    config: PathBuf,
+    /// Listen address, overriding the file's `listen` (e.g. 127.0.0.1:0 for any free port).
+    #[arg(long)]
+    listen: Option<std::net::SocketAddr>,
+    /// Worker threads of the HTTP runtime (default: one per core).
+    #[arg(long)]
+    threads: Option<usize>,
+}
+
+pub fn serve(args: ServeArgs) -> Result<()> {
+    let mut config = ServeConfig::load(&args.config)?;
+    if let Some(l) = args.listen {
+        config.listen = l;
+    }
+    if config.tokens.is_empty() {
+        bail!(
+            "{}: no [[tokens]]: nobody could use the service",
+            args.config.display()
+        );
+    }
+    let scenario = match &config.scenario {
+        Some(p) => Scenario::load(p)?,
+        None => Scenario::built_in("default").expect("the default scenario is built in")?,
+    };
+    let mut rt = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = args.threads {
+        rt.worker_threads(n.max(1));
+    }
+    let rt = rt.enable_all().build().context("starting the runtime")?;
+    rt.block_on(tiandi_server::serve(config, scenario))?;
+    Ok(())
+}
+
+/// Flags of `tiandi agent`.
+#[derive(Args)]
+pub struct AgentArgs {
+    /// The service, e.g. http://127.0.0.1:7878.
+    #[arg(long)]
+    server: String,
+    /// The node this agent runs (a name from `GET /v1/nodes`, e.g. a data centre).
+    #[arg(long)]
+    node: String,
+    /// The node's agent token (role "agent" in the service configuration).
+    #[arg(long, env = "TIANDI_TOKEN")]
+    token: String,
+    /// Where each stage gets its own working directory.
+    #[arg(long, default_value = "tiandi-agent-work")]
+    work_dir: PathBuf,
+    /// Stages run at once.
+    #[arg(long, default_value_t = 4)]
+    slots: u32,
+    /// Seconds between heartbeats.
+    #[arg(long, default_value_t = 1.0)]
+    heartbeat_s: f64,
+    /// JSON telemetry file re-read before each heartbeat: {"battery_soc": 0.8,
+    /// "temperature_k": 300, "failed": false}; its values override the twin's model.
+    #[arg(long)]
+    telemetry: Option<PathBuf>,
+    /// Stop after this many seconds (default: run until stopped).
+    #[arg(long)]
+    run_for_s: Option<f64>,
+}
+
+pub fn agent(args: AgentArgs) -> Result<()> {
+    if !(args.heartbeat_s.is_finite() && (0.05..=600.0).contains(&args.heartbeat_s)) {
+        bail!("--heartbeat-s {}: expected 0.05 to 600", args.heartbeat_s);
+    }
+    if !(1..=1_024).contains(&args.slots) {
+        bail!("--slots {}: expected 1 to 1024", args.slots);
+    }
+    let run_for = match args.run_for_s {
+        Some(s) if s.is_finite() && s > 0.0 => Some(Duration::from_secs_f64(s)),
+        Some(s) => bail!("--run-for-s {s}: expected a positive number of seconds"),
+        None => None,
+    };
+    tiandi_server::agent::run(tiandi_server::agent::AgentConfig {
+        server: args.server,
+        node: args.node,
+        token: args.token,
+        work_dir: args.work_dir,
+        slots: args.slots,
+        heartbeat: Duration::from_secs_f64(args.heartbeat_s),
+        poll: Duration::from_millis(50),
+        telemetry_file: args.telemetry,
+        run_for,
+    })?;
+    Ok(())
+}
+
+/// Flags of `tiandi load`.
+#[derive(Args)]
+pub struct LoadArgs {
+    /// The service, e.g. http://127.0.0.1:7878.
+    #[arg(long)]
+    server: String,
+    /// An operator token.
+    #[arg(long, env = "TIANDI_TOKEN")]
+    token: String,
+    /// Submissions per second.
+    #[arg(long, default_value_t = 2_000.0)]
+    rate: f64,
+    /// Seconds of load.
+    #[arg(long, default_value_t = 20.0)]
+    duration_s: f64,
+    /// Concurrent keep-alive connections.
+    #[arg(long, default_value_t = 32)]
+    connections: usize,
+    /// Seed of the origins and task sizes.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+}
+
+pub fn load(args: LoadArgs) -> Result<()> {
+    if !(args.rate.is_finite() && args.rate > 0.0 && args.rate <= 1e6) {
+        bail!("--rate {}: expected more than 0 and at most 1e6", args.rate);
+    }
+    if !(args.duration_s.is_finite() && args.duration_s > 0.0 && args.duration_s <= 3_600.0) {
+        bail!(
+            "--duration-s {}: expected more than 0 and at most 3600",
+            args.duration_s
+        );
+    }
+    if !(1..=1_024).contains(&args.connections) {
+        bail!("--connections {}: expected 1 to 1024", args.connections);
+    }
+    let report = tiandi_server::load::run(&tiandi_server::load::LoadConfig {
+        server: args.server,
+        token: args.token,
+        rate: args.rate,
+        duration: Duration::from_secs_f64(args.duration_s),
+        connections: args.connections,
+        seed: args.seed,
+    })
+    .map_err(anyhow::Error::msg)?;
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(())
+}

@@ -1,0 +1,1034 @@
+//! The HTTP/JSON API (axum): routes, bearer-token roles and tenants, request validation
+//! with errors that name the field, server-sent events, Prometheus metrics and the
+//! OpenAPI document. `router` builds the app so tests drive it without a socket.
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, MutexGuard, mpsc};
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, delete, get, post};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tiandi_network::{LinkKind, SnapshotBuilder};
+use tiandi_orbit::{Epoch, ecef_to_geodetic};
+use tiandi_sim::route::Tree;
+
+use crate::config::{Principal, Role};
+use crate::model::{Completion, Event, TaskRecord, TaskSpec, TaskState, Telemetry};
+use crate::service::{ApiError, Changes, Service};
+use crate::store::{CommitStats, Job};
+
+/// The OpenAPI 3.1 document, served at `/openapi.json`.
+pub const OPENAPI: &str = include_str!("../openapi.json");
+
+/// Most tasks in one page of `GET /v1/tasks`.
+const MAX_PAGE: usize = 1_000;
+
+/// How the twin clock maps wall time to twin time.
+#[derive(Clone, Copy, Debug)]
+pub struct Clock {
+    /// Twin ns at `origin_wall_ns`.
+    pub origin_twin_ns: i64,
+    pub origin_wall_ns: i64,
+    pub factor: f64,
+}
+
+pub fn wall_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i64)
+}
+
+impl Clock {
+    pub fn now_ns(&self) -> i64 {
+        self.origin_twin_ns + ((wall_ns() - self.origin_wall_ns) as f64 * self.factor) as i64
+    }
+}
+
+/// Latency histogram (seconds) in Prometheus' cumulative form.
+pub struct Histogram {
+    bounds: &'static [f64],
+    counts: Vec<AtomicU64>,
+    sum_ns: AtomicU64,
+    total: AtomicU64,
+}
+
+impl Histogram {
+    pub fn new(bounds: &'static [f64]) -> Self {
+        Histogram {
+            bounds,
+            counts: bounds.iter().map(|_| AtomicU64::new(0)).collect(),
+            sum_ns: AtomicU64::new(0),
+            total: AtomicU64::new(0),
+        }
+    }
+    fn observe(&self, s: f64) {
+        for (b, c) in self.bounds.iter().zip(&self.counts) {
+            if s <= *b {
+                c.fetch_add(1, Relaxed);
+            }
+        }
+        self.sum_ns.fetch_add((s * 1e9) as u64, Relaxed);
+        self.total.fetch_add(1, Relaxed);
+    }
+    fn render(&self, name: &str, help: &str, out: &mut String) {
+        use std::fmt::Write as _;
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
+        for (b, c) in self.bounds.iter().zip(&self.counts) {
+            let _ = writeln!(out, "{name}_bucket{{le=\"{b}\"}} {}", c.load(Relaxed));
+        }
+        let total = self.total.load(Relaxed);
+        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {total}");
+        let _ = writeln!(
+            out,
+            "{name}_sum {}\n{name}_count {total}",
+            self.sum_ns.load(Relaxed) as f64 / 1e9
+        );
+    }
+}
+
+/// Everything the handlers share.
+pub struct AppState {
+    pub svc: Mutex<Service>,
+    pub clock: Clock,
+    pub tokens: BTreeMap<String, Principal>,
+    pub committer: Mutex<mpsc::Sender<Job>>,
+    pub events: tokio::sync::broadcast::Sender<Event>,
+    pub stats: Arc<CommitStats>,
+    pub decision: Histogram,
+    pub started: Instant,
+    pub max_body_bytes: usize,
+}
+
+impl AppState {
+    pub fn lock(&self) -> MutexGuard<'_, Service> {
+        // A panic while holding the lock would be a bug; the data is still consistent
+        // record by record, so keep serving rather than cascade.
+        self.svc.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Queues `changes` for the store (call with the service locked, so batches keep the
+    /// order of the changes); the receiver resolves when they are durable.
+    pub fn send(&self, changes: Changes) -> tokio::sync::oneshot::Receiver<Result<(), String>> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job = Job {
+            writes: changes.writes,
+            events: changes.events,
+            ack: Some(tx),
+        };
+        let sender = self.committer.lock().unwrap_or_else(|e| e.into_inner());
+        // If the store thread is gone the receiver reports it (503).
+        let _ = sender.send(job);
+        rx
+    }
+}
+
+async fn durable(rx: tokio::sync::oneshot::Receiver<Result<(), String>>) -> Result<(), ApiError> {
+    match rx.await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(ApiError::new(503, format!("not stored: {e}"), None)),
+        Err(_) => Err(ApiError::new(503, "not stored: the store is gone", None)),
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = match &self.field {
+            Some(f) => json!({"error": self.error, "field": f}),
+            None => json!({"error": self.error}),
+        };
+        (status, axum::Json(body)).into_response()
+    }
+}
+
+/// The caller, from `Authorization: Bearer <token>`.
+pub struct Auth(pub Principal);
+
+impl FromRequestParts<Arc<AppState>> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        let unauthorised = |why: &str| ApiError::new(401, why.to_string(), Some("Authorization"));
+        let value = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .ok_or_else(|| unauthorised("missing Authorization: Bearer <token>"))?;
+        let token = value
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or_else(|| unauthorised("expected Authorization: Bearer <token>"))?;
+        state
+            .tokens
+            .get(token.trim())
+            .cloned()
+            .map(Auth)
+            .ok_or_else(|| unauthorised("unknown token"))
+    }
+}
+
+fn forbidden(why: &str) -> ApiError {
+    ApiError::new(403, why.to_string(), None)
+}
+
+impl Auth {
+    /// Operators and admins; `Some(tenant)` restricts to one tenant, `None` sees all.
+    fn user(&self) -> Result<Option<&str>, ApiError> {
+        match self.0.role {
+            Role::Admin => Ok(None),
+            Role::Operator => Ok(Some(&self.0.tenant)),
+            Role::Agent => Err(forbidden(
+                "agent tokens may use only their node's agent endpoints",
+            )),
+        }
+    }
+    fn admin(&self) -> Result<(), ApiError> {
+        match self.0.role {
+            Role::Admin => Ok(()),
+            _ => Err(forbidden("admin only")),
+        }
+    }
+    /// The agent of `node`, or an admin.
+    fn agent_of(&self, node: &str) -> Result<(), ApiError> {
+        match self.0.role {
+            Role::Admin => Ok(()),
+            Role::Agent if self.0.node.as_deref() == Some(node) => Ok(()),
+            _ => Err(forbidden(
+                "only this node's agent token may use its agent endpoints",
+            )),
+        }
+    }
+}
+
+/// Parses a JSON body; errors name the field by its path.
+fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let message = e.inner().to_string();
+        let mut field = e.path().to_string();
+        if field == "?" {
+            field = "body".into();
+        } else if field == "." {
+            // A missing or unknown field is reported at its parent: name it from the message.
+            field = message
+                .split('`')
+                .nth(1)
+                .map(str::to_string)
+                .unwrap_or_else(|| "body".into());
+        } else if let Some(name) = message.split('`').nth(1)
+            && message.starts_with("missing field")
+        {
+            field = format!("{field}.{name}");
+        }
+        ApiError::new(400, format!("invalid JSON: {message}"), Some(&field))
+    })
+}
+
+fn iso(ns: i64) -> String {
+    Epoch::from_unix_ns(ns).to_string()
+}
+
+fn task_view(r: &TaskRecord, svc: &Service) -> Value {
+    let names = &svc.twin.names;
+    let name = |n: u32| {
+        names
+            .get(n as usize)
+            .cloned()
+            .unwrap_or_else(|| n.to_string())
+    };
+    let stages: Vec<Value> = r
+        .stages
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            json!({
+                "stage": i,
+                "node": s.node.map(name),
+                "state": s.state,
+                "attempt": s.attempt,
+                "expected_start": iso(s.expected_start_ns),
+                "expected_finish": iso(s.expected_finish_ns),
+                "route": s.route.iter().map(|&n| name(n)).collect::<Vec<_>>(),
+                "exit_code": s.exit_code,
+                "command": r.spec.stages[i].run.is_some(),
+            })
+        })
+        .collect();
+    json!({
+        "id": r.id,
+        "tenant": r.tenant,
+        "state": r.state,
+        "kind": r.spec.kind.clone().unwrap_or_else(|| "graph".into()),
+        "origin": r.spec.origin,
+        "destination": r.spec.destination.clone().unwrap_or_else(|| "any-ground".into()),
+        "policy": r.policy,
+        "submitted_at": iso(r.submitted_wall_ns),
+        "twin_submitted": iso(r.submitted_ns),
+        "deadline": iso(r.deadline_ns),
+        "expected_finish": iso(r.expected_finish_ns),
+        "finished": r.finished_ns.map(iso),
+        "deadline_met": r.finished_ns.map(|f| f <= r.deadline_ns),
+        "reason": r.reason,
+        "replacements": r.replacements,
+        "decision": {"stages": stages, "deliver_s": r.deliver_s},
+        "files": r.files.keys().collect::<Vec<_>>(),
+    })
+}
+
+// ----- tasks ---------------------------------------------------------------------------
+
+async fn submit_task(
+    State(st): State<Arc<AppState>>,
+    auth: Auth,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let t0 = Instant::now();
+    let tenant = match auth.user()? {
+        Some(t) => t.to_string(),
+        None => auth.0.tenant.clone(),
+    };
+    let spec: TaskSpec = parse_json(&body).inspect_err(|_| {
+        st.lock().counters.rejected_invalid += 1;
+    })?;
+    let (result, rx) = {
+        let mut svc = st.lock();
+        let now = st.clock.now_ns();
+        let result = svc
+            .submit(&tenant, spec, now, wall_ns())
+            .map(|(r, dup)| (task_view(&r, &svc), dup));
+        let rx = st.send(svc.take_changes());
+        (result, rx)
+    };
+    let (view, duplicate) = result?;
+    durable(rx).await?;
+    st.decision.observe(t0.elapsed().as_secs_f64());
+    let status = if duplicate {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((status, axum::Json(view)).into_response())
+}
+
+fn parse_id(text: &str) -> Result<u64, ApiError> {
+    text.parse()
+        .map_err(|_| ApiError::bad("id", format!("{text:?}: expected a task id (integer)")))
+}
+
+async fn get_task(
+    State(st): State<Arc<AppState>>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let tenant = auth.user()?;
+    let id = parse_id(&id)?;
+    let svc = st.lock();
+    let r = svc.visible(id, tenant)?;
+    Ok(axum::Json(task_view(r, &svc)).into_response())
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    state: Option<String>,
+    since: Option<String>,
+    after: Option<String>,
+    limit: Option<String>,
+}
+
+async fn list_tasks(
+    State(st): State<Arc<AppState>>,
+    auth: Auth,
+    Query(q): Query<ListQuery>,
+) -> Result<Response, ApiError> {
+    let tenant = auth.user()?;
+    let state = match q.state.as_deref() {
+        None => None,
+        Some(s) => Some(TaskState::parse(s).ok_or_else(|| {
+            ApiError::bad(
+                "state",
+                format!("{s:?}: expected queued, running, completed, failed or cancelled"),
+            )
+        })?),
+    };
+    let since_ns = match q.since.as_deref() {
+        None => i64::MIN,
+        Some(s) => Epoch::parse_iso(s)
+            .map_err(|e| ApiError::bad("since", format!("{s:?}: {e}")))?
+            .unix_ns(),
+    };
+    let after = match q.after.as_deref() {
+        None => 0,
+        Some(a) => a
+            .parse::<u64>()
+            .map_err(|_| ApiError::bad("after", format!("{a:?}: expected a task id")))?,
+    };
+    let limit = match q.limit.as_deref() {
+        None => 100,
+        Some(l) => match l.parse::<usize>() {
+            Ok(n) if (1..=MAX_PAGE).contains(&n) => n,
+            _ => {
+                return Err(ApiError::bad(
+                    "limit",
+                    format!("{l:?}: expected 1 to {MAX_PAGE}"),
+                ));
+            }
+        },
+    };
+    let svc = st.lock();
+    let mut page = Vec::new();
+    let mut next = None;
+    for (&id, r) in svc.tasks.range(after.saturating_add(1)..) {
+        if tenant.is_some_and(|t| t != r.tenant)
+            || state.is_some_and(|s| s != r.state)
+            || r.submitted_wall_ns < since_ns
+        {
+            continue;
+        }
+        if page.len() == limit {
+            next = page.last().map(|v: &Value| v["id"].clone());
+            break;
+        }
+        page.push(task_view(r, &svc));
+        let _ = id;
+    }
+    Ok(axum::Json(json!({"tasks": page, "next_after": next})).into_response())
+}
+
+async fn cancel_task(
+    State(st): State<Arc<AppState>>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let tenant = auth.user()?.map(str::to_string);
+    let id = parse_id(&id)?;
+    let (view, rx) = {
+        let mut svc = st.lock();
+        let now = st.clock.now_ns();
+        let r = svc.cancel(id, tenant.as_deref(), now)?;
+        let view = task_view(&r, &svc);
+        (view, st.send(svc.take_changes()))
+    };
+    durable(rx).await?;
+    Ok(axum::Json(view).into_response())
+}
+
+async fn get_file(
+    State(st): State<Arc<AppState>>,
+    auth: Auth,
+    Path((id, name)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    use base64::Engine as _;
+    let tenant = auth.user()?;
+    let id = parse_id(&id)?;
+    let svc = st.lock();
+    let r = svc.visible(id, tenant)?;
+    let content = r
+        .files
+        .get(&name)
+        .ok_or_else(|| ApiError::new(404, format!("task {id} has no file {name:?}"), None))?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(content)
+        .map_err(|e| ApiError::new(500, format!("stored file unreadable: {e}"), None))?;
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/octet-stream"),
+        )],
+        bytes,
+    )
+        .into_response())
+}
+
+// ----- twin ----------------------------------------------------------------------------
+
+fn node_summary(svc: &Service, v: u32, wall: Instant) -> Value {
+    let t = &svc.twin;
+    let g = ecef_to_geodetic(if t.snap.n_nodes() > 0 {
+        t.snap.node_ecef_km(v)
+    } else {
+        glam_zero()
+    });
+    let compute = t.compute(v);
+    json!({
+        "id": t.names[v as usize],
+        "index": v,
+        "kind": match t.site(v) {
+            tiandi_scheduler::Site::Satellite => "satellite",
+            tiandi_scheduler::Site::GroundStation => "ground-station",
+            tiandi_scheduler::Site::DataCentre => "data-centre",
+            tiandi_scheduler::Site::UserRegion => "user-region",
+        },
+        "latitude_deg": g.latitude_deg,
+        "longitude_deg": g.longitude_deg,
+        "altitude_km": g.altitude_km,
+        "down": t.down[v as usize],
+        "agent": {
+            "live": svc.agent_live(v),
+            "last_heartbeat_s_ago": svc.agent_seen_s(v, wall),
+        },
+        "load": {
+            "slots": compute.map(|c| c.slots),
+            "active_stages": svc.loads().active[v as usize],
+            "queued_work_flop": svc.loads().work_flop[v as usize],
+            "slot_rate_flops": t.slot_rate_flops(v),
+        },
+    })
+}
+
+fn glam_zero() -> glam::DVec3 {
+    glam::DVec3::ZERO
+}
+
+async fn list_nodes(State(st): State<Arc<AppState>>, auth: Auth) -> Result<Response, ApiError> {
+    auth.user()?;
+    let svc = st.lock();
+    let wall = Instant::now();
+    let nodes: Vec<Value> = (0..svc.twin.n_nodes() as u32)
+        .map(|v| node_summary(&svc, v, wall))
+        .collect();
+    Ok(axum::Json(json!({"at": iso(st.clock.now_ns()), "nodes": nodes})).into_response())
+}
+
+async fn get_node(
+    State(st): State<Arc<AppState>>,
+    auth: Auth,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    auth.user()?;
+    let svc = st.lock();
+    let t = &svc.twin;
+    let v = *t
+        .by_name
+        .get(&name)
+        .ok_or_else(|| ApiError::new(404, format!("no node {name:?}"), None))?;
+    let mut out = node_summary(&svc, v, Instant::now());
+    let links: Vec<Value> = if t.snap.n_nodes() > 0 {
+        t.snap
+            .neighbours(v)
+            .iter()
+            .map(|a| {
+                let l = t.snap.link(a.link);
+                json!({
+                    "to": t.names[a.node as usize],
+                    "kind": l.kind.as_str(),
+                    "distance_km": l.distance_km,
+                    "delay_ms": l.delay_ms,
+                    "capacity_bps": l.capacity_bps,
+                })
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    out["links"] = json!(links);
+    if (v as usize) < t.n_sats() {
+        let s = t.sat_status[v as usize];
+        out["power"] = json!({
+            "battery_soc": s.soc_fraction,
+            "sunlit_fraction": s.sunlit_fraction,
+            "payload_w": s.payload_w,
+            "throughput_fraction": s.rate_fraction,
+        });
+        out["temperature_k"] = json!(s.temp_k);
+    }
+    out["telemetry"] = json!(t.telemetry[v as usize]);
+    out["at"] = json!(iso(st.clock.now_ns()));
+    Ok(axum::Json(out).into_response())
+}
+
+fn parse_at(at: Option<&str>, now_ns: i64) -> Result<i64, ApiError> {
+    let Some(text) = at else {
+        return Ok(now_ns);
+    };
+    let t = Epoch::parse_iso(text)
+        .map_err(|e| ApiError::bad("at", format!("{text:?}: {e}")))?
+        .unix_ns();
+    // SGP4 from one set of elements is meaningful for weeks, not years.
+    let limit = 366 * 86_400 * 1_000_000_000_i64;
+    if (t - now_ns).abs() > limit {
+        return Err(ApiError::bad(
+            "at",
+            format!(
+                "{text}: expected within a year of the twin's time {}",
+                iso(now_ns)
+            ),
+        ));
+    }
+    Ok(t)
+}
+
+/// Builds the snapshot at `at` off the service lock.
+async fn snapshot_at(st: &Arc<AppState>, at_ns: i64) -> Result<tiandi_network::Snapshot, ApiError> {
+    let (net, sats) = {
+        let svc = st.lock();
+        (svc.twin.net.clone(), svc.twin.sats.clone())
+    };
+    tokio::task::spawn_blocking(move || {
+        let mut b = SnapshotBuilder::new(&net);
+        b.build(&sats, Epoch::from_unix_ns(at_ns)).cloned()
+    })
+    .await
+    .map_err(|e| ApiError::new(500, format!("topology worker: {e}"), None))?
+    .map_err(|e| ApiError::bad("at", e.to_string()))
+}
+
+#[derive(Deserialize)]
+struct AtQuery {
+    at: Option<String>,
+}
+
+async fn topology(
+    State(st): State<Arc<AppState>>,
+    auth: Auth,
+    Query(q): Query<AtQuery>,
+) -> Result<Response, ApiError> {
+    auth.user()?;
+    let at = parse_at(q.at.as_deref(), st.clock.now_ns())?;
+    let snap = snapshot_at(&st, at).await?;
+    let names = st.lock().twin.names.clone();
+    let links: Vec<Value> = snap
+        .links()
+        .iter()
+        .map(|l| {
+            json!({
+                "a": names[l.a as usize],
+                "b": names[l.b as usize],
+                "kind": l.kind.as_str(),
+                "distance_km": l.distance_km,
+                "delay_ms": l.delay_ms,
+                "capacity_bps": l.capacity_bps,
+            })
+        })
+        .collect();
+    Ok(
+        axum::Json(json!({"at": iso(at), "n_nodes": snap.n_nodes(), "links": links}))
+            .into_response(),
+    )
+}
+
+#[derive(Deserialize)]
+struct RouteQuery {
+    src: Option<String>,
+    dst: Option<String>,
+    at: Option<String>,
+}
+
+async fn routes(
+    State(st): State<Arc<AppState>>,
+    auth: Auth,
+    Query(q): Query<RouteQuery>,
+) -> Result<Response, ApiError> {
+    auth.user()?;
+    let at = parse_at(q.at.as_deref(), st.clock.now_ns())?;
+    let (src, dst, kinds, names, down) = {
+        let svc = st.lock();
+        let find = |field: &str, v: &Option<String>| -> Result<u32, ApiError> {
+            let name = v
+                .as_deref()
+                .ok_or_else(|| ApiError::bad(field, "required: a node name"))?;
+            svc.twin
+                .by_name
+                .get(name)
+                .copied()
+                .ok_or_else(|| ApiError::bad(field, format!("no node named {name:?}")))
+        };
+        (
+            find("src", &q.src)?,
+            find("dst", &q.dst)?,
+            svc.twin.kinds.clone(),
+            svc.twin.names.clone(),
+            svc.twin.down.clone(),
+        )
+    };
+    let snap = snapshot_at(&st, at).await?;
+    let mut tree = Tree::default();
+    tree.build(
+        &snap,
+        &[(dst, 0.0)],
+        &|v| kinds[v as usize] != tiandi_network::NodeKind::Satellite,
+        &down,
+    );
+    let mut hops = vec![names[src as usize].clone()];
+    let mut links = Vec::new();
+    let mut at_node = src;
+    if tree.reachable(src) {
+        for _ in 0..snap.n_nodes() {
+            let Some((next, link)) = tree.next_hop(&snap, at_node) else {
+                break;
+            };
+            links.push(snap.link(link).kind.as_str());
+            hops.push(names[next as usize].clone());
+            at_node = next;
+        }
+    }
+    let reachable = tree.reachable(src);
+    Ok(axum::Json(json!({
+        "src": names[src as usize],
+        "dst": names[dst as usize],
+        "at": iso(at),
+        "reachable": reachable,
+        "delay_ms": if reachable { Some(tree.dist_ms[src as usize]) } else { None },
+        "hops": if reachable { hops } else { Vec::new() },
+        "links": links,
+        "isl_hops": links.iter().filter(|k| **k == LinkKind::Isl.as_str()).count(),
+    }))
+    .into_response())
+}
+
+// ----- events, health, metrics ----------------------------------------------------------
+
+fn may_see(p: &Principal, e: &Event) -> bool {
+    match (p.role, e) {
+        (Role::Admin, _) => true,
+        (Role::Operator, Event::Task { tenant, .. }) => *tenant == p.tenant,
+        (Role::Operator, _) => true,
+        (Role::Agent, _) => false,
+    }
+}
+
+async fn events(
+    State(st): State<Arc<AppState>>,
+    auth: Auth,
+) -> Result<Sse<impl futures_util::Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
+    auth.user()?;
+    let rx = st.events.subscribe();
+    let stream = futures_util::stream::unfold((rx, auth.0), |(mut rx, p)| async move {
+        use tokio::sync::broadcast::error::RecvError;
+        loop {
+            match rx.recv().await {
+                Ok(e) if may_see(&p, &e) => {
+                    let ev = SseEvent::default()
+                        .event(e.name())
+                        .json_data(&e)
+                        .unwrap_or_else(|_| SseEvent::default().comment("unserialisable event"));
+                    return Some((Ok(ev), (rx, p)));
+                }
+                Ok(_) => {}
+                Err(RecvError::Lagged(n)) => {
+                    let ev = SseEvent::default().comment(format!("lagged: {n} events dropped"));
+                    return Some((Ok(ev), (rx, p)));
+                }
+                Err(RecvError::Closed) => return None,
+            }
+        }
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+async fn healthz(State(st): State<Arc<AppState>>) -> Response {
+    let failed = st.stats.failed.load(Relaxed);
+    let svc = st.lock();
+    let body = json!({
+        "status": if failed { "store-failed" } else { "ok" },
+        "twin_time": iso(st.clock.now_ns()),
+        "tasks": svc.tasks.len(),
+        "uptime_s": st.started.elapsed().as_secs_f64(),
+    });
+    let status = if failed {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    };
+    (status, axum::Json(body)).into_response()
+}
+
+async fn metrics(State(st): State<Arc<AppState>>, auth: Auth) -> Result<Response, ApiError> {
+    use std::fmt::Write as _;
+    auth.admin()?;
+    let mut out = String::new();
+    let (c, by_state, agents_live, twin_ns) = {
+        let svc = st.lock();
+        let live = (0..svc.twin.n_nodes() as u32)
+            .filter(|&v| svc.agent_live(v))
+            .count();
+        (
+            svc.counters.clone(),
+            svc.count_by_state(),
+            live,
+            st.clock.now_ns(),
+        )
+    };
+    let counter = |out: &mut String, name: &str, help: &str, v: u64| {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}"
+        );
+    };
+    let _ = writeln!(
+        out,
+        "# HELP tiandi_submissions_total Task submissions by outcome.\n# TYPE tiandi_submissions_total counter"
+    );
+    for (outcome, v) in [
+        ("accepted", c.accepted),
+        ("duplicate", c.duplicate),
+        ("invalid", c.rejected_invalid),
+        ("infeasible", c.rejected_infeasible),
+        ("quota", c.rejected_quota),
+    ] {
+        let _ = writeln!(out, "tiandi_submissions_total{{outcome=\"{outcome}\"}} {v}");
+    }
+    let _ = writeln!(
+        out,
+        "# HELP tiandi_tasks Tasks held, by state.\n# TYPE tiandi_tasks gauge"
+    );
+    for s in TaskState::ALL {
+        let _ = writeln!(
+            out,
+            "tiandi_tasks{{state=\"{}\"}} {}",
+            s.as_str(),
+            by_state.get(&s).copied().unwrap_or(0)
+        );
+    }
+    counter(
+        &mut out,
+        "tiandi_stages_replaced_total",
+        "Stages placed again after their node was lost.",
+        c.replaced_stages,
+    );
+    counter(
+        &mut out,
+        "tiandi_agents_lost_total",
+        "Agents declared lost after missed heartbeats.",
+        c.agents_lost,
+    );
+    counter(
+        &mut out,
+        "tiandi_stale_reports_total",
+        "Agent reports refused as stale.",
+        c.stale_reports,
+    );
+    let _ = writeln!(
+        out,
+        "# HELP tiandi_agents_live Node agents heard within the heartbeat timeout.\n# TYPE tiandi_agents_live gauge\ntiandi_agents_live {agents_live}"
+    );
+    counter(
+        &mut out,
+        "tiandi_store_commits_total",
+        "Store transactions committed.",
+        st.stats.commits.load(Relaxed),
+    );
+    counter(
+        &mut out,
+        "tiandi_store_writes_total",
+        "Records written to the store.",
+        st.stats.writes.load(Relaxed),
+    );
+    let _ = writeln!(
+        out,
+        "# HELP tiandi_store_commit_seconds_total Time spent committing.\n# TYPE tiandi_store_commit_seconds_total counter\ntiandi_store_commit_seconds_total {}",
+        st.stats.commit_ns_total.load(Relaxed) as f64 / 1e9
+    );
+    st.decision.render(
+        "tiandi_decision_seconds",
+        "Submission to durable decision, seconds.",
+        &mut out,
+    );
+    let _ = writeln!(
+        out,
+        "# HELP tiandi_twin_time_seconds The twin clock, Unix seconds.\n# TYPE tiandi_twin_time_seconds gauge\ntiandi_twin_time_seconds {}",
+        twin_ns as f64 / 1e9
+    );
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4"),
+        )],
+        out,
+    )
+        .into_response())
+}
+
+async fn openapi() -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        OPENAPI,
+    )
+        .into_response()
+}
+
+// ----- agents ----------------------------------------------------------------------------
+
+fn agent_node(st: &AppState, auth: &Auth, name: &str) -> Result<u32, ApiError> {
+    auth.agent_of(name)?;
+    st.lock()
+        .twin
+        .by_name
+        .get(name)
+        .copied()
+        .ok_or_else(|| ApiError::new(404, format!("no node {name:?}"), None))
+}
+
+async fn heartbeat(
+    State(st): State<Arc<AppState>>,
+    auth: Auth,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let node = agent_node(&st, &auth, &name)?;
+    let t: Telemetry = if body.is_empty() {
+        Telemetry::default()
+    } else {
+        parse_json(&body)?
+    };
+    if let Some(s) = t.battery_soc
+        && !(0.0..=1.0).contains(&s)
+    {
+        return Err(ApiError::bad(
+            "battery_soc",
+            format!("{s}: expected 0 to 1"),
+        ));
+    }
+    if let Some(k) = t.temperature_k
+        && !(k.is_finite() && (3.0..=1_000.0).contains(&k))
+    {
+        return Err(ApiError::bad(
+            "temperature_k",
+            format!("{k}: expected 3 to 1000 K"),
+        ));
+    }
+    if let Some(n) = t.slots
+        && !(1..=1_024).contains(&n)
+    {
+        return Err(ApiError::bad("slots", format!("{n}: expected 1 to 1024")));
+    }
+    let rx = {
+        let mut svc = st.lock();
+        let now = st.clock.now_ns();
+        svc.heartbeat(node, t, now, Instant::now());
+        st.send(svc.take_changes())
+    };
+    durable(rx).await?;
+    Ok(axum::Json(json!({"node": name, "twin_time": iso(st.clock.now_ns())})).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PollBody {
+    #[serde(default = "one")]
+    max: usize,
+}
+
+fn one() -> usize {
+    1
+}
+
+async fn poll(
+    State(st): State<Arc<AppState>>,
+    auth: Auth,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let node = agent_node(&st, &auth, &name)?;
+    let b: PollBody = if body.is_empty() {
+        PollBody { max: 1 }
+    } else {
+        parse_json(&body)?
+    };
+    if !(1..=256).contains(&b.max) {
+        return Err(ApiError::bad(
+            "max",
+            format!("{}: expected 1 to 256", b.max),
+        ));
+    }
+    let (work, rx) = {
+        let mut svc = st.lock();
+        if !svc.agent_live(node) {
+            return Err(ApiError::new(
+                409,
+                "send a heartbeat first: the node has no live agent",
+                None,
+            ));
+        }
+        let now = st.clock.now_ns();
+        let work = svc.poll(node, b.max, now);
+        (work, st.send(svc.take_changes()))
+    };
+    // The assignment is durable before the agent may start it.
+    durable(rx).await?;
+    Ok(axum::Json(json!({"assignments": work})).into_response())
+}
+
+async fn complete(
+    State(st): State<Arc<AppState>>,
+    auth: Auth,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let node = agent_node(&st, &auth, &name)?;
+    let c: Completion = parse_json(&body)?;
+    let (result, rx) = {
+        let mut svc = st.lock();
+        let now = st.clock.now_ns();
+        let result = svc.complete(node, c, now);
+        (result, st.send(svc.take_changes()))
+    };
+    durable(rx).await?;
+    result?;
+    Ok(axum::Json(json!({"accepted": true})).into_response())
+}
+
+async fn no_route() -> ApiError {
+    ApiError::new(404, "no route: see /openapi.json for the API", None)
+}
+
+/// The application and the (method, path) of every route it serves, from one table so
+/// the OpenAPI test can compare them.
+pub fn router(state: Arc<AppState>) -> (Router, Vec<(&'static str, &'static str)>) {
+    let table: Vec<(&'static str, &'static str, MethodRouter<Arc<AppState>>)> = vec![
+        ("get", "/healthz", get(healthz)),
+        ("get", "/metrics", get(metrics)),
+        ("get", "/openapi.json", get(openapi)),
+        ("post", "/v1/tasks", post(submit_task)),
+        ("get", "/v1/tasks", get(list_tasks)),
+        ("get", "/v1/tasks/{id}", get(get_task)),
+        ("delete", "/v1/tasks/{id}", delete(cancel_task)),
+        ("get", "/v1/tasks/{id}/files/{name}", get(get_file)),
+        ("get", "/v1/nodes", get(list_nodes)),
+        ("get", "/v1/nodes/{id}", get(get_node)),
+        ("get", "/v1/topology", get(topology)),
+        ("get", "/v1/routes", get(routes)),
+        ("get", "/v1/events", get(events)),
+        ("post", "/v1/agents/{node}/heartbeat", post(heartbeat)),
+        ("post", "/v1/agents/{node}/poll", post(poll)),
+        ("post", "/v1/agents/{node}/complete", post(complete)),
+    ];
+    let mut routes = Vec::new();
+    let mut merged: BTreeMap<&'static str, MethodRouter<Arc<AppState>>> = BTreeMap::new();
+    for (method, path, handler) in table {
+        routes.push((method, path));
+        let entry = merged.remove(path);
+        merged.insert(
+            path,
+            match entry {
+                Some(m) => m.merge(handler),
+                None => handler,
+            },
+        );
+    }
+    let max_body = state.max_body_bytes;
+    let mut app = Router::new();
+    for (path, m) in merged {
+        app = app.route(path, m);
+    }
+    let app = app
+        .fallback(no_route)
+        .layer(DefaultBodyLimit::max(max_body))
+        .with_state(state);
+    (app, routes)
+}

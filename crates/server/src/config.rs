@@ -1,0 +1,286 @@
+//! `tiandi serve --config FILE`: the service's TOML configuration, read and validated with
+//! errors that name the file, line and key.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// What a bearer token may do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Submit, cancel and read its own tenant's tasks; read the twin.
+    Operator,
+    /// Everything, every tenant.
+    Admin,
+    /// Only its own node's agent endpoints.
+    Agent,
+}
+
+/// How the twin's clock runs.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ClockMode {
+    /// Twin time is UTC now.
+    Realtime,
+    /// Twin time starts at the scenario's start and runs `factor` times faster than the
+    /// wall clock.
+    Accelerated(f64),
+}
+
+impl ClockMode {
+    pub fn parse(text: &str) -> Result<ClockMode, String> {
+        if text == "realtime" {
+            return Ok(ClockMode::Realtime);
+        }
+        if let Some(x) = text.strip_prefix("accelerated:") {
+            return match x.parse::<f64>() {
+                Ok(f) if f.is_finite() && f > 0.0 && f <= 1e6 => Ok(ClockMode::Accelerated(f)),
+                _ => Err(format!(
+                    "{text:?}: the factor after \"accelerated:\" must be a number in (0, 1e6]"
+                )),
+            };
+        }
+        Err(format!(
+            "{text:?}: expected \"realtime\" or \"accelerated:X\" (X a speed-up factor)"
+        ))
+    }
+}
+
+/// One bearer token.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Principal {
+    pub name: String,
+    pub role: Role,
+    /// Operators: the tenant whose tasks they own.
+    pub tenant: String,
+    /// Agents: the node (by name) they speak for.
+    pub node: Option<String>,
+}
+
+/// The validated configuration.
+#[derive(Clone, Debug)]
+pub struct ServeConfig {
+    /// Scenario file whose constellation, stations and data centres form the twin; `None`
+    /// for the built-in default.
+    pub scenario: Option<PathBuf>,
+    pub listen: SocketAddr,
+    pub store: PathBuf,
+    pub clock: ClockMode,
+    /// The clock as written (`accelerated:60`), stored so a restart resumes the same clock.
+    pub clock_text: String,
+    /// Placement policy (see `tiandi_scheduler::POLICY_NAMES`).
+    pub policy: String,
+    pub tokens: BTreeMap<String, Principal>,
+    /// An agent silent this long (wall seconds) is declared lost and its work re-placed.
+    pub heartbeat_timeout_s: f64,
+    /// Largest request body, bytes.
+    pub max_body_bytes: usize,
+    /// Tasks a tenant may have unfinished at once.
+    pub max_active_per_tenant: usize,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    scenario: Option<PathBuf>,
+    #[serde(default = "default_listen")]
+    listen: String,
+    store: PathBuf,
+    #[serde(default = "default_clock")]
+    clock: String,
+    #[serde(default = "default_policy")]
+    policy: String,
+    #[serde(default = "default_timeout")]
+    heartbeat_timeout_s: f64,
+    #[serde(default = "default_body")]
+    max_body_bytes: usize,
+    #[serde(default = "default_active")]
+    max_active_per_tenant: usize,
+    #[serde(default)]
+    tokens: Vec<TokenFile>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokenFile {
+    name: Option<String>,
+    token: String,
+    role: Role,
+    tenant: Option<String>,
+    node: Option<String>,
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:7878".into()
+}
+fn default_clock() -> String {
+    "realtime".into()
+}
+fn default_policy() -> String {
+    "unified".into()
+}
+fn default_timeout() -> f64 {
+    10.0
+}
+fn default_body() -> usize {
+    1 << 20
+}
+fn default_active() -> usize {
+    100_000
+}
+
+/// A configuration error: file, line when known, key, message.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}{}: {key}: {message}", line.map(|l| format!(":{l}")).unwrap_or_default())]
+pub struct ConfigError {
+    pub file: String,
+    pub line: Option<usize>,
+    pub key: String,
+    pub message: String,
+}
+
+impl ServeConfig {
+    /// Reads and validates a configuration file; relative paths in it are taken from the
+    /// file's directory.
+    pub fn load(path: &Path) -> Result<ServeConfig, ConfigError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: shown.clone(),
+            line: None,
+            key: String::new(),
+            message: format!("cannot read: {e}"),
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        Self::parse(&text, &shown, base)
+    }
+
+    pub fn parse(text: &str, file: &str, base: &Path) -> Result<ServeConfig, ConfigError> {
+        let line_of = |key: &str| {
+            text.lines()
+                .position(|l| l.trim_start().starts_with(key))
+                .map(|i| i + 1)
+        };
+        let err = |key: &str, message: String| ConfigError {
+            file: file.into(),
+            line: line_of(key),
+            key: key.into(),
+            message,
+        };
+        let raw: ConfigFile = toml::from_str(text).map_err(|e| ConfigError {
+            file: file.into(),
+            line: e
+                .span()
+                .map(|s| text[..s.start.min(text.len())].lines().count().max(1)),
+            key: String::new(),
+            message: e.message().to_string(),
+        })?;
+        let listen = raw
+            .listen
+            .parse()
+            .map_err(|e| err("listen", format!("{:?}: {e}", raw.listen)))?;
+        let clock = ClockMode::parse(&raw.clock).map_err(|m| err("clock", m))?;
+        if tiandi_scheduler::by_name(&raw.policy).is_none() {
+            return Err(err(
+                "policy",
+                format!(
+                    "{:?}: expected one of {}",
+                    raw.policy,
+                    tiandi_scheduler::POLICY_NAMES.join(", ")
+                ),
+            ));
+        }
+        if !(raw.heartbeat_timeout_s.is_finite()
+            && (0.1..=3_600.0).contains(&raw.heartbeat_timeout_s))
+        {
+            return Err(err(
+                "heartbeat_timeout_s",
+                format!("{}: expected 0.1 to 3600 s", raw.heartbeat_timeout_s),
+            ));
+        }
+        if !(1_024..=(64 << 20)).contains(&raw.max_body_bytes) {
+            return Err(err(
+                "max_body_bytes",
+                format!("{}: expected 1 KiB to 64 MiB", raw.max_body_bytes),
+            ));
+        }
+        let mut tokens = BTreeMap::new();
+        for (i, t) in raw.tokens.into_iter().enumerate() {
+            let key = format!("tokens[{i}]");
+            if t.token.len() < 16 {
+                return Err(err(
+                    "token",
+                    format!("{key}: a token needs at least 16 characters"),
+                ));
+            }
+            let tenant = match (t.role, t.tenant) {
+                (Role::Operator, None) => {
+                    return Err(err(
+                        "tenant",
+                        format!("{key}: an operator token needs a tenant"),
+                    ));
+                }
+                (_, tenant) => tenant.unwrap_or_default(),
+            };
+            if t.role == Role::Agent && t.node.is_none() {
+                return Err(err("node", format!("{key}: an agent token needs a node")));
+            }
+            let principal = Principal {
+                name: t.name.unwrap_or_else(|| format!("token {i}")),
+                role: t.role,
+                tenant,
+                node: t.node,
+            };
+            if tokens.insert(t.token, principal).is_some() {
+                return Err(err("token", format!("{key}: the same token appears twice")));
+            }
+        }
+        Ok(ServeConfig {
+            scenario: raw.scenario.map(|p| base.join(p)),
+            listen,
+            store: base.join(raw.store),
+            clock,
+            clock_text: raw.clock,
+            policy: raw.policy,
+            tokens,
+            heartbeat_timeout_s: raw.heartbeat_timeout_s,
+            max_body_bytes: raw.max_body_bytes,
+            max_active_per_tenant: raw.max_active_per_tenant,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+store = "s.redb"
+clock = "accelerated:60"
+[[tokens]]
+token = "0123456789abcdef"
+role = "operator"
+tenant = "acme"
+"#;
+
+    #[test]
+    fn parses_a_good_file() {
+        let c = ServeConfig::parse(GOOD, "c.toml", Path::new("/etc")).unwrap();
+        assert_eq!(c.clock, ClockMode::Accelerated(60.0));
+        assert_eq!(c.store, Path::new("/etc/s.redb"));
+        assert_eq!(c.tokens["0123456789abcdef"].tenant, "acme");
+    }
+
+    #[test]
+    fn bad_values_name_the_key_and_line() {
+        let bad = GOOD.replace("accelerated:60", "accelerated:fast");
+        let e = ServeConfig::parse(&bad, "c.toml", Path::new(".")).unwrap_err();
+        assert_eq!((e.key.as_str(), e.line), ("clock", Some(3)), "{e}");
+        let bad = GOOD.replace("tenant = \"acme\"", "");
+        let e = ServeConfig::parse(&bad, "c.toml", Path::new(".")).unwrap_err();
+        assert!(e.to_string().contains("needs a tenant"), "{e}");
+        let e = ServeConfig::parse("store = 3", "c.toml", Path::new(".")).unwrap_err();
+        assert_eq!(e.line, Some(1), "{e}");
+    }
+}

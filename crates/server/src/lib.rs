@@ -1,0 +1,188 @@
+//! tiandi's control plane: `tiandi serve` (a live scheduling service over the digital
+//! twin, with a durable task store) and `tiandi agent` (the node agent that runs the
+//! work). See docs/serve.md for the API, the store and the deployment notes.
+//!
+//! Shape: [`service::Service`] is the deterministic state machine (no I/O, no clock);
+//! [`api`] is the axum app around it; [`store`] makes every change durable before it is
+//! acknowledged; [`agent`] and [`load`] are HTTP clients (the node agent and the load
+//! generator of the benchmark).
+
+pub mod agent;
+pub mod api;
+pub mod config;
+pub mod load;
+pub mod model;
+pub mod service;
+pub mod store;
+pub mod twin;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use tiandi_scenario::Scenario;
+
+use crate::api::{AppState, Clock, Histogram, wall_ns};
+use crate::config::{ClockMode, ServeConfig};
+use crate::service::Service;
+use crate::store::{CommitStats, RedbStore, Store, Write};
+
+/// How often the twin advances and modelled work finishes, wall time.
+const TICK: Duration = Duration::from_millis(50);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    #[error("twin: {0}")]
+    Twin(String),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("server: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredClock {
+    mode: String,
+    origin_twin_ns: i64,
+    origin_wall_ns: i64,
+}
+
+const BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+];
+
+/// Opens the store, restores every task and starts the store thread: the state the
+/// HTTP app runs on.
+pub fn build_state(config: &ServeConfig, scenario: &Scenario) -> Result<Arc<AppState>, ServeError> {
+    let clock_text = config.clock_text.as_str();
+    let store = RedbStore::open(&config.store)?;
+    let loaded = store.load()?;
+    // The twin clock survives restarts: an accelerated twin resumes where it was.
+    let stored: Option<StoredClock> = loaded
+        .meta
+        .iter()
+        .find(|(k, _)| k == "clock")
+        .and_then(|(_, v)| serde_json::from_slice(v).ok())
+        .filter(|c: &StoredClock| c.mode == clock_text);
+    let now_wall = wall_ns();
+    let clock = match (stored, config.clock) {
+        (Some(c), ClockMode::Accelerated(f)) => Clock {
+            origin_twin_ns: c.origin_twin_ns,
+            origin_wall_ns: c.origin_wall_ns,
+            factor: f,
+        },
+        (_, ClockMode::Accelerated(f)) => Clock {
+            origin_twin_ns: scenario.start.unix_ns(),
+            origin_wall_ns: now_wall,
+            factor: f,
+        },
+        (_, ClockMode::Realtime) => Clock {
+            origin_twin_ns: now_wall,
+            origin_wall_ns: now_wall,
+            factor: 1.0,
+        },
+    };
+    let mut svc = Service::new(scenario, &config.policy).map_err(ServeError::Twin)?;
+    svc.max_active_per_tenant = config.max_active_per_tenant;
+    svc.heartbeat_timeout = Duration::from_secs_f64(config.heartbeat_timeout_s);
+    let wall = Instant::now();
+    svc.restore(loaded.tasks, wall);
+    svc.tick(clock.now_ns(), wall).map_err(ServeError::Twin)?;
+    // Startup events (link baseline) are not news.
+    let _ = svc.take_changes();
+    let meta = serde_json::to_vec(&StoredClock {
+        mode: clock_text.to_string(),
+        origin_twin_ns: clock.origin_twin_ns,
+        origin_wall_ns: clock.origin_wall_ns,
+    })
+    .expect("plain struct");
+    let mut store = store;
+    store.commit(&[Write::Meta("clock", meta)])?;
+    let (events, _) = tokio::sync::broadcast::channel(16_384);
+    let stats = Arc::new(CommitStats::default());
+    let (committer, _thread) =
+        store::spawn_committer(Box::new(store), events.clone(), stats.clone());
+    Ok(Arc::new(AppState {
+        svc: Mutex::new(svc),
+        clock,
+        tokens: config.tokens.clone(),
+        committer: Mutex::new(committer),
+        events,
+        stats,
+        decision: Histogram::new(BUCKETS),
+        started: Instant::now(),
+        max_body_bytes: config.max_body_bytes,
+    }))
+}
+
+/// Advances the twin every [`TICK`] and stores what changed.
+pub async fn run_ticker(state: Arc<AppState>) {
+    let mut interval = tokio::time::interval(TICK);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        interval.tick().await;
+        let rx = {
+            let mut svc = state.lock();
+            if let Err(e) = svc.tick(state.clock.now_ns(), Instant::now()) {
+                eprintln!("tiandi serve: twin step failed: {e}");
+            }
+            state.send(svc.take_changes())
+        };
+        // Tick changes need no answer; a failed commit already marks the store failed.
+        let _ = rx.await;
+    }
+}
+
+/// Runs the service until Ctrl-C or SIGTERM.
+pub async fn serve(config: ServeConfig, scenario: Scenario) -> Result<(), ServeError> {
+    let state = tokio::task::block_in_place(|| build_state(&config, &scenario))?;
+    let (app, _) = api::router(state.clone());
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| ServeError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    let addr = listener.local_addr()?;
+    let n_tasks = state.lock().tasks.len();
+    eprintln!(
+        "tiandi serve: listening on http://{addr} (twin {}, {} nodes, policy {}, {} tasks restored from {})",
+        scenario.name,
+        state.lock().twin.n_nodes(),
+        config.policy,
+        n_tasks,
+        config.store.display()
+    );
+    tokio::spawn(run_ticker(state.clone()));
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

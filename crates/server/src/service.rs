@@ -1,0 +1,1041 @@
+//! The control plane's state machine: accepts tasks and places them on the twin with a
+//! scheduling policy, runs modelled stages on the twin's clock, hands command stages to
+//! node agents, re-places work when a node is lost, and says which records changed so the
+//! caller makes them durable before answering.
+//!
+//! No I/O and no wall clock: every call takes the twin time (and, for agent liveness, a
+//! wall-clock instant) from the caller.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use tiandi_orbit::Epoch;
+use tiandi_scenario::Scenario;
+use tiandi_scheduler::{Decision, Policy, Site, View};
+use tiandi_workload::{Destination, Pin, Stage, Task, TaskKind};
+
+use crate::model::{
+    Assignment, Completion, Event, StageRecord, StageState, TaskRecord, TaskSpec, TaskState,
+    Telemetry,
+};
+use crate::store::Write;
+use crate::twin::{Loads, PlaceView, Twin};
+
+/// Marks the result-delivery entry of a task in the modelled-event heap.
+const DELIVER: u16 = u16::MAX;
+/// Largest number of stages in one task.
+pub const MAX_STAGES: usize = 64;
+/// Largest deadline, s (30 days).
+pub const MAX_DEADLINE_S: f64 = 30.0 * 86_400.0;
+/// Largest stage work, FLOP (a million GPU-hours at 1 PFLOP/s is 3.6e24; far beyond a task).
+pub const MAX_WORK_FLOP: f64 = 1e24;
+/// Largest bytes of any stage field (100 TB).
+pub const MAX_BYTES: u64 = 100_000_000_000_000;
+/// Largest output file an agent may return, bytes (after base64 decoding).
+pub const MAX_OUTPUT_FILE_BYTES: usize = 256 * 1024;
+
+/// A refusal, mapped to an HTTP status by the API layer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ApiError {
+    pub status: u16,
+    pub error: String,
+    /// The request field at fault, as a JSON path (`stages[1].work_flop`).
+    pub field: Option<String>,
+}
+
+impl ApiError {
+    pub fn new(status: u16, error: impl Into<String>, field: Option<&str>) -> Self {
+        ApiError {
+            status,
+            error: error.into(),
+            field: field.map(str::to_string),
+        }
+    }
+    pub fn bad(field: &str, error: impl Into<String>) -> Self {
+        Self::new(400, error, Some(field))
+    }
+}
+
+/// What a call changed: records to make durable, events to publish after.
+#[derive(Debug, Default)]
+pub struct Changes {
+    pub writes: Vec<Write>,
+    pub events: Vec<Event>,
+}
+
+/// Counters for `/metrics`.
+#[derive(Debug, Default, Clone)]
+pub struct Counters {
+    pub accepted: u64,
+    pub duplicate: u64,
+    pub rejected_invalid: u64,
+    pub rejected_infeasible: u64,
+    pub rejected_quota: u64,
+    pub completed: u64,
+    pub failed: u64,
+    pub cancelled: u64,
+    pub replaced_stages: u64,
+    pub agents_lost: u64,
+    pub stale_reports: u64,
+}
+
+struct AgentInfo {
+    last_seen: Instant,
+    live: bool,
+}
+
+pub struct Service {
+    pub twin: Twin,
+    policy: Box<dyn Policy + Send>,
+    policy_name: String,
+    pub tasks: BTreeMap<u64, TaskRecord>,
+    by_key: HashMap<(String, String), u64>,
+    next_id: u64,
+    loads: Loads,
+    /// Modelled stage finishes and result deliveries: (twin ns, task, stage, attempt).
+    modelled: BinaryHeap<Reverse<(i64, u64, u16, u32)>>,
+    /// Command stages ready for their agent, per node.
+    ready_on: BTreeMap<u32, BTreeSet<(u64, u16)>>,
+    unplaced: BTreeSet<(u64, u16)>,
+    agents: BTreeMap<u32, AgentInfo>,
+    active_per_tenant: HashMap<String, usize>,
+    dirty: BTreeSet<u64>,
+    events: Vec<Event>,
+    pub counters: Counters,
+    pub max_active_per_tenant: usize,
+    pub heartbeat_timeout: Duration,
+}
+
+fn iso(ns: i64) -> String {
+    Epoch::from_unix_ns(ns).to_string()
+}
+
+fn secs_ns(s: f64) -> i64 {
+    (s * 1e9).round().clamp(0.0, 9e18) as i64
+}
+
+impl Service {
+    pub fn new(scenario: &Scenario, policy: &str) -> Result<Service, String> {
+        let twin = Twin::new(scenario)?;
+        let policy_box: Box<dyn Policy + Send> = tiandi_scheduler::by_name(policy)
+            .ok_or_else(|| format!("unknown policy {policy:?}"))?;
+        let n = twin.n_nodes();
+        Ok(Service {
+            twin,
+            policy: policy_box,
+            policy_name: policy.to_string(),
+            tasks: BTreeMap::new(),
+            by_key: HashMap::new(),
+            next_id: 1,
+            loads: Loads::new(n),
+            modelled: BinaryHeap::new(),
+            ready_on: BTreeMap::new(),
+            unplaced: BTreeSet::new(),
+            agents: BTreeMap::new(),
+            active_per_tenant: HashMap::new(),
+            dirty: BTreeSet::new(),
+            events: Vec::new(),
+            counters: Counters::default(),
+            max_active_per_tenant: usize::MAX,
+            heartbeat_timeout: Duration::from_secs(10),
+        })
+    }
+
+    pub fn loads(&self) -> &Loads {
+        &self.loads
+    }
+
+    /// Brings back stored tasks after a restart: every unfinished stage resumes where it
+    /// was. Agents that held work get one heartbeat timeout from `wall` to come back.
+    pub fn restore(&mut self, records: Vec<TaskRecord>, wall: Instant) {
+        for r in records {
+            self.next_id = self.next_id.max(r.id + 1);
+            if let Some(k) = &r.spec.idempotency_key {
+                self.by_key.insert((r.tenant.clone(), k.clone()), r.id);
+            }
+            if !r.state.is_final() {
+                *self.active_per_tenant.entry(r.tenant.clone()).or_default() += 1;
+                let all_done = r.stages.iter().all(|s| s.state == StageState::Done);
+                for (i, s) in r.stages.iter().enumerate() {
+                    let key = (r.id, i as u16);
+                    let is_agent = r.spec.stages[i].run.is_some();
+                    if s.state != StageState::Done
+                        && let Some(n) = s.node
+                    {
+                        self.loads.add(n, r.spec.stages[i].work_flop);
+                        if is_agent {
+                            self.agents.entry(n).or_insert(AgentInfo {
+                                last_seen: wall,
+                                live: true,
+                            });
+                            self.twin.set_agent_live(n, true);
+                        }
+                    }
+                    match s.state {
+                        StageState::Ready if is_agent => {
+                            self.ready_on
+                                .entry(s.node.unwrap_or(0))
+                                .or_default()
+                                .insert(key);
+                        }
+                        StageState::Modelled => {
+                            self.modelled.push(Reverse((
+                                s.expected_finish_ns,
+                                r.id,
+                                i as u16,
+                                s.attempt,
+                            )));
+                        }
+                        StageState::Unplaced => {
+                            self.unplaced.insert(key);
+                        }
+                        _ => {}
+                    }
+                }
+                if all_done {
+                    let at = r.finished_ns.unwrap_or(r.expected_finish_ns);
+                    self.modelled.push(Reverse((at, r.id, DELIVER, 0)));
+                }
+            }
+            self.tasks.insert(r.id, r);
+        }
+    }
+
+    fn active_tasks(&self, tenant: &str) -> usize {
+        self.active_per_tenant.get(tenant).copied().unwrap_or(0)
+    }
+
+    fn node_index(&self, name: &str, field: &str) -> Result<u32, ApiError> {
+        self.twin.by_name.get(name).copied().ok_or_else(|| {
+            ApiError::bad(
+                field,
+                format!("no node named {name:?} in the twin (GET /v1/nodes lists them)"),
+            )
+        })
+    }
+
+    /// Checks a submission and turns it into the simulator's task model.
+    pub fn to_task(&self, spec: &TaskSpec, now_ns: i64) -> Result<Task, ApiError> {
+        let kind = match &spec.kind {
+            None => TaskKind::Graph,
+            Some(k) => TaskKind::parse(k).ok_or_else(|| {
+                ApiError::bad(
+                    "kind",
+                    format!("{k:?}: expected earth-observation, blind-zone, ground-ai or graph"),
+                )
+            })?,
+        };
+        let origin = self.node_index(&spec.origin, "origin")?;
+        let destination = match spec.destination.as_deref() {
+            None | Some("any-ground") => Destination::AnyGround,
+            Some("origin") => Destination::Origin,
+            Some(name) => Destination::Node(self.node_index(name, "destination")?),
+        };
+        if !(spec.deadline_s.is_finite()
+            && spec.deadline_s > 0.0
+            && spec.deadline_s <= MAX_DEADLINE_S)
+        {
+            return Err(ApiError::bad(
+                "deadline_s",
+                format!(
+                    "{}: expected more than 0 and at most {MAX_DEADLINE_S} s",
+                    spec.deadline_s
+                ),
+            ));
+        }
+        if spec.stages.is_empty() || spec.stages.len() > MAX_STAGES {
+            return Err(ApiError::bad(
+                "stages",
+                format!("{} stages: expected 1 to {MAX_STAGES}", spec.stages.len()),
+            ));
+        }
+        if let Some(k) = &spec.idempotency_key
+            && (k.is_empty() || k.len() > 128)
+        {
+            return Err(ApiError::bad(
+                "idempotency_key",
+                "expected 1 to 128 characters",
+            ));
+        }
+        let mut stages = Vec::with_capacity(spec.stages.len());
+        for (i, s) in spec.stages.iter().enumerate() {
+            let f = |name: &str| format!("stages[{i}].{name}");
+            if !(s.work_flop.is_finite() && s.work_flop >= 0.0 && s.work_flop <= MAX_WORK_FLOP) {
+                return Err(ApiError::bad(
+                    &f("work_flop"),
+                    format!("{}: expected 0 to {MAX_WORK_FLOP:e}", s.work_flop),
+                ));
+            }
+            for (name, v) in [
+                ("input_bytes", s.input_bytes),
+                ("output_bytes", s.output_bytes),
+                ("memory_bytes", s.memory_bytes),
+            ] {
+                if v > MAX_BYTES {
+                    return Err(ApiError::bad(
+                        &f(name),
+                        format!("{v}: expected at most {MAX_BYTES}"),
+                    ));
+                }
+            }
+            if let Some(&bad) = s.after.iter().find(|&&d| usize::from(d) >= i) {
+                return Err(ApiError::bad(
+                    &f("after"),
+                    format!("stage {i} depends on stage {bad}, which does not come before it"),
+                ));
+            }
+            let pin = match s.pin.as_deref() {
+                None | Some("free") => Pin::Free,
+                Some("origin") => Pin::Origin,
+                Some("ground") => Pin::Ground,
+                Some(name) => {
+                    let n = self.node_index(name, &f("pin"))?;
+                    if self.twin.compute(n).is_none() {
+                        return Err(ApiError::bad(
+                            &f("pin"),
+                            format!("{name:?} has no compute (pin to a satellite or data centre)"),
+                        ));
+                    }
+                    Pin::Node(n)
+                }
+            };
+            if let Some(run) = &s.run {
+                validate_run(run, &f("run"))?;
+            }
+            stages.push(Stage {
+                work_flop: s.work_flop,
+                input_bytes: s.input_bytes,
+                output_bytes: s.output_bytes,
+                memory_bytes: s.memory_bytes,
+                pin,
+                after: s.after.clone(),
+            });
+        }
+        let task = Task {
+            id: self.next_id,
+            kind,
+            arrival: Epoch::from_unix_ns(now_ns),
+            origin,
+            destination,
+            deadline: Epoch::from_unix_ns(now_ns.saturating_add(secs_ns(spec.deadline_s))),
+            stages,
+        };
+        task.validate()
+            .map_err(|e| ApiError::bad(e.field, e.message))?;
+        Ok(task)
+    }
+
+    /// Places stage `i` with the policy: node, expected start and finish (twin ns), route.
+    /// `pred_at[j]` is where stage j is (or will be) and when its output is ready.
+    fn plan_stage(
+        &mut self,
+        task: &Task,
+        spec: &TaskSpec,
+        i: usize,
+        pred_at: &[Option<(u32, i64)>],
+        now_ns: i64,
+    ) -> Result<(u32, i64, i64, Vec<u32>), String> {
+        let s = &task.stages[i];
+        let data_at = s
+            .after
+            .first()
+            .and_then(|&p| pred_at[usize::from(p)].map(|(n, _)| n))
+            .unwrap_or(task.origin);
+        let view = PlaceView {
+            twin: &self.twin,
+            loads: &self.loads,
+            now_ns,
+            agents_only: spec.stages[i].run.is_some(),
+        };
+        let node = match self.policy.place(task, i, data_at, &view) {
+            Decision::Run(n) => n,
+            Decision::Reject => {
+                return Err(if view.agents_only {
+                    format!("stage {i} carries a command and no node with a live agent can run it")
+                } else {
+                    format!(
+                        "the {} policy found no node for stage {i}",
+                        self.policy_name
+                    )
+                });
+            }
+        };
+        let compute_s = view.compute_s(node, s.work_flop);
+        if !compute_s.is_finite() || !view.fits_memory(node, s.memory_bytes) {
+            return Err(format!(
+                "stage {i}: {} cannot run it now (no compute, power, memory or agent)",
+                self.twin.names[node as usize]
+            ));
+        }
+        let mut ready_ns = now_ns;
+        if s.after.is_empty() {
+            let move_s = view
+                .transfer_s(task.origin, node, s.input_bytes)
+                .ok_or_else(|| {
+                    format!(
+                        "stage {i}: no route now from {} to {}",
+                        self.twin.names[task.origin as usize], self.twin.names[node as usize]
+                    )
+                })?;
+            ready_ns += secs_ns(move_s);
+        }
+        for &p in &s.after {
+            let (pn, pf) = pred_at[usize::from(p)].ok_or("predecessor unplaced")?;
+            let bytes = task.stages[usize::from(p)].output_bytes;
+            let move_s = view.transfer_s(pn, node, bytes).ok_or_else(|| {
+                format!(
+                    "stage {i}: no route now from {} to {}",
+                    self.twin.names[pn as usize], self.twin.names[node as usize]
+                )
+            })?;
+            ready_ns = ready_ns.max(pf.max(now_ns) + secs_ns(move_s));
+        }
+        let start_ns = ready_ns.max(now_ns + secs_ns(view.queue_wait_s(node)));
+        let finish_ns = start_ns + secs_ns(compute_s).max(1);
+        let route = self.twin.route(data_at, node);
+        Ok((node, start_ns, finish_ns, route))
+    }
+
+    fn deliver_s(&self, task: &Task, at: u32) -> Option<f64> {
+        let bytes = task.result_bytes();
+        let view = PlaceView {
+            twin: &self.twin,
+            loads: &self.loads,
+            now_ns: 0,
+            agents_only: false,
+        };
+        match task.destination {
+            Destination::Node(d) => view.transfer_s(at, d, bytes),
+            Destination::Origin => view.transfer_s(at, task.origin, bytes),
+            Destination::AnyGround if self.twin.site(at) != Site::Satellite => Some(0.0),
+            Destination::AnyGround => view.to_ground_s(at, bytes),
+        }
+    }
+
+    /// Accepts or refuses a submission. `Ok((record, false))` for a new task, `(record,
+    /// true)` for a resubmission of an idempotency key already accepted.
+    pub fn submit(
+        &mut self,
+        tenant: &str,
+        spec: TaskSpec,
+        now_ns: i64,
+        wall_ns: i64,
+    ) -> Result<(TaskRecord, bool), ApiError> {
+        if let Some(k) = &spec.idempotency_key
+            && let Some(id) = self.by_key.get(&(tenant.to_string(), k.clone()))
+        {
+            self.counters.duplicate += 1;
+            return Ok((self.tasks[id].clone(), true));
+        }
+        if self.active_tasks(tenant) >= self.max_active_per_tenant {
+            self.counters.rejected_quota += 1;
+            return Err(ApiError::new(
+                429,
+                format!(
+                    "tenant {tenant:?} has {} unfinished tasks, its quota",
+                    self.max_active_per_tenant
+                ),
+                None,
+            ));
+        }
+        let task = self.to_task(&spec, now_ns).inspect_err(|_| {
+            self.counters.rejected_invalid += 1;
+        })?;
+        let n = task.stages.len();
+        let mut pred_at: Vec<Option<(u32, i64)>> = vec![None; n];
+        let mut stages = Vec::with_capacity(n);
+        for i in 0..n {
+            match self.plan_stage(&task, &spec, i, &pred_at, now_ns) {
+                Ok((node, start, finish, route)) => {
+                    pred_at[i] = Some((node, finish));
+                    stages.push(StageRecord {
+                        node: Some(node),
+                        state: StageState::Waiting,
+                        attempt: 1,
+                        expected_start_ns: start,
+                        expected_finish_ns: finish,
+                        route,
+                        exit_code: None,
+                    });
+                }
+                Err(why) => {
+                    self.counters.rejected_infeasible += 1;
+                    return Err(ApiError::new(422, why, Some(&format!("stages[{i}]"))));
+                }
+            }
+        }
+        let last = stages[n - 1].node.unwrap_or(task.origin);
+        let Some(deliver_s) = self.deliver_s(&task, last) else {
+            self.counters.rejected_infeasible += 1;
+            return Err(ApiError::new(
+                422,
+                "no route now to deliver the result to its destination",
+                Some("destination"),
+            ));
+        };
+        let finish_ns = stages
+            .iter()
+            .map(|s| s.expected_finish_ns)
+            .max()
+            .unwrap_or(now_ns)
+            + secs_ns(deliver_s);
+        if finish_ns > task.deadline.unix_ns() {
+            self.counters.rejected_infeasible += 1;
+            return Err(ApiError::new(
+                422,
+                format!(
+                    "infeasible: the best placement delivers at {} ({:.3} s), after the deadline ({} s)",
+                    iso(finish_ns),
+                    (finish_ns - now_ns) as f64 / 1e9,
+                    spec.deadline_s
+                ),
+                Some("deadline_s"),
+            ));
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        for (i, s) in stages.iter().enumerate() {
+            if let Some(node) = s.node {
+                self.loads.add(node, task.stages[i].work_flop);
+            }
+        }
+        let record = TaskRecord {
+            id,
+            tenant: tenant.to_string(),
+            policy: self.policy_name.clone(),
+            state: TaskState::Queued,
+            submitted_wall_ns: wall_ns,
+            submitted_ns: now_ns,
+            deadline_ns: task.deadline.unix_ns(),
+            expected_finish_ns: finish_ns,
+            deliver_s,
+            stages,
+            finished_ns: None,
+            reason: None,
+            files: BTreeMap::new(),
+            replacements: 0,
+            spec,
+        };
+        if let Some(k) = &record.spec.idempotency_key {
+            self.by_key.insert((tenant.to_string(), k.clone()), id);
+        }
+        *self
+            .active_per_tenant
+            .entry(tenant.to_string())
+            .or_default() += 1;
+        self.tasks.insert(id, record);
+        self.counters.accepted += 1;
+        self.emit_task(id, now_ns);
+        for i in 0..n {
+            self.maybe_ready(id, i as u16, now_ns);
+        }
+        Ok((self.tasks[&id].clone(), false))
+    }
+
+    fn emit_task(&mut self, id: u64, now_ns: i64) {
+        let r = &self.tasks[&id];
+        self.dirty.insert(id);
+        self.events.push(Event::Task {
+            id,
+            tenant: r.tenant.clone(),
+            state: r.state,
+            at: iso(now_ns),
+        });
+    }
+
+    /// A waiting stage whose predecessors are all done becomes ready: modelled stages start
+    /// running on the twin's clock, command stages wait for their agent.
+    fn maybe_ready(&mut self, id: u64, stage: u16, now_ns: i64) {
+        let r = self.tasks.get_mut(&id).expect("task exists");
+        let i = usize::from(stage);
+        if r.stages[i].state != StageState::Waiting
+            || r.spec.stages[i]
+                .after
+                .iter()
+                .any(|&p| r.stages[usize::from(p)].state != StageState::Done)
+        {
+            return;
+        }
+        let Some(node) = r.stages[i].node else {
+            return;
+        };
+        let s = &mut r.stages[i];
+        if r.spec.stages[i].run.is_some() {
+            s.state = StageState::Ready;
+            self.ready_on.entry(node).or_default().insert((id, stage));
+        } else {
+            let duration = s.expected_finish_ns - s.expected_start_ns;
+            s.expected_finish_ns = s.expected_finish_ns.max(now_ns + duration);
+            s.state = StageState::Modelled;
+            self.modelled
+                .push(Reverse((s.expected_finish_ns, id, stage, s.attempt)));
+            if r.state == TaskState::Queued {
+                r.state = TaskState::Running;
+                self.emit_task(id, now_ns);
+            }
+        }
+        self.dirty.insert(id);
+    }
+
+    /// Stage `stage` of task `id` finished (modelled or reported).
+    fn stage_done(&mut self, id: u64, stage: u16, now_ns: i64) {
+        let r = self.tasks.get_mut(&id).expect("task exists");
+        let i = usize::from(stage);
+        r.stages[i].state = StageState::Done;
+        if let Some(n) = r.stages[i].node {
+            self.loads.remove(n, r.spec.stages[i].work_flop);
+        }
+        self.dirty.insert(id);
+        let n = r.stages.len();
+        let all_done = r.stages.iter().all(|s| s.state == StageState::Done);
+        if all_done {
+            let at = now_ns + secs_ns(r.deliver_s);
+            self.modelled.push(Reverse((at, id, DELIVER, 0)));
+        } else {
+            for j in i + 1..n {
+                self.maybe_ready(id, j as u16, now_ns);
+            }
+        }
+    }
+
+    /// Ends a task in a final state, releasing everything it held.
+    fn finish(&mut self, id: u64, state: TaskState, reason: Option<String>, now_ns: i64) {
+        let r = self.tasks.get_mut(&id).expect("task exists");
+        debug_assert!(!r.state.is_final());
+        r.state = state;
+        r.finished_ns = Some(now_ns);
+        r.reason = reason;
+        for (i, s) in r.stages.iter().enumerate() {
+            if s.state != StageState::Done {
+                if let Some(n) = s.node {
+                    self.loads.remove(n, r.spec.stages[i].work_flop);
+                    if let Some(set) = self.ready_on.get_mut(&n) {
+                        set.remove(&(id, i as u16));
+                    }
+                }
+                self.unplaced.remove(&(id, i as u16));
+            }
+        }
+        if let Some(c) = self.active_per_tenant.get_mut(&r.tenant) {
+            *c = c.saturating_sub(1);
+        }
+        match state {
+            TaskState::Completed => self.counters.completed += 1,
+            TaskState::Failed => self.counters.failed += 1,
+            TaskState::Cancelled => self.counters.cancelled += 1,
+            _ => {}
+        }
+        self.emit_task(id, now_ns);
+    }
+
+    /// Cancels a task of `tenant` (`None`: any tenant, for admins).
+    pub fn cancel(
+        &mut self,
+        id: u64,
+        tenant: Option<&str>,
+        now_ns: i64,
+    ) -> Result<TaskRecord, ApiError> {
+        let r = self.visible(id, tenant)?;
+        if r.state.is_final() {
+            return Err(ApiError::new(
+                409,
+                format!("task {id} already ended ({})", r.state.as_str()),
+                None,
+            ));
+        }
+        self.finish(
+            id,
+            TaskState::Cancelled,
+            Some("cancelled by request".into()),
+            now_ns,
+        );
+        Ok(self.tasks[&id].clone())
+    }
+
+    /// A task as its tenant (or an admin) may see it; another tenant's task is "not found".
+    pub fn visible(&self, id: u64, tenant: Option<&str>) -> Result<&TaskRecord, ApiError> {
+        match self.tasks.get(&id) {
+            Some(r) if tenant.is_none_or(|t| t == r.tenant) => Ok(r),
+            _ => Err(ApiError::new(404, format!("no task {id}"), None)),
+        }
+    }
+
+    /// Advances to twin time `now_ns`: topology and node model, modelled stage finishes,
+    /// lost agents, and another try for unplaced stages.
+    pub fn tick(&mut self, now_ns: i64, wall: Instant) -> Result<(), String> {
+        let changes = self.twin.advance(now_ns, &self.loads)?;
+        for c in changes {
+            let (a, b) = (
+                self.twin.names[c.a as usize].clone(),
+                self.twin.names[c.b as usize].clone(),
+            );
+            let kind = c.kind.as_str();
+            let at = iso(now_ns);
+            self.events.push(if c.up {
+                Event::LinkUp { a, b, kind, at }
+            } else {
+                Event::LinkDown { a, b, kind, at }
+            });
+        }
+        while let Some(&Reverse((t, id, stage, attempt))) = self.modelled.peek() {
+            if t > now_ns {
+                break;
+            }
+            self.modelled.pop();
+            let Some(r) = self.tasks.get(&id) else {
+                continue;
+            };
+            if r.state.is_final() {
+                continue;
+            }
+            if stage == DELIVER {
+                self.finish(id, TaskState::Completed, None, t);
+            } else {
+                let s = &r.stages[usize::from(stage)];
+                if s.state == StageState::Modelled && s.attempt == attempt {
+                    self.stage_done(id, stage, t);
+                }
+            }
+        }
+        let lost: Vec<u32> = self
+            .agents
+            .iter()
+            .filter(|(_, a)| a.live && wall.duration_since(a.last_seen) > self.heartbeat_timeout)
+            .map(|(&n, _)| n)
+            .collect();
+        for n in lost {
+            self.agents.get_mut(&n).expect("listed").live = false;
+            self.counters.agents_lost += 1;
+            self.twin.set_agent_live(n, false);
+            self.twin.set_down(n, true);
+            self.events.push(Event::NodeAlarm {
+                node: self.twin.names[n as usize].clone(),
+                alarm: "agent-lost".into(),
+                at: iso(now_ns),
+            });
+            self.replace_node_work(n, now_ns);
+        }
+        self.retry_unplaced(now_ns);
+        Ok(())
+    }
+
+    /// Places every unfinished stage on node `n` again (its agent was lost or it failed).
+    fn replace_node_work(&mut self, n: u32, now_ns: i64) {
+        let mut victims = Vec::new();
+        for (&id, r) in &self.tasks {
+            if r.state.is_final() {
+                continue;
+            }
+            for (i, s) in r.stages.iter().enumerate() {
+                if s.node == Some(n) && s.state != StageState::Done {
+                    victims.push((id, i as u16));
+                }
+            }
+        }
+        self.ready_on.remove(&n);
+        for (id, i) in victims {
+            let r = self.tasks.get_mut(&id).expect("listed");
+            let s = &mut r.stages[usize::from(i)];
+            self.loads
+                .remove(n, r.spec.stages[usize::from(i)].work_flop);
+            s.node = None;
+            s.attempt += 1;
+            s.state = StageState::Unplaced;
+            r.replacements += 1;
+            self.counters.replaced_stages += 1;
+            self.unplaced.insert((id, i));
+            self.dirty.insert(id);
+        }
+        self.retry_unplaced(now_ns);
+    }
+
+    fn retry_unplaced(&mut self, now_ns: i64) {
+        let pending: Vec<(u64, u16)> = self.unplaced.iter().copied().collect();
+        for (id, i) in pending {
+            let r = &self.tasks[&id];
+            if r.state.is_final() {
+                self.unplaced.remove(&(id, i));
+                continue;
+            }
+            // Predecessors not yet placed go first.
+            let pred_at: Vec<Option<(u32, i64)>> = r
+                .stages
+                .iter()
+                .map(|s| s.node.map(|n| (n, s.expected_finish_ns)))
+                .collect();
+            if r.spec.stages[usize::from(i)]
+                .after
+                .iter()
+                .any(|&p| pred_at[usize::from(p)].is_none())
+            {
+                continue;
+            }
+            let spec = r.spec.clone();
+            let deadline_ns = r.deadline_ns;
+            let Ok(mut task) = self.to_task(&spec, r.submitted_ns) else {
+                continue;
+            };
+            task.id = id;
+            match self.plan_stage(&task, &spec, usize::from(i), &pred_at, now_ns) {
+                Ok((node, start, finish, route)) => {
+                    self.unplaced.remove(&(id, i));
+                    self.loads.add(node, spec.stages[usize::from(i)].work_flop);
+                    let r = self.tasks.get_mut(&id).expect("listed");
+                    let s = &mut r.stages[usize::from(i)];
+                    s.node = Some(node);
+                    s.state = StageState::Waiting;
+                    s.expected_start_ns = start;
+                    s.expected_finish_ns = finish;
+                    s.route = route;
+                    self.dirty.insert(id);
+                    self.maybe_ready(id, i, now_ns);
+                }
+                Err(why) if now_ns > deadline_ns => {
+                    self.unplaced.remove(&(id, i));
+                    self.finish(
+                        id,
+                        TaskState::Failed,
+                        Some(format!("deadline passed while unplaced: {why}")),
+                        now_ns,
+                    );
+                }
+                Err(_) => {}
+            }
+        }
+    }
+
+    /// An agent's heartbeat: the node is (again) served, its telemetry overrides the model.
+    pub fn heartbeat(&mut self, node: u32, telemetry: Telemetry, now_ns: i64, wall: Instant) {
+        let failed = telemetry.failed == Some(true);
+        let was_failed = self.twin.telemetry[node as usize]
+            .as_ref()
+            .and_then(|t| t.failed)
+            == Some(true);
+        self.twin.telemetry[node as usize] = Some(telemetry);
+        let a = self.agents.entry(node).or_insert(AgentInfo {
+            last_seen: wall,
+            live: false,
+        });
+        a.last_seen = wall;
+        let name = self.twin.names[node as usize].clone();
+        if !a.live {
+            a.live = true;
+            self.twin.set_agent_live(node, true);
+            self.twin.set_down(node, false);
+            self.events.push(Event::NodeAlarm {
+                node: name.clone(),
+                alarm: "agent-up".into(),
+                at: iso(now_ns),
+            });
+        }
+        if failed && !was_failed {
+            self.events.push(Event::NodeAlarm {
+                node: name,
+                alarm: "failed".into(),
+                at: iso(now_ns),
+            });
+            self.replace_node_work(node, now_ns);
+        }
+    }
+
+    /// Hands up to `max` ready command stages on `node` to its agent (attempt numbers let
+    /// the agent run each at most once).
+    pub fn poll(&mut self, node: u32, max: usize, now_ns: i64) -> Vec<Assignment> {
+        let Some(set) = self.ready_on.get_mut(&node) else {
+            return Vec::new();
+        };
+        let picked: Vec<(u64, u16)> = set.iter().take(max).copied().collect();
+        for k in &picked {
+            set.remove(k);
+        }
+        let mut out = Vec::new();
+        for (id, i) in picked {
+            let r = self.tasks.get_mut(&id).expect("indexed");
+            let s = &mut r.stages[usize::from(i)];
+            s.state = StageState::Assigned;
+            let run = r.spec.stages[usize::from(i)]
+                .run
+                .clone()
+                .expect("only command stages are indexed");
+            let b64 = base64::engine::general_purpose::STANDARD;
+            let mut inputs: BTreeMap<String, String> = BTreeMap::new();
+            // Predecessors' outputs first, then the stage's own files.
+            for &p in &r.spec.stages[usize::from(i)].after {
+                if let Some(prun) = &r.spec.stages[usize::from(p)].run {
+                    for name in &prun.outputs {
+                        if let Some(content) = r.files.get(name) {
+                            inputs.insert(name.clone(), content.clone());
+                        }
+                    }
+                }
+            }
+            for (name, text) in &run.inputs {
+                inputs.insert(name.clone(), b64.encode(text));
+            }
+            out.push(Assignment {
+                task: id,
+                stage: i,
+                attempt: s.attempt,
+                command: run.command,
+                inputs,
+                outputs: run.outputs,
+                timeout_s: run.timeout_s,
+            });
+            if r.state == TaskState::Queued {
+                r.state = TaskState::Running;
+                self.emit_task(id, now_ns);
+            }
+            self.dirty.insert(id);
+        }
+        out
+    }
+
+    /// An agent reports a stage ended. Refused (409) unless it is the current attempt of a
+    /// stage assigned to this node, so no stage completes twice.
+    pub fn complete(&mut self, node: u32, c: Completion, now_ns: i64) -> Result<(), ApiError> {
+        let stale = |why: &str| ApiError::new(409, format!("stale report: {why}"), None);
+        let Some(r) = self.tasks.get(&c.task) else {
+            return Err(ApiError::bad("task", format!("no task {}", c.task)));
+        };
+        let i = usize::from(c.stage);
+        if i >= r.stages.len() {
+            return Err(ApiError::bad(
+                "stage",
+                format!("task {} has {} stages", c.task, r.stages.len()),
+            ));
+        }
+        let s = &r.stages[i];
+        if r.state.is_final() {
+            self.counters.stale_reports += 1;
+            return Err(stale(&format!("task {} already ended", c.task)));
+        }
+        if s.node != Some(node) || s.attempt != c.attempt || s.state != StageState::Assigned {
+            self.counters.stale_reports += 1;
+            return Err(stale(&format!(
+                "stage {i} of task {} is not assigned to this node at attempt {}",
+                c.task, c.attempt
+            )));
+        }
+        let run = r.spec.stages[i]
+            .run
+            .as_ref()
+            .expect("assigned stages carry a command");
+        let b64 = base64::engine::general_purpose::STANDARD;
+        for (name, content) in &c.outputs {
+            if !run.outputs.contains(name) {
+                return Err(ApiError::bad(
+                    &format!("outputs.{name}"),
+                    "not an output the stage declared",
+                ));
+            }
+            match b64.decode(content) {
+                Ok(bytes) if bytes.len() <= MAX_OUTPUT_FILE_BYTES => {}
+                Ok(bytes) => {
+                    return Err(ApiError::bad(
+                        &format!("outputs.{name}"),
+                        format!("{} bytes: at most {MAX_OUTPUT_FILE_BYTES}", bytes.len()),
+                    ));
+                }
+                Err(e) => {
+                    return Err(ApiError::bad(
+                        &format!("outputs.{name}"),
+                        format!("not base64: {e}"),
+                    ));
+                }
+            }
+        }
+        let r = self.tasks.get_mut(&c.task).expect("checked");
+        r.stages[i].exit_code = c.exit_code;
+        r.files.extend(c.outputs);
+        if c.exit_code == Some(0) {
+            self.stage_done(c.task, c.stage, now_ns);
+        } else {
+            let why = format!(
+                "stage {i} on {}: {}{}",
+                self.twin.names[node as usize],
+                c.exit_code
+                    .map_or("did not exit normally".into(), |x| format!("exit code {x}")),
+                c.message.map(|m| format!(": {m}")).unwrap_or_default()
+            );
+            self.finish(c.task, TaskState::Failed, Some(why), now_ns);
+        }
+        Ok(())
+    }
+
+    /// The records and events changed since the last call.
+    pub fn take_changes(&mut self) -> Changes {
+        let writes = std::mem::take(&mut self.dirty)
+            .into_iter()
+            .map(|id| Write::Task(Box::new(self.tasks[&id].clone())))
+            .collect();
+        Changes {
+            writes,
+            events: std::mem::take(&mut self.events),
+        }
+    }
+
+    pub fn agent_live(&self, node: u32) -> bool {
+        self.agents.get(&node).is_some_and(|a| a.live)
+    }
+
+    pub fn agent_seen_s(&self, node: u32, wall: Instant) -> Option<f64> {
+        self.agents
+            .get(&node)
+            .map(|a| wall.duration_since(a.last_seen).as_secs_f64())
+    }
+
+    pub fn count_by_state(&self) -> BTreeMap<TaskState, u64> {
+        let mut m = BTreeMap::new();
+        for r in self.tasks.values() {
+            *m.entry(r.state).or_default() += 1;
+        }
+        m
+    }
+}
+
+fn safe_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 128
+        && name != "."
+        && name != ".."
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
+fn validate_run(run: &crate::model::RunSpec, field: &str) -> Result<(), ApiError> {
+    if run.command.is_empty() || run.command.len() > 256 || run.command[0].is_empty() {
+        return Err(ApiError::bad(
+            &format!("{field}.command"),
+            "expected a program and up to 255 arguments",
+        ));
+    }
+    for name in run.inputs.keys() {
+        if !safe_name(name) {
+            return Err(ApiError::bad(
+                &format!("{field}.inputs"),
+                format!("{name:?}: file names are 1-128 of A-Z a-z 0-9 . _ -"),
+            ));
+        }
+    }
+    for name in &run.outputs {
+        if !safe_name(name) {
+            return Err(ApiError::bad(
+                &format!("{field}.outputs"),
+                format!("{name:?}: file names are 1-128 of A-Z a-z 0-9 . _ -"),
+            ));
+        }
+    }
+    if !(run.timeout_s.is_finite() && run.timeout_s > 0.0 && run.timeout_s <= 86_400.0) {
+        return Err(ApiError::bad(
+            &format!("{field}.timeout_s"),
+            format!(
+                "{}: expected more than 0 and at most 86400 s",
+                run.timeout_s
+            ),
+        ));
+    }
+    Ok(())
+}
