@@ -215,6 +215,10 @@ impl Auth {
 
 /// Parses a JSON body; errors name the field by its path.
 fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    // serde would take a struct from an array too; the API speaks objects only.
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(ApiError::bad("body", "expected a JSON object"));
+    }
     let de = &mut serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let message = e.inner().to_string();
@@ -270,6 +274,7 @@ fn task_view(r: &TaskRecord, svc: &Service) -> Value {
     json!({
         "id": r.id,
         "tenant": r.tenant,
+        "idempotency_key": r.spec.idempotency_key,
         "state": r.state,
         "kind": r.spec.kind.clone().unwrap_or_else(|| "graph".into()),
         "origin": r.spec.origin,

@@ -1,0 +1,671 @@
+//! The control plane through the real binaries: `tiandi serve` and `tiandi agent` as
+//! processes on loopback, driven over HTTP. Submit -> place -> agent runs -> complete,
+//! cancel, agent death -> re-placement, authorisation and tenancy, bad input, and the
+//! crash test: SIGKILL the server under load, restart it, and find every acknowledged task.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tiandi_server::agent::Client;
+
+const OPERATOR: &str = "operator-token-aaaa-0001";
+const OTHER: &str = "operator-token-bbbb-0002";
+const ADMIN: &str = "admin-token-cccc-000003";
+const AGENT_ZJK: &str = "agent-token-zjk-00000004";
+const AGENT_WUHU: &str = "agent-token-wuhu-0000005";
+
+fn config_text(store: &Path, clock: &str) -> String {
+    format!(
+        r#"
+store = "{}"
+clock = "{clock}"
+heartbeat_timeout_s = 1.5
+max_body_bytes = 65536
+[[tokens]]
+token = "{OPERATOR}"
+role = "operator"
+tenant = "a"
+[[tokens]]
+token = "{OTHER}"
+role = "operator"
+tenant = "b"
+[[tokens]]
+token = "{ADMIN}"
+role = "admin"
+[[tokens]]
+token = "{AGENT_ZJK}"
+role = "agent"
+node = "Zhangjiakou"
+[[tokens]]
+token = "{AGENT_WUHU}"
+role = "agent"
+node = "Wuhu"
+"#,
+        store.display()
+    )
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A `tiandi serve` process, killed (SIGKILL) when dropped.
+struct Server {
+    child: Child,
+    url: String,
+    port: u16,
+    config: PathBuf,
+    dir: PathBuf,
+}
+
+impl Server {
+    fn start(dir: &Path, clock: &str) -> Server {
+        let config = dir.join("serve.toml");
+        std::fs::write(&config, config_text(&dir.join("store.redb"), clock)).unwrap();
+        Server::start_on(dir, &config, free_port())
+    }
+
+    fn start_on(dir: &Path, config: &Path, port: u16) -> Server {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("serve.log"))
+            .unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_tiandi"))
+            .args(["serve", "--config"])
+            .arg(config)
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let s = Server {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            port,
+            config: config.to_path_buf(),
+            dir: dir.to_path_buf(),
+        };
+        s.wait_healthy();
+        s
+    }
+
+    fn wait_healthy(&self) {
+        let c = Client::new(&self.url, "", Duration::from_secs(2));
+        let t0 = Instant::now();
+        while t0.elapsed() < Duration::from_secs(60) {
+            if let Ok((200, _)) = c.request("GET", "/healthz", None) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!(
+            "server did not come up: {}",
+            std::fs::read_to_string(self.dir.join("serve.log")).unwrap_or_default()
+        );
+    }
+
+    /// SIGKILL, then a new process on the same port and store.
+    fn crash_and_restart(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+        *self = Server::start_on(&self.dir.clone(), &self.config.clone(), self.port);
+    }
+
+    fn client(&self, token: &str) -> Client {
+        Client::new(&self.url, token, Duration::from_secs(10))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A `tiandi agent` process, killed when dropped.
+struct Agent(Child);
+
+impl Agent {
+    fn start(server: &Server, node: &str, token: &str, work: &Path) -> Agent {
+        let log = std::fs::File::create(work.with_extension("log")).unwrap();
+        Agent(
+            Command::new(env!("CARGO_BIN_EXE_tiandi"))
+                .args([
+                    "agent",
+                    "--server",
+                    &server.url,
+                    "--node",
+                    node,
+                    "--token",
+                    token,
+                ])
+                .args(["--heartbeat-s", "0.2", "--slots", "4", "--work-dir"])
+                .arg(work)
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .unwrap(),
+        )
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn call(c: &Client, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    let bytes = body.map(|b| b.to_string().into_bytes());
+    let (status, out) = c.request(method, path, bytes.as_deref()).unwrap();
+    let v =
+        serde_json::from_slice(&out).unwrap_or(Value::String(String::from_utf8_lossy(&out).into()));
+    (status, v)
+}
+
+/// Polls a task until `done(task)` or the time runs out.
+fn wait_task(c: &Client, id: u64, secs: u64, done: impl Fn(&Value) -> bool) -> Value {
+    let t0 = Instant::now();
+    loop {
+        let (status, v) = call(c, "GET", &format!("/v1/tasks/{id}"), None);
+        assert_eq!(status, 200, "{v}");
+        if done(&v) {
+            return v;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(secs),
+            "task {id} stuck: {v}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn wait_agent(c: &Client, node: &str) {
+    let t0 = Instant::now();
+    loop {
+        let (_, v) = call(c, "GET", &format!("/v1/nodes/{node}"), None);
+        if v["agent"]["live"] == true {
+            return;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "agent of {node} never heard"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn submit_place_run_complete_with_events() {
+    let dir = common::fresh_dir("serve", "lifecycle");
+    let server = Server::start(&dir, "accelerated:20");
+    let op = server.client(OPERATOR);
+
+    // Listen to the event stream first.
+    let events = Arc::new(Mutex::new(Vec::<String>::new()));
+    let mut sse = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    write!(
+        sse,
+        "GET /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {OPERATOR}\r\n\r\n"
+    )
+    .unwrap();
+    sse.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let lines = events.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(sse).lines() {
+            let Ok(line) = line else { break };
+            lines.lock().unwrap().push(line);
+        }
+    });
+
+    let _agent = Agent::start(&server, "Zhangjiakou", AGENT_ZJK, &dir.join("zjk"));
+    wait_agent(&op, "Zhangjiakou");
+    let (status, task) = call(
+        &op,
+        "POST",
+        "/v1/tasks",
+        Some(json!({
+            "origin": "Beijing-Miyun",
+            "deadline_s": 600.0,
+            "stages": [
+                {"work_flop": 1e12, "input_bytes": 1000, "output_bytes": 100,
+                 "run": {"command": ["sh", "-c", "tr a-z A-Z < in.txt > mid.txt"],
+                         "inputs": {"in.txt": "tiles over the taklamakan\n"},
+                         "outputs": ["mid.txt"]}},
+                {"work_flop": 1e12, "after": [0],
+                 "run": {"command": ["sh", "-c", "wc -c < mid.txt > out.txt"], "outputs": ["out.txt"]}}
+            ]
+        })),
+    );
+    assert_eq!(status, 201, "{task}");
+    let id = task["id"].as_u64().unwrap();
+    // The decision: both stages on the only node with an agent, a route from the origin.
+    for s in task["decision"]["stages"].as_array().unwrap() {
+        assert_eq!(s["node"], "Zhangjiakou", "{task}");
+    }
+    assert_eq!(task["decision"]["stages"][0]["route"][0], "Beijing-Miyun");
+    assert!(task["expected_finish"].as_str().unwrap() <= task["deadline"].as_str().unwrap());
+
+    let done = wait_task(&op, id, 30, |v| v["state"] == "completed");
+    assert_eq!(done["files"], json!(["mid.txt", "out.txt"]), "{done}");
+    let (status, mid) = op
+        .request("GET", &format!("/v1/tasks/{id}/files/mid.txt"), None)
+        .unwrap();
+    assert_eq!(
+        (status, String::from_utf8(mid).unwrap()),
+        (200, "TILES OVER THE TAKLAMAKAN\n".into())
+    );
+    let (_, out) = op
+        .request("GET", &format!("/v1/tasks/{id}/files/out.txt"), None)
+        .unwrap();
+    assert_eq!(String::from_utf8(out).unwrap().trim(), "26");
+
+    // A modelled task (no command) runs on the twin's clock.
+    let (status, m) = call(
+        &op,
+        "POST",
+        "/v1/tasks",
+        Some(json!({"origin": "Kashgar", "deadline_s": 3600.0, "stages": [{"work_flop": 1e13}]})),
+    );
+    assert_eq!(status, 201, "{m}");
+    wait_task(&op, m["id"].as_u64().unwrap(), 30, |v| {
+        v["state"] == "completed"
+    });
+
+    // The stream told of both tasks' ends.
+    let t0 = Instant::now();
+    loop {
+        let text = events.lock().unwrap().join("\n");
+        let completed = text.matches("\"state\":\"completed\"").count();
+        if text.contains("event: task") && completed >= 2 {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "events so far:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    // The listing pages by id and filters by state.
+    let (_, page) = call(&op, "GET", "/v1/tasks?state=completed&limit=1", None);
+    assert_eq!(page["tasks"].as_array().unwrap().len(), 1);
+    assert_eq!(page["next_after"], json!(id));
+    let (_, page) = call(&op, "GET", &format!("/v1/tasks?after={id}"), None);
+    assert_eq!(page["tasks"][0]["id"], m["id"]);
+}
+
+#[test]
+fn cancel_and_agent_death_replaces_work() {
+    let dir = common::fresh_dir("serve", "replace");
+    let server = Server::start(&dir, "accelerated:5");
+    let op = server.client(OPERATOR);
+
+    // Cancel: a long modelled job.
+    let (status, long) = call(
+        &op,
+        "POST",
+        "/v1/tasks",
+        Some(json!({"origin": "Wuhu", "deadline_s": 86400.0, "stages": [{"work_flop": 1e18}]})),
+    );
+    assert_eq!(status, 201, "{long}");
+    let id = long["id"].as_u64().unwrap();
+    let (status, c) = call(&op, "DELETE", &format!("/v1/tasks/{id}"), None);
+    assert_eq!(
+        (status, c["state"].as_str()),
+        (200, Some("cancelled")),
+        "{c}"
+    );
+    let (status, _) = call(&op, "DELETE", &format!("/v1/tasks/{id}"), None);
+    assert_eq!(status, 409);
+
+    // A command stage that hangs on its first node.
+    let mut first = Agent::start(&server, "Zhangjiakou", AGENT_ZJK, &dir.join("zjk"));
+    wait_agent(&op, "Zhangjiakou");
+    let script = "if [ \"$TIANDI_NODE\" = Zhangjiakou ]; then sleep 20; fi; echo $TIANDI_NODE $TIANDI_ATTEMPT > who.txt";
+    let (status, t) = call(
+        &op,
+        "POST",
+        "/v1/tasks",
+        Some(json!({"origin": "Beijing-Miyun", "deadline_s": 3600.0,
+            "stages": [{"work_flop": 1e12, "run": {"command": ["sh", "-c", script], "outputs": ["who.txt"], "timeout_s": 30.0}}]})),
+    );
+    assert_eq!(status, 201, "{t}");
+    let id = t["id"].as_u64().unwrap();
+    wait_task(&op, id, 20, |v| {
+        v["decision"]["stages"][0]["state"] == "assigned"
+    });
+    let _second = Agent::start(&server, "Wuhu", AGENT_WUHU, &dir.join("wuhu"));
+    wait_agent(&op, "Wuhu");
+    // The first agent dies; after the heartbeat timeout its stage goes to the other.
+    first.0.kill().unwrap();
+    first.0.wait().unwrap();
+    let done = wait_task(&op, id, 30, |v| v["state"] == "completed");
+    assert_eq!(done["replacements"], 1, "{done}");
+    assert_eq!(done["decision"]["stages"][0]["node"], "Wuhu");
+    assert_eq!(done["decision"]["stages"][0]["attempt"], 2);
+    let (_, who) = op
+        .request("GET", &format!("/v1/tasks/{id}/files/who.txt"), None)
+        .unwrap();
+    assert_eq!(String::from_utf8(who).unwrap().trim(), "Wuhu 2");
+    let (_, node) = call(&op, "GET", "/v1/nodes/Zhangjiakou", None);
+    assert_eq!(node["agent"]["live"], false, "{node}");
+    // A late report from the lost agent's attempt is refused.
+    let (status, v) = call(
+        &server.client(AGENT_ZJK),
+        "POST",
+        "/v1/agents/Zhangjiakou/complete",
+        Some(json!({"task": id, "stage": 0, "attempt": 1, "exit_code": 0})),
+    );
+    assert_eq!(status, 409, "{v}");
+}
+
+#[test]
+fn tokens_roles_and_tenants_are_enforced() {
+    let dir = common::fresh_dir("serve", "auth");
+    let server = Server::start(&dir, "accelerated:5");
+    let a = server.client(OPERATOR);
+    let b = server.client(OTHER);
+    let task = json!({"origin": "Wuhu", "deadline_s": 600.0, "stages": [{"work_flop": 1e12}]});
+    let (status, t) = call(&a, "POST", "/v1/tasks", Some(task.clone()));
+    assert_eq!(status, 201, "{t}");
+    let id = t["id"].as_u64().unwrap();
+
+    assert_eq!(call(&server.client(""), "GET", "/v1/tasks", None).0, 401);
+    assert_eq!(
+        call(
+            &server.client("not-a-token-at-all"),
+            "GET",
+            "/v1/nodes",
+            None
+        )
+        .0,
+        401
+    );
+    // Another tenant neither sees nor cancels it; the listing holds only its own.
+    assert_eq!(call(&b, "GET", &format!("/v1/tasks/{id}"), None).0, 404);
+    assert_eq!(call(&b, "DELETE", &format!("/v1/tasks/{id}"), None).0, 404);
+    let (_, page) = call(&b, "GET", "/v1/tasks", None);
+    assert_eq!(page["tasks"], json!([]));
+    let (_, page) = call(&server.client(ADMIN), "GET", "/v1/tasks", None);
+    assert_eq!(page["tasks"][0]["tenant"], "a");
+    // Agents use only their own node's endpoints.
+    let agent = server.client(AGENT_ZJK);
+    assert_eq!(call(&agent, "POST", "/v1/tasks", Some(task)).0, 403);
+    assert_eq!(call(&agent, "GET", &format!("/v1/tasks/{id}"), None).0, 403);
+    assert_eq!(
+        call(&agent, "POST", "/v1/agents/Wuhu/heartbeat", Some(json!({}))).0,
+        403
+    );
+    assert_eq!(
+        call(
+            &agent,
+            "POST",
+            "/v1/agents/Zhangjiakou/heartbeat",
+            Some(json!({}))
+        )
+        .0,
+        200
+    );
+    // Operators do not read metrics; admins do.
+    assert_eq!(call(&a, "GET", "/metrics", None).0, 403);
+    let (status, text) = server
+        .client(ADMIN)
+        .request("GET", "/metrics", None)
+        .unwrap();
+    let text = String::from_utf8(text).unwrap();
+    assert_eq!(status, 200);
+    assert!(
+        text.contains("tiandi_submissions_total{outcome=\"accepted\"} 1"),
+        "{text}"
+    );
+}
+
+#[test]
+fn bad_input_is_refused_with_the_field_named() {
+    let dir = common::fresh_dir("serve", "bad_input");
+    let server = Server::start(&dir, "accelerated:5");
+    let op = server.client(OPERATOR);
+    let post = |body: &str| {
+        let (s, v) = op
+            .request("POST", "/v1/tasks", Some(body.as_bytes()))
+            .unwrap();
+        (
+            s,
+            serde_json::from_slice::<Value>(&v).unwrap_or(Value::Null),
+        )
+    };
+    let cases: [(&str, u16, &str); 10] = [
+        ("{\"origin\": ", 400, "origin"),
+        ("[1, 2", 400, "body"),
+        (
+            "{\"deadline_s\": 60, \"stages\": [{\"work_flop\": 1}]}",
+            400,
+            "origin",
+        ),
+        (
+            "{\"origin\": \"Wuhu\", \"deadline_s\": -5, \"stages\": [{\"work_flop\": 1}]}",
+            400,
+            "deadline_s",
+        ),
+        (
+            "{\"origin\": \"Wuhu\", \"deadline_s\": 60, \"stages\": [{\"work_flop\": -1}]}",
+            400,
+            "stages[0].work_flop",
+        ),
+        (
+            "{\"origin\": \"Wuhu\", \"deadline_s\": 60, \"stages\": [{\"work_flop\": \"lots\"}]}",
+            400,
+            "stages[0].work_flop",
+        ),
+        (
+            "{\"origin\": \"Atlantis\", \"deadline_s\": 60, \"stages\": [{\"work_flop\": 1}]}",
+            400,
+            "origin",
+        ),
+        (
+            "{\"origin\": \"Wuhu\", \"deadline_s\": 60, \"stages\": [{\"work_flop\": 1, \"after\": [0]}]}",
+            400,
+            "stages[0].after",
+        ),
+        (
+            "{\"origin\": \"Wuhu\", \"deadline_s\": 60, \"stages\": [{\"work_flop\": 1, \"colour\": 2}]}",
+            400,
+            "stages[0].colour",
+        ),
+        // No node computes 1e24 FLOP within a second.
+        (
+            "{\"origin\": \"Wuhu\", \"deadline_s\": 1, \"stages\": [{\"work_flop\": 1e24}]}",
+            422,
+            "deadline_s",
+        ),
+    ];
+    for (body, status, field) in cases {
+        let (s, v) = post(body);
+        assert_eq!(
+            (s, v["field"].as_str()),
+            (status, Some(field)),
+            "{body} -> {v}"
+        );
+        assert!(v["error"].as_str().is_some_and(|e| !e.is_empty()));
+    }
+    // A command stage with no live agent anywhere cannot be placed.
+    let (s, v) = post(
+        "{\"origin\": \"Wuhu\", \"deadline_s\": 60, \"stages\": [{\"work_flop\": 1, \"run\": {\"command\": [\"true\"]}}]}",
+    );
+    assert_eq!((s, v["field"].as_str()), (422, Some("stages[0]")), "{v}");
+    // Too large a body.
+    let big = format!("{{\"origin\": \"{}\"}}", "x".repeat(70_000));
+    assert_eq!(post(&big).0, 413);
+    let (s, v) = call(&op, "GET", "/v1/tasks?limit=0", None);
+    assert_eq!((s, v["field"].as_str()), (400, Some("limit")));
+    let (s, v) = call(
+        &op,
+        "GET",
+        "/v1/routes?src=Wuhu&dst=Kashgar&at=yesterday",
+        None,
+    );
+    assert_eq!((s, v["field"].as_str()), (400, Some("at")));
+    let (s, v) = call(&op, "GET", "/v1/routes?src=Wuhu&dst=Kashgar", None);
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["hops"][0], "Wuhu");
+    // Nothing invalid was stored.
+    let (_, page) = call(&op, "GET", "/v1/tasks", None);
+    assert_eq!(page["tasks"], json!([]));
+
+    // A bad configuration names the file, line and key, and the service does not start.
+    let bad = dir.join("bad.toml");
+    std::fs::write(&bad, "store = \"s.redb\"\nclock = \"sometimes\"\n").unwrap();
+    let out = common::tiandi(&dir, &["serve", "--config", bad.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("bad.toml:2: clock:"), "{err}");
+}
+
+#[test]
+fn sigkill_under_load_loses_no_acknowledged_task() {
+    let dir = common::fresh_dir("serve", "crash");
+    let mut server = Server::start(&dir, "accelerated:50");
+    let ran_log = dir.join("ran.log");
+    let _agent = Agent::start(&server, "Zhangjiakou", AGENT_ZJK, &dir.join("zjk"));
+    wait_agent(&server.client(OPERATOR), "Zhangjiakou");
+    // (id, idempotency key, carries a command) of every 2xx answer
+    let acked: Arc<Mutex<Vec<(u64, String, bool)>>> = Arc::default();
+    let mut rng = 0x5EED_u64;
+    for round in 0..4 {
+        let stop = Arc::new(AtomicBool::new(false));
+        let workers: Vec<_> = (0..4)
+            .map(|w| {
+                let (stop, acked) = (stop.clone(), acked.clone());
+                let client = server.client(OPERATOR);
+                let log = ran_log.clone();
+                std::thread::spawn(move || {
+                    let mut n = 0u64;
+                    while !stop.load(Ordering::Relaxed) {
+                        n += 1;
+                        let command = n.is_multiple_of(10);
+                        let mut stage = json!({"work_flop": 1e12 * (1 + n % 7) as f64});
+                        if command {
+                            stage["run"] = json!({"command": ["sh", "-c",
+                                format!("echo $TIANDI_TASK_ID >> {}", log.display())]});
+                        }
+                        let key = format!("r{round}-w{w}-{n}");
+                        let body = json!({"origin": "Beijing-Miyun", "deadline_s": 3600.0,
+                            "stages": [stage], "idempotency_key": key});
+                        match client.request("POST", "/v1/tasks", Some(body.to_string().as_bytes()))
+                        {
+                            Ok((201, b)) => {
+                                let v: Value = serde_json::from_slice(&b).unwrap();
+                                acked.lock().unwrap().push((
+                                    v["id"].as_u64().unwrap(),
+                                    key,
+                                    command,
+                                ));
+                            }
+                            Ok((s, b)) => panic!("{s}: {}", String::from_utf8_lossy(&b)),
+                            // The server is down: nothing was acknowledged.
+                            Err(_) => std::thread::sleep(Duration::from_millis(20)),
+                        }
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                })
+            })
+            .collect();
+        rng = rng
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        std::thread::sleep(Duration::from_millis(400 + (rng >> 33) % 800));
+        server.crash_and_restart();
+        std::thread::sleep(Duration::from_millis(200));
+        stop.store(true, Ordering::Relaxed);
+        for w in workers {
+            w.join().unwrap();
+        }
+    }
+    let acked = acked.lock().unwrap().clone();
+    let n_command = acked.iter().filter(|(_, _, c)| *c).count();
+    assert!(
+        acked.len() > 100 && n_command > 5,
+        "too little load: {} tasks",
+        acked.len()
+    );
+    eprintln!(
+        "{} tasks acknowledged ({n_command} with a command) across 4 SIGKILLs",
+        acked.len()
+    );
+    // Every acknowledged task is there and reaches a final state: completed.
+    let op = server.client(OPERATOR);
+    let t0 = Instant::now();
+    // An id acknowledged twice means the first task was lost and its id handed out again.
+    let mut keys: BTreeMap<u64, &str> = BTreeMap::new();
+    for (id, key, _) in &acked {
+        if let Some(first) = keys.insert(*id, key) {
+            panic!("task {id} ({first}) lost: its id was given again to {key}");
+        }
+    }
+    let mut pending: BTreeSet<u64> = keys.keys().copied().collect();
+    while !pending.is_empty() {
+        let mut still = BTreeSet::new();
+        for &id in &pending {
+            let (status, v) = call(&op, "GET", &format!("/v1/tasks/{id}"), None);
+            assert_eq!(status, 200, "acknowledged task {id} lost: {v}");
+            // The same task, not another one that took its id after a restart.
+            assert_eq!(
+                v["idempotency_key"],
+                json!(keys[&id]),
+                "acknowledged task {id} lost"
+            );
+            match v["state"].as_str().unwrap() {
+                "completed" => {}
+                "queued" | "running" => {
+                    still.insert(id);
+                }
+                other => panic!("task {id} ended {other}: {v}"),
+            }
+        }
+        pending = still;
+        assert!(
+            t0.elapsed() < Duration::from_secs(90),
+            "{} tasks never finished, e.g. {:?}",
+            pending.len(),
+            pending.iter().next()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // No command ran twice.
+    let log = std::fs::read_to_string(&ran_log).unwrap_or_default();
+    let mut runs: BTreeMap<u64, u32> = BTreeMap::new();
+    for line in log.lines() {
+        *runs.entry(line.trim().parse().unwrap()).or_default() += 1;
+    }
+    for (id, _, command) in &acked {
+        if *command {
+            assert_eq!(
+                runs.get(id),
+                Some(&1),
+                "command task {id} ran {:?} times",
+                runs.get(id)
+            );
+        }
+    }
+    assert!(
+        runs.values().all(|&n| n == 1),
+        "a command ran twice: {runs:?}"
+    );
+}
