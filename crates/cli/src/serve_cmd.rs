@@ -12,7 +12,7 @@ use tiandi_server::config::ServeConfig;
 /// Flags of `tiandi serve`.
 #[derive(Args)]
 pub struct ServeArgs {
-    /// Service configuration (TOML; see docs/serve.md and examples/serve.toml).
+    /// Service configuration (TOML; see docs/serve.md and examples/serve/serve.toml).
     #[arg(long)]
     config: PathBuf,
     /// Listen address, overriding the file's `listen` (e.g. 127.0.0.1:0 for any free port).
@@ -75,6 +75,14 @@ pub struct AgentArgs {
     /// Stop after this many seconds (default: run until stopped).
     #[arg(long)]
     run_for_s: Option<f64>,
+    /// PEM certificate(s) to trust for an https:// server (its own or its CA's).
+    #[arg(long)]
+    ca_cert: Option<PathBuf>,
+}
+
+fn read_ca(path: Option<&PathBuf>) -> Result<Option<Vec<u8>>> {
+    path.map(|p| tiandi_server::agent::Client::read_ca(p).map_err(anyhow::Error::msg))
+        .transpose()
 }
 
 pub fn agent(args: AgentArgs) -> Result<()> {
@@ -99,6 +107,7 @@ pub fn agent(args: AgentArgs) -> Result<()> {
         poll: Duration::from_millis(50),
         telemetry_file: args.telemetry,
         run_for,
+        ca_pem: read_ca(args.ca_cert.as_ref())?,
     })?;
     Ok(())
 }
@@ -124,6 +133,9 @@ pub struct LoadArgs {
     /// Seed of the origins and task sizes.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// PEM certificate(s) to trust for an https:// server.
+    #[arg(long)]
+    ca_cert: Option<PathBuf>,
 }
 
 pub fn load(args: LoadArgs) -> Result<()> {
@@ -146,6 +158,7 @@ pub fn load(args: LoadArgs) -> Result<()> {
         duration: Duration::from_secs_f64(args.duration_s),
         connections: args.connections,
         seed: args.seed,
+        ca_pem: read_ca(args.ca_cert.as_ref())?,
     })
     .map_err(anyhow::Error::msg)?;
     println!("{}", serde_json::to_string_pretty(&report)?);

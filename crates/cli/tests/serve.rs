@@ -69,16 +69,18 @@ struct Server {
     port: u16,
     config: PathBuf,
     dir: PathBuf,
+    /// The certificate to trust when the server speaks HTTPS.
+    ca: Option<Vec<u8>>,
 }
 
 impl Server {
     fn start(dir: &Path, clock: &str) -> Server {
         let config = dir.join("serve.toml");
         std::fs::write(&config, config_text(&dir.join("store.redb"), clock)).unwrap();
-        Server::start_on(dir, &config, free_port())
+        Server::start_on(dir, &config, free_port(), None)
     }
 
-    fn start_on(dir: &Path, config: &Path, port: u16) -> Server {
+    fn start_on(dir: &Path, config: &Path, port: u16, ca: Option<Vec<u8>>) -> Server {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -92,19 +94,24 @@ impl Server {
             .stderr(log)
             .spawn()
             .unwrap();
+        let url = match ca {
+            Some(_) => format!("https://localhost:{port}"),
+            None => format!("http://127.0.0.1:{port}"),
+        };
         let s = Server {
             child,
-            url: format!("http://127.0.0.1:{port}"),
+            url,
             port,
             config: config.to_path_buf(),
             dir: dir.to_path_buf(),
+            ca,
         };
         s.wait_healthy();
         s
     }
 
     fn wait_healthy(&self) {
-        let c = Client::new(&self.url, "", Duration::from_secs(2));
+        let c = Client::with_roots(&self.url, "", Duration::from_secs(2), self.ca.as_deref());
         let t0 = Instant::now();
         while t0.elapsed() < Duration::from_secs(60) {
             if let Ok((200, _)) = c.request("GET", "/healthz", None) {
@@ -122,11 +129,21 @@ impl Server {
     fn crash_and_restart(&mut self) {
         self.child.kill().unwrap();
         self.child.wait().unwrap();
-        *self = Server::start_on(&self.dir.clone(), &self.config.clone(), self.port);
+        *self = Server::start_on(
+            &self.dir.clone(),
+            &self.config.clone(),
+            self.port,
+            self.ca.clone(),
+        );
     }
 
     fn client(&self, token: &str) -> Client {
-        Client::new(&self.url, token, Duration::from_secs(10))
+        Client::with_roots(
+            &self.url,
+            token,
+            Duration::from_secs(10),
+            self.ca.as_deref(),
+        )
     }
 }
 
@@ -143,24 +160,22 @@ struct Agent(Child);
 impl Agent {
     fn start(server: &Server, node: &str, token: &str, work: &Path) -> Agent {
         let log = std::fs::File::create(work.with_extension("log")).unwrap();
-        Agent(
-            Command::new(env!("CARGO_BIN_EXE_tiandi"))
-                .args([
-                    "agent",
-                    "--server",
-                    &server.url,
-                    "--node",
-                    node,
-                    "--token",
-                    token,
-                ])
-                .args(["--heartbeat-s", "0.2", "--slots", "4", "--work-dir"])
-                .arg(work)
-                .stdout(Stdio::null())
-                .stderr(log)
-                .spawn()
-                .unwrap(),
-        )
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tiandi"));
+        cmd.args([
+            "agent",
+            "--server",
+            &server.url,
+            "--node",
+            node,
+            "--token",
+            token,
+        ])
+        .args(["--heartbeat-s", "0.2", "--slots", "4", "--work-dir"])
+        .arg(work);
+        if server.ca.is_some() {
+            cmd.arg("--ca-cert").arg(server.dir.join("cert.pem"));
+        }
+        Agent(cmd.stdout(Stdio::null()).stderr(log).spawn().unwrap())
     }
 }
 
@@ -668,4 +683,48 @@ fn sigkill_under_load_loses_no_acknowledged_task() {
         runs.values().all(|&n| n == 1),
         "a command ran twice: {runs:?}"
     );
+}
+
+#[test]
+fn https_when_a_certificate_is_configured() {
+    let dir = common::fresh_dir("serve", "tls");
+    let key = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let cert_pem = key.cert.pem();
+    std::fs::write(dir.join("cert.pem"), &cert_pem).unwrap();
+    std::fs::write(dir.join("key.pem"), key.signing_key.serialize_pem()).unwrap();
+    let config = dir.join("serve.toml");
+    let text = config_text(&dir.join("store.redb"), "accelerated:20")
+        + "[tls]\ncert = \"cert.pem\"\nkey = \"key.pem\"\n";
+    std::fs::write(&config, text).unwrap();
+    let server = Server::start_on(&dir, &config, free_port(), Some(cert_pem.into_bytes()));
+    assert!(server.url.starts_with("https://"));
+
+    // The whole path over TLS: an agent that trusts the certificate, a submission, a run.
+    let _agent = Agent::start(&server, "Zhangjiakou", AGENT_ZJK, &dir.join("zjk"));
+    let op = server.client(OPERATOR);
+    wait_agent(&op, "Zhangjiakou");
+    let (status, t) = call(
+        &op,
+        "POST",
+        "/v1/tasks",
+        Some(json!({"origin": "Beijing-Miyun", "deadline_s": 600.0,
+            "stages": [{"work_flop": 1e12, "run": {"command": ["true"]}}]})),
+    );
+    assert_eq!(status, 201, "{t}");
+    wait_task(&op, t["id"].as_u64().unwrap(), 30, |v| {
+        v["state"] == "completed"
+    });
+
+    // A client that does not trust the certificate gets no answer, nor does plain HTTP.
+    let stranger = Client::new(&server.url, OPERATOR, Duration::from_secs(5));
+    assert!(stranger.request("GET", "/healthz", None).is_err());
+    let plain = Client::new(
+        &format!("http://127.0.0.1:{}", server.port),
+        OPERATOR,
+        Duration::from_secs(5),
+    );
+    assert!(!matches!(
+        plain.request("GET", "/healthz", None),
+        Ok((200, _))
+    ));
 }

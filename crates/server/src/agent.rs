@@ -26,16 +26,48 @@ pub struct Client {
 
 impl Client {
     pub fn new(base: &str, token: &str, timeout: Duration) -> Client {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
+        Self::with_roots(base, token, timeout, None)
+    }
+
+    /// A client that trusts only the certificates in `ca_pem` for HTTPS (a private CA or
+    /// the service's self-signed certificate); with `None`, the Mozilla roots.
+    pub fn with_roots(base: &str, token: &str, timeout: Duration, ca_pem: Option<&[u8]>) -> Client {
+        let mut config = ureq::Agent::config_builder()
             .timeout_global(Some(timeout))
-            .http_status_as_error(false)
-            .build()
-            .into();
+            .http_status_as_error(false);
+        if let Some(pem) = ca_pem {
+            let certs: Vec<ureq::tls::Certificate<'static>> = ureq::tls::parse_pem(pem)
+                .filter_map(|item| match item {
+                    Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
+                    _ => None,
+                })
+                .collect();
+            config = config.tls_config(
+                ureq::tls::TlsConfig::builder()
+                    .root_certs(ureq::tls::RootCerts::new_with_certs(&certs))
+                    .build(),
+            );
+        }
         Client {
-            agent,
+            agent: config.build().into(),
             base: base.trim_end_matches('/').to_string(),
             token: token.to_string(),
         }
+    }
+
+    /// Reads a PEM file of trusted certificates for [`Client::with_roots`].
+    pub fn read_ca(path: &Path) -> Result<Vec<u8>, String> {
+        let pem = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let n = ureq::tls::parse_pem(&pem)
+            .filter(|i| matches!(i, Ok(ureq::tls::PemItem::Certificate(_))))
+            .count();
+        if n == 0 {
+            return Err(format!(
+                "{}: no PEM certificate in the file",
+                path.display()
+            ));
+        }
+        Ok(pem)
     }
 
     /// Sends a request; `Ok((status, body))` for any HTTP answer, `Err` when there was none
@@ -91,6 +123,8 @@ pub struct AgentConfig {
     pub telemetry_file: Option<PathBuf>,
     /// Stop after this long (tests and demos); `None` runs until killed.
     pub run_for: Option<Duration>,
+    /// PEM certificates to trust for an HTTPS service.
+    pub ca_pem: Option<Vec<u8>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -114,7 +148,12 @@ fn read_telemetry(path: &Path) -> Result<Telemetry, String> {
 pub fn run(cfg: AgentConfig) -> Result<(), AgentError> {
     std::fs::create_dir_all(&cfg.work_dir)
         .map_err(|e| AgentError::Setup(format!("{}: {e}", cfg.work_dir.display())))?;
-    let client = Client::new(&cfg.server, &cfg.token, Duration::from_secs(10));
+    let client = Client::with_roots(
+        &cfg.server,
+        &cfg.token,
+        Duration::from_secs(10),
+        cfg.ca_pem.as_deref(),
+    );
     let base = format!("/v1/agents/{}", cfg.node);
     let started = Instant::now();
     let mut last_heartbeat: Option<Instant> = None;

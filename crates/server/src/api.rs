@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, RawQuery, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
@@ -241,6 +241,21 @@ fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError
     })
 }
 
+/// Query parameters by name. A parameter given twice is an error (which one would count?);
+/// unknown ones are ignored.
+fn parse_query(raw: Option<String>) -> Result<BTreeMap<String, String>, ApiError> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw.as_deref().unwrap_or(""))
+        .map_err(|e| ApiError::bad("query", format!("unreadable query string: {e}")))?;
+    let mut out = BTreeMap::new();
+    for (k, v) in pairs {
+        if out.contains_key(&k) {
+            return Err(ApiError::bad(&k, "given more than once"));
+        }
+        out.insert(k, v);
+    }
+    Ok(out)
+}
+
 fn iso(ns: i64) -> String {
     Epoch::from_unix_ns(ns).to_string()
 }
@@ -345,21 +360,14 @@ async fn get_task(
     Ok(axum::Json(task_view(r, &svc)).into_response())
 }
 
-#[derive(Deserialize)]
-struct ListQuery {
-    state: Option<String>,
-    since: Option<String>,
-    after: Option<String>,
-    limit: Option<String>,
-}
-
 async fn list_tasks(
     State(st): State<Arc<AppState>>,
     auth: Auth,
-    Query(q): Query<ListQuery>,
+    RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let tenant = auth.user()?;
-    let state = match q.state.as_deref() {
+    let q = parse_query(raw)?;
+    let state = match q.get("state").map(String::as_str) {
         None => None,
         Some(s) => Some(TaskState::parse(s).ok_or_else(|| {
             ApiError::bad(
@@ -368,19 +376,19 @@ async fn list_tasks(
             )
         })?),
     };
-    let since_ns = match q.since.as_deref() {
+    let since_ns = match q.get("since").map(String::as_str) {
         None => i64::MIN,
         Some(s) => Epoch::parse_iso(s)
             .map_err(|e| ApiError::bad("since", format!("{s:?}: {e}")))?
             .unix_ns(),
     };
-    let after = match q.after.as_deref() {
+    let after = match q.get("after").map(String::as_str) {
         None => 0,
         Some(a) => a
             .parse::<u64>()
             .map_err(|_| ApiError::bad("after", format!("{a:?}: expected a task id")))?,
     };
-    let limit = match q.limit.as_deref() {
+    let limit = match q.get("limit").map(String::as_str) {
         None => 100,
         Some(l) => match l.parse::<usize>() {
             Ok(n) if (1..=MAX_PAGE).contains(&n) => n,
@@ -590,18 +598,14 @@ async fn snapshot_at(st: &Arc<AppState>, at_ns: i64) -> Result<tiandi_network::S
     .map_err(|e| ApiError::bad("at", e.to_string()))
 }
 
-#[derive(Deserialize)]
-struct AtQuery {
-    at: Option<String>,
-}
-
 async fn topology(
     State(st): State<Arc<AppState>>,
     auth: Auth,
-    Query(q): Query<AtQuery>,
+    RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     auth.user()?;
-    let at = parse_at(q.at.as_deref(), st.clock.now_ns())?;
+    let q = parse_query(raw)?;
+    let at = parse_at(q.get("at").map(String::as_str), st.clock.now_ns())?;
     let snap = snapshot_at(&st, at).await?;
     let names = st.lock().twin.names.clone();
     let links: Vec<Value> = snap
@@ -624,25 +628,20 @@ async fn topology(
     )
 }
 
-#[derive(Deserialize)]
-struct RouteQuery {
-    src: Option<String>,
-    dst: Option<String>,
-    at: Option<String>,
-}
-
 async fn routes(
     State(st): State<Arc<AppState>>,
     auth: Auth,
-    Query(q): Query<RouteQuery>,
+    RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     auth.user()?;
-    let at = parse_at(q.at.as_deref(), st.clock.now_ns())?;
+    let q = parse_query(raw)?;
+    let at = parse_at(q.get("at").map(String::as_str), st.clock.now_ns())?;
     let (src, dst, kinds, names, down) = {
         let svc = st.lock();
-        let find = |field: &str, v: &Option<String>| -> Result<u32, ApiError> {
-            let name = v
-                .as_deref()
+        let find = |field: &str| -> Result<u32, ApiError> {
+            let name = q
+                .get(field)
+                .map(String::as_str)
                 .ok_or_else(|| ApiError::bad(field, "required: a node name"))?;
             svc.twin
                 .by_name
@@ -651,8 +650,8 @@ async fn routes(
                 .ok_or_else(|| ApiError::bad(field, format!("no node named {name:?}")))
         };
         (
-            find("src", &q.src)?,
-            find("dst", &q.dst)?,
+            find("src")?,
+            find("dst")?,
             svc.twin.kinds.clone(),
             svc.twin.names.clone(),
             svc.twin.down.clone(),

@@ -79,6 +79,16 @@ pub struct ServeConfig {
     pub max_body_bytes: usize,
     /// Tasks a tenant may have unfinished at once.
     pub max_active_per_tenant: usize,
+    /// Serve HTTPS with this PEM certificate chain and key.
+    pub tls: Option<TlsFiles>,
+}
+
+/// PEM files for HTTPS.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 #[derive(Deserialize)]
@@ -100,6 +110,7 @@ struct ConfigFile {
     max_active_per_tenant: usize,
     #[serde(default)]
     tokens: Vec<TokenFile>,
+    tls: Option<TlsFiles>,
 }
 
 #[derive(Deserialize)]
@@ -247,6 +258,10 @@ impl ServeConfig {
             heartbeat_timeout_s: raw.heartbeat_timeout_s,
             max_body_bytes: raw.max_body_bytes,
             max_active_per_tenant: raw.max_active_per_tenant,
+            tls: raw.tls.map(|t| TlsFiles {
+                cert: base.join(t.cert),
+                key: base.join(t.key),
+            }),
         })
     }
 }

@@ -14,6 +14,7 @@ pub mod load;
 pub mod model;
 pub mod service;
 pub mod store;
+pub mod tls;
 pub mod twin;
 
 use std::net::SocketAddr;
@@ -44,6 +45,8 @@ pub enum ServeError {
     },
     #[error("server: {0}")]
     Io(#[from] std::io::Error),
+    #[error("tls: {0}")]
+    Tls(String),
 }
 
 #[derive(Serialize, Deserialize)]
@@ -141,6 +144,10 @@ pub async fn run_ticker(state: Arc<AppState>) {
 
 /// Runs the service until Ctrl-C or SIGTERM.
 pub async fn serve(config: ServeConfig, scenario: Scenario) -> Result<(), ServeError> {
+    let tls = match &config.tls {
+        Some(f) => Some(tls::server_config(&f.cert, &f.key).map_err(ServeError::Tls)?),
+        None => None,
+    };
     let state = tokio::task::block_in_place(|| build_state(&config, &scenario))?;
     let (app, _) = api::router(state.clone());
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -152,7 +159,8 @@ pub async fn serve(config: ServeConfig, scenario: Scenario) -> Result<(), ServeE
     let addr = listener.local_addr()?;
     let n_tasks = state.lock().tasks.len();
     eprintln!(
-        "tiandi serve: listening on http://{addr} (twin {}, {} nodes, policy {}, {} tasks restored from {})",
+        "tiandi serve: listening on {}://{addr} (twin {}, {} nodes, policy {}, {} tasks restored from {})",
+        if tls.is_some() { "https" } else { "http" },
         scenario.name,
         state.lock().twin.n_nodes(),
         config.policy,
@@ -160,9 +168,18 @@ pub async fn serve(config: ServeConfig, scenario: Scenario) -> Result<(), ServeE
         config.store.display()
     );
     tokio::spawn(run_ticker(state.clone()));
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    match tls {
+        Some(tls) => {
+            axum::serve(tls::TlsListener::new(listener, tls)?, app)
+                .with_graceful_shutdown(shutdown_signal())
+                .await?
+        }
+        None => {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown_signal())
+                .await?
+        }
+    }
     Ok(())
 }
 

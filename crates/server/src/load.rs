@@ -20,6 +20,8 @@ pub struct LoadConfig {
     pub connections: usize,
     /// Seeds the choice of origins and task sizes.
     pub seed: u64,
+    /// PEM certificates to trust for an HTTPS service.
+    pub ca_pem: Option<Vec<u8>>,
 }
 
 #[derive(Debug, Serialize)]
@@ -59,7 +61,15 @@ fn quantile_ms(sorted: &[f64], q: f64) -> f64 {
 
 /// Runs the load and reports. Origins are the twin's ground stations and data centres.
 pub fn run(cfg: &LoadConfig) -> Result<LoadReport, String> {
-    let probe = Client::new(&cfg.server, &cfg.token, Duration::from_secs(10));
+    let client_for = |timeout_s| {
+        Client::with_roots(
+            &cfg.server,
+            &cfg.token,
+            Duration::from_secs(timeout_s),
+            cfg.ca_pem.as_deref(),
+        )
+    };
+    let probe = client_for(10);
     let (status, body) = probe.request("GET", "/v1/nodes", None)?;
     if status != 200 {
         return Err(format!(
@@ -88,9 +98,9 @@ pub fn run(cfg: &LoadConfig) -> Result<LoadReport, String> {
     let results: Vec<_> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..n)
             .map(|k| {
-                let origins = &origins;
+                let (origins, client_for) = (&origins, &client_for);
                 s.spawn(move || {
-                    let client = Client::new(&cfg.server, &cfg.token, Duration::from_secs(30));
+                    let client = client_for(30);
                     let mut rng = cfg.seed ^ (k as u64).wrapping_mul(0xA076_1D64_78BD_642F);
                     let mut lat = Vec::new();
                     let (mut sent, mut refused, mut errors) = (0u64, 0u64, 0u64);

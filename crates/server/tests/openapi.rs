@@ -470,6 +470,9 @@ fn random_requests_get_documented_answers() {
                             url = url.replace(&format!("{{{name}}}"), &v);
                         } else if rng.chance(0.6) {
                             query.push(format!("{name}={v}"));
+                            if rng.chance(0.05) {
+                                query.push(format!("{name}={v}"));
+                            }
                         }
                     }
                     if !query.is_empty() {

@@ -1,0 +1,48 @@
+//! The files the README's demo uses are valid: the service configuration loads and the
+//! example task is accepted and placed on the node whose agent the demo starts.
+
+use std::path::Path;
+use std::time::Instant;
+
+use tiandi_server::config::{ClockMode, ServeConfig};
+use tiandi_server::model::{TaskSpec, Telemetry};
+use tiandi_server::service::Service;
+
+fn examples() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/serve")
+}
+
+#[test]
+fn demo_configuration_loads() {
+    let c = ServeConfig::load(&examples().join("serve.toml")).unwrap();
+    assert_eq!(c.clock, ClockMode::Accelerated(10.0));
+    assert_eq!(c.listen.port(), 7878);
+    assert!(
+        c.tokens
+            .values()
+            .any(|p| p.node.as_deref() == Some("Zhangjiakou"))
+    );
+}
+
+#[test]
+fn demo_task_is_accepted_with_an_agent() {
+    let text = std::fs::read_to_string(examples().join("task.json")).unwrap();
+    let spec: TaskSpec = serde_json::from_str(&text).unwrap();
+    let scenario = tiandi_scenario::Scenario::built_in("default")
+        .unwrap()
+        .unwrap();
+    let mut svc = Service::new(&scenario, "unified").unwrap();
+    let now = scenario.start.unix_ns();
+    svc.tick(now, Instant::now()).unwrap();
+    // Without an agent the command stage has nowhere to run.
+    assert_eq!(
+        svc.submit("demo", spec.clone(), now, 0).unwrap_err().status,
+        422
+    );
+    let zjk = svc.twin.by_name["Zhangjiakou"];
+    svc.heartbeat(zjk, Telemetry::default(), now, Instant::now());
+    let (record, duplicate) = svc.submit("demo", spec, now, 0).unwrap();
+    assert!(!duplicate);
+    assert_eq!(record.stages[0].node, Some(zjk));
+    assert!(record.expected_finish_ns <= record.deadline_ns);
+}
