@@ -68,8 +68,13 @@ impl Epoch {
             text: text.to_string(),
             reason: reason.to_string(),
         };
+        let in_range = |dt: chrono::NaiveDateTime| {
+            Self::from_chrono(dt).ok_or_else(|| {
+                err("outside 1677-09-21 to 2262-04-11, the range of nanosecond time")
+            })
+        };
         if let Ok(dt) = chrono::DateTime::parse_from_rfc3339(t) {
-            return Ok(Self::from_chrono(dt.naive_utc()));
+            return in_range(dt.naive_utc());
         }
         for fmt in [
             "%Y-%m-%dT%H:%M:%S%.f",
@@ -77,20 +82,18 @@ impl Epoch {
             "%Y-%m-%dT%H:%M",
         ] {
             if let Ok(dt) = chrono::NaiveDateTime::parse_from_str(t.trim_end_matches('Z'), fmt) {
-                return Ok(Self::from_chrono(dt));
+                return in_range(dt);
             }
         }
         if let Ok(d) = chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d") {
-            return Ok(Self::from_chrono(
-                d.and_hms_opt(0, 0, 0).ok_or_else(|| err("bad date"))?,
-            ));
+            return in_range(d.and_hms_opt(0, 0, 0).ok_or_else(|| err("bad date"))?);
         }
         Err(err("not a date and time"))
     }
 
-    fn from_chrono(dt: chrono::NaiveDateTime) -> Self {
-        let utc = dt.and_utc();
-        Epoch(utc.timestamp() * NS_PER_S + i64::from(utc.timestamp_subsec_nanos()))
+    /// `None` outside the range of i64 nanoseconds since 1970.
+    fn from_chrono(dt: chrono::NaiveDateTime) -> Option<Self> {
+        dt.and_utc().timestamp_nanos_opt().map(Epoch)
     }
 
     pub fn add_ns(self, ns: i64) -> Self {
@@ -183,6 +186,19 @@ pub fn gmst_rad(t: Epoch) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dates_beyond_nanosecond_range_are_errors_not_overflows() {
+        for text in [
+            "2263-01-01T00:00:00Z",
+            "1600-01-01",
+            "3778-11-11T08:08:27.629Z",
+        ] {
+            let e = Epoch::parse_iso(text).unwrap_err();
+            assert!(e.reason.contains("range"), "{text}: {e}");
+        }
+        assert!(Epoch::parse_iso("2262-04-11T00:00:00Z").is_ok());
+    }
 
     #[test]
     fn iso_round_trip_and_rounding() {

@@ -571,7 +571,7 @@ fn parse_at(at: Option<&str>, now_ns: i64) -> Result<i64, ApiError> {
         .unix_ns();
     // SGP4 from one set of elements is meaningful for weeks, not years.
     let limit = 366 * 86_400 * 1_000_000_000_i64;
-    if (t - now_ns).abs() > limit {
+    if (i128::from(t) - i128::from(now_ns)).abs() > i128::from(limit) {
         return Err(ApiError::bad(
             "at",
             format!(

@@ -112,8 +112,9 @@ fn iso(ns: i64) -> String {
     Epoch::from_unix_ns(ns).to_string()
 }
 
+/// Seconds to ns, at most ~31 years so sums of a few stay far from overflow.
 fn secs_ns(s: f64) -> i64 {
-    (s * 1e9).round().clamp(0.0, 9e18) as i64
+    (s * 1e9).round().clamp(0.0, 1e18) as i64
 }
 
 impl Service {
@@ -379,7 +380,7 @@ impl Service {
                         self.twin.names[task.origin as usize], self.twin.names[node as usize]
                     )
                 })?;
-            ready_ns += secs_ns(move_s);
+            ready_ns = ready_ns.saturating_add(secs_ns(move_s));
         }
         for &p in &s.after {
             let (pn, pf) = pred_at[usize::from(p)].ok_or("predecessor unplaced")?;
@@ -390,10 +391,10 @@ impl Service {
                     self.twin.names[pn as usize], self.twin.names[node as usize]
                 )
             })?;
-            ready_ns = ready_ns.max(pf.max(now_ns) + secs_ns(move_s));
+            ready_ns = ready_ns.max(pf.max(now_ns).saturating_add(secs_ns(move_s)));
         }
-        let start_ns = ready_ns.max(now_ns + secs_ns(view.queue_wait_s(node)));
-        let finish_ns = start_ns + secs_ns(compute_s).max(1);
+        let start_ns = ready_ns.max(now_ns.saturating_add(secs_ns(view.queue_wait_s(node))));
+        let finish_ns = start_ns.saturating_add(secs_ns(compute_s).max(1));
         let route = self.twin.route(data_at, node);
         Ok((node, start_ns, finish_ns, route))
     }
@@ -480,7 +481,7 @@ impl Service {
             .map(|s| s.expected_finish_ns)
             .max()
             .unwrap_or(now_ns)
-            + secs_ns(deliver_s);
+            .saturating_add(secs_ns(deliver_s));
         if finish_ns > task.deadline.unix_ns() {
             self.counters.rejected_infeasible += 1;
             return Err(ApiError::new(
@@ -567,7 +568,7 @@ impl Service {
             self.ready_on.entry(node).or_default().insert((id, stage));
         } else {
             let duration = s.expected_finish_ns - s.expected_start_ns;
-            s.expected_finish_ns = s.expected_finish_ns.max(now_ns + duration);
+            s.expected_finish_ns = s.expected_finish_ns.max(now_ns.saturating_add(duration));
             s.state = StageState::Modelled;
             self.modelled
                 .push(Reverse((s.expected_finish_ns, id, stage, s.attempt)));
@@ -591,7 +592,7 @@ impl Service {
         let n = r.stages.len();
         let all_done = r.stages.iter().all(|s| s.state == StageState::Done);
         if all_done {
-            let at = now_ns + secs_ns(r.deliver_s);
+            let at = now_ns.saturating_add(secs_ns(r.deliver_s));
             self.modelled.push(Reverse((at, id, DELIVER, 0)));
         } else {
             for j in i + 1..n {

@@ -46,3 +46,24 @@ fn demo_task_is_accepted_with_an_agent() {
     assert_eq!(record.stages[0].node, Some(zjk));
     assert!(record.expected_finish_ns <= record.deadline_ns);
 }
+
+#[test]
+fn enormous_work_on_a_slow_node_is_refused_not_overflowed() {
+    let scenario = tiandi_scenario::Scenario::built_in("default")
+        .unwrap()
+        .unwrap();
+    let mut svc = Service::new(&scenario, "unified").unwrap();
+    let now = scenario.start.unix_ns();
+    svc.tick(now, Instant::now()).unwrap();
+    let spec: TaskSpec = serde_json::from_str(
+        r#"{"origin": "TD-0-0", "deadline_s": 2592000,
+            "stages": [{"work_flop": 1e24, "pin": "TD-0-0"}]}"#,
+    )
+    .unwrap();
+    let e = svc.submit("t", spec, now, 0).unwrap_err();
+    assert_eq!(
+        (e.status, e.field.as_deref()),
+        (422, Some("deadline_s")),
+        "{e:?}"
+    );
+}

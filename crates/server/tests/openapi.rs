@@ -354,7 +354,15 @@ fn param_value(root: &Value, p: &Value, rng: &mut Rng) -> String {
     let name = p["name"].as_str().unwrap();
     if rng.chance(0.15) {
         return rng
-            .pick(&["-1", "abc", "99999999999999999999", "%20", "2026-13-45"])
+            .pick(&[
+                "-1",
+                "abc",
+                "99999999999999999999",
+                "%20",
+                "2026-13-45",
+                "2263-01-01T00:00:00Z",
+                "0219-06-11T17:22:27.1%2B06:38",
+            ])
             .to_string();
     }
     match name {
