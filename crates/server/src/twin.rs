@@ -343,15 +343,7 @@ impl Twin {
         let tree = trees.entry(dest).or_insert_with(|| {
             let roots: Vec<(u32, f64)> = match dest {
                 Some(n) => vec![(n, 0.0)],
-                None => (0..self.n_nodes() as u32)
-                    .filter(|&v| {
-                        matches!(
-                            self.kinds[v as usize],
-                            NodeKind::GroundStation | NodeKind::DataCentre
-                        )
-                    })
-                    .map(|v| (v, 0.0))
-                    .collect(),
+                None => tiandi_sim::route::ground_roots(&self.kinds),
             };
             let mut tree = Tree::default();
             let kinds = &self.kinds;

@@ -67,3 +67,43 @@ fn enormous_work_on_a_slow_node_is_refused_not_overflowed() {
         "{e:?}"
     );
 }
+
+#[test]
+fn agent_telemetry_overrides_the_model() {
+    let scenario = tiandi_scenario::Scenario::built_in("default")
+        .unwrap()
+        .unwrap();
+    let mut svc = Service::new(&scenario, "unified").unwrap();
+    let now = scenario.start.unix_ns();
+    let wall = Instant::now();
+    svc.tick(now, wall).unwrap();
+    let sat = svc.twin.by_name["TD-0-0"];
+    assert!(svc.twin.slot_rate_flops(sat) > 0.0);
+    let report = |t: &str| serde_json::from_str::<Telemetry>(t).unwrap();
+    // Over its temperature limit, or at its depth-of-discharge floor, it does not compute.
+    svc.heartbeat(sat, report(r#"{"temperature_k": 400}"#), now, wall);
+    assert_eq!(svc.twin.slot_rate_flops(sat), 0.0);
+    svc.heartbeat(sat, report(r#"{"battery_soc": 0.05}"#), now, wall);
+    assert_eq!(svc.twin.slot_rate_flops(sat), 0.0);
+    svc.heartbeat(
+        sat,
+        report(r#"{"temperature_k": 290, "battery_soc": 0.9}"#),
+        now,
+        wall,
+    );
+    assert!(svc.twin.slot_rate_flops(sat) > 0.0);
+
+    // A command stage placed there moves when the node reports a failure; with no other
+    // agent it waits unplaced.
+    let spec: TaskSpec = serde_json::from_str(
+        r#"{"origin": "TD-0-0", "deadline_s": 600,
+            "stages": [{"work_flop": 1e12, "run": {"command": ["true"]}}]}"#,
+    )
+    .unwrap();
+    let (r, _) = svc.submit("t", spec, now, 0).unwrap();
+    assert_eq!(r.stages[0].node, Some(sat));
+    svc.heartbeat(sat, report(r#"{"failed": true}"#), now, wall);
+    let r = &svc.tasks[&r.id];
+    assert_eq!((r.stages[0].node, r.stages[0].attempt), (None, 2));
+    assert_eq!(r.replacements, 1);
+}

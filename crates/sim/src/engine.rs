@@ -1026,15 +1026,7 @@ impl<'s> Engine<'s> {
             let mut tree = self.spare_trees.borrow_mut().pop().unwrap_or_default();
             let roots: Vec<(u32, f64)> = match dest {
                 Dest::Node(n) => vec![(n, 0.0)],
-                Dest::AnyGround => (0..self.kinds.len() as u32)
-                    .filter(|&v| {
-                        matches!(
-                            self.kinds[v as usize],
-                            NodeKind::GroundStation | NodeKind::DataCentre
-                        )
-                    })
-                    .map(|v| (v, 0.0))
-                    .collect(),
+                Dest::AnyGround => crate::route::ground_roots(&self.kinds),
             };
             let kinds = &self.kinds;
             tree.build(

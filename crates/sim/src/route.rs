@@ -5,9 +5,23 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-use tiandi_network::{LinkKind, Snapshot};
+use tiandi_network::{LinkKind, NodeKind, Snapshot};
 
 const NONE: u32 = u32::MAX;
+
+/// The roots of a tree towards "any ground node" (where a result may be delivered to the
+/// ground segment): every ground station and data centre, at zero delay.
+pub fn ground_roots(kinds: &[NodeKind]) -> Vec<(u32, f64)> {
+    (0..kinds.len() as u32)
+        .filter(|&v| {
+            matches!(
+                kinds[v as usize],
+                NodeKind::GroundStation | NodeKind::DataCentre
+            )
+        })
+        .map(|v| (v, 0.0))
+        .collect()
+}
 
 /// Distances to the root set and the link towards it, for every node.
 #[derive(Clone, Debug, Default)]
