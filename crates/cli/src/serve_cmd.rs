@@ -78,6 +78,10 @@ pub struct AgentArgs {
     /// PEM certificate(s) to trust for an https:// server (its own or its CA's).
     #[arg(long)]
     ca_cert: Option<PathBuf>,
+    /// Keep the working directory of every stage (by default those of stages that
+    /// succeeded are removed after their outputs are sent).
+    #[arg(long)]
+    keep_work: bool,
 }
 
 fn read_ca(path: Option<&PathBuf>) -> Result<Option<Vec<u8>>> {
@@ -108,6 +112,7 @@ pub fn agent(args: AgentArgs) -> Result<()> {
         telemetry_file: args.telemetry,
         run_for,
         ca_pem: read_ca(args.ca_cert.as_ref())?,
+        keep_work: args.keep_work,
     })?;
     Ok(())
 }

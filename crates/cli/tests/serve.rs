@@ -28,7 +28,7 @@ fn config_text(store: &Path, clock: &str) -> String {
         r#"
 store = "{}"
 clock = "{clock}"
-heartbeat_timeout_s = 1.5
+heartbeat_timeout_s = 3.0
 max_body_bytes = 65536
 [[tokens]]
 token = "{OPERATOR}"
@@ -289,6 +289,9 @@ fn submit_place_run_complete_with_events() {
     let (_, out) = op
         .request("GET", &format!("/v1/tasks/{id}/files/out.txt"), None)
         .unwrap();
+    // Succeeded stages leave no working directory behind.
+    let left: Vec<_> = std::fs::read_dir(dir.join("zjk")).unwrap().collect();
+    assert!(left.is_empty(), "{left:?}");
     assert_eq!(String::from_utf8(out).unwrap().trim(), "26");
 
     // A modelled task (no command) runs on the twin's clock.

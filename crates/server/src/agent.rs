@@ -125,6 +125,9 @@ pub struct AgentConfig {
     pub run_for: Option<Duration>,
     /// PEM certificates to trust for an HTTPS service.
     pub ca_pem: Option<Vec<u8>>,
+    /// Keep every stage's working directory; by default those of stages that succeeded
+    /// are removed once their outputs are read (failed ones stay for inspection).
+    pub keep_work: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -270,8 +273,13 @@ pub fn run(cfg: AgentConfig) -> Result<(), AgentError> {
                                     a.task, a.stage, a.attempt
                                 ));
                                 let node = cfg.node.clone();
+                                let keep = cfg.keep_work;
                                 std::thread::spawn(move || {
-                                    let _ = tx.send(execute(&a, &dir, &node));
+                                    let c = execute(&a, &dir, &node);
+                                    if !keep && c.exit_code == Some(0) {
+                                        let _ = std::fs::remove_dir_all(&dir);
+                                    }
+                                    let _ = tx.send(c);
                                 });
                             }
                         }
