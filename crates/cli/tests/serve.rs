@@ -30,6 +30,7 @@ store = "{}"
 clock = "{clock}"
 heartbeat_timeout_s = 3.0
 max_body_bytes = 65536
+keep_finished_in_memory = 1000
 [[tokens]]
 token = "{OPERATOR}"
 role = "operator"
@@ -666,6 +667,49 @@ fn sigkill_under_load_loses_no_acknowledged_task() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+    // The listing pages through all of them (most ended long ago and are read from the
+    // store, not memory).
+    let mut listed = BTreeSet::new();
+    let mut after = 0;
+    loop {
+        let (status, page) = call(
+            &op,
+            "GET",
+            &format!("/v1/tasks?limit=1000&after={after}"),
+            None,
+        );
+        assert_eq!(status, 200, "{page}");
+        listed.extend(
+            page["tasks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t["id"].as_u64().unwrap()),
+        );
+        match page["next_after"].as_u64() {
+            Some(n) => after = n,
+            None => break,
+        }
+    }
+    assert!(
+        keys.keys().all(|id| listed.contains(id)),
+        "{} listed",
+        listed.len()
+    );
+    let (_, h) = call(&server.client(ADMIN), "GET", "/healthz", None);
+    assert!(h["tasks"].as_u64().unwrap() >= keys.len() as u64, "{h}");
+    let (_, metrics) = server
+        .client(ADMIN)
+        .request("GET", "/metrics", None)
+        .unwrap();
+    let metrics = String::from_utf8(metrics).unwrap();
+    let in_memory: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("tiandi_tasks_in_memory "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(in_memory <= 1_000 + 50, "{in_memory} tasks in memory");
     // No command ran twice.
     let log = std::fs::read_to_string(&ran_log).unwrap_or_default();
     let mut runs: BTreeMap<u64, u32> = BTreeMap::new();

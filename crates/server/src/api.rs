@@ -25,13 +25,16 @@ use tiandi_sim::route::Tree;
 use crate::config::{Principal, Role};
 use crate::model::{Completion, Event, TaskRecord, TaskSpec, TaskState, Telemetry};
 use crate::service::{ApiError, Changes, Service};
-use crate::store::{CommitStats, Job};
+use crate::store::{CommitStats, Job, Store};
 
 /// The OpenAPI 3.1 document, served at `/openapi.json`.
 pub const OPENAPI: &str = include_str!("../openapi.json");
 
 /// Most tasks in one page of `GET /v1/tasks`.
 const MAX_PAGE: usize = 1_000;
+/// Most stored records one `GET /v1/tasks` reads; a page that hits it is short and its
+/// `next_after` says where to go on.
+const MAX_SCAN: usize = 100_000;
 
 /// How the twin clock maps wall time to twin time.
 #[derive(Clone, Copy, Debug)]
@@ -107,6 +110,10 @@ pub struct AppState {
     pub decision: Histogram,
     pub started: Instant,
     pub max_body_bytes: usize,
+    /// The store, for reading tasks no longer held in memory.
+    pub store: Arc<dyn Store>,
+    /// Node names in network order.
+    pub names: Arc<Vec<String>>,
 }
 
 impl AppState {
@@ -260,8 +267,7 @@ fn iso(ns: i64) -> String {
     Epoch::from_unix_ns(ns).to_string()
 }
 
-fn task_view(r: &TaskRecord, svc: &Service) -> Value {
-    let names = &svc.twin.names;
+fn task_view(r: &TaskRecord, names: &[String]) -> Value {
     let name = |n: u32| {
         names
             .get(n as usize)
@@ -328,7 +334,7 @@ async fn submit_task(
         let now = st.clock.now_ns();
         let result = svc
             .submit(&tenant, spec, now, wall_ns())
-            .map(|(r, dup)| (task_view(&r, &svc), dup));
+            .map(|(r, dup)| (task_view(&r, &st.names), dup));
         let rx = st.send(svc.take_changes());
         (result, rx)
     };
@@ -355,9 +361,32 @@ async fn get_task(
 ) -> Result<Response, ApiError> {
     let tenant = auth.user()?;
     let id = parse_id(&id)?;
-    let svc = st.lock();
-    let r = svc.visible(id, tenant)?;
-    Ok(axum::Json(task_view(r, &svc)).into_response())
+    let r = find_task(&st, id, tenant).await?;
+    Ok(axum::Json(task_view(&r, &st.names)).into_response())
+}
+
+/// A task as its tenant (or an admin) may see it: the live record in memory, or the stored
+/// one for a task that ended long ago. Another tenant's task is "not found".
+async fn find_task(
+    st: &Arc<AppState>,
+    id: u64,
+    tenant: Option<&str>,
+) -> Result<TaskRecord, ApiError> {
+    let in_memory = st.lock().tasks.get(&id).cloned();
+    let record = match in_memory {
+        Some(r) => Some(r),
+        None => {
+            let store = st.store.clone();
+            tokio::task::spawn_blocking(move || store.get(id))
+                .await
+                .map_err(|e| ApiError::new(500, format!("store reader: {e}"), None))?
+                .map_err(|e| ApiError::new(500, e.to_string(), None))?
+        }
+    };
+    match record {
+        Some(r) if tenant.is_none_or(|t| t == r.tenant) => Ok(r),
+        _ => Err(ApiError::new(404, format!("no task {id}"), None)),
+    }
 }
 
 async fn list_tasks(
@@ -400,23 +429,36 @@ async fn list_tasks(
             }
         },
     };
-    let svc = st.lock();
-    let mut page = Vec::new();
-    let mut next = None;
-    for (&id, r) in svc.tasks.range(after.saturating_add(1)..) {
-        if tenant.is_some_and(|t| t != r.tenant)
-            || state.is_some_and(|s| s != r.state)
-            || r.submitted_wall_ns < since_ns
-        {
-            continue;
-        }
-        if page.len() == limit {
-            next = page.last().map(|v: &Value| v["id"].clone());
-            break;
-        }
-        page.push(task_view(r, &svc));
-        let _ = id;
-    }
+    // The stored records, in id order (a change is visible here once it is durable).
+    let store = st.store.clone();
+    let tenant = tenant.map(str::to_string);
+    let (records, next) = tokio::task::spawn_blocking(move || {
+        let mut page = Vec::new();
+        let mut next = None;
+        let mut scanned = 0;
+        store.scan(after, &mut |r| {
+            scanned += 1;
+            let wanted = tenant.as_deref().is_none_or(|t| t == r.tenant)
+                && state.is_none_or(|s| s == r.state)
+                && r.submitted_wall_ns >= since_ns;
+            if wanted {
+                if page.len() == limit {
+                    next = page.last().map(|p: &TaskRecord| p.id);
+                    return false;
+                }
+                page.push(r);
+            } else if scanned >= MAX_SCAN {
+                next = Some(r.id);
+                return false;
+            }
+            true
+        })?;
+        Ok::<_, crate::store::StoreError>((page, next))
+    })
+    .await
+    .map_err(|e| ApiError::new(500, format!("store reader: {e}"), None))?
+    .map_err(|e| ApiError::new(500, e.to_string(), None))?;
+    let page: Vec<Value> = records.iter().map(|r| task_view(r, &st.names)).collect();
     Ok(axum::Json(json!({"tasks": page, "next_after": next})).into_response())
 }
 
@@ -427,15 +469,27 @@ async fn cancel_task(
 ) -> Result<Response, ApiError> {
     let tenant = auth.user()?.map(str::to_string);
     let id = parse_id(&id)?;
-    let (view, rx) = {
+    let held = {
         let mut svc = st.lock();
-        let now = st.clock.now_ns();
-        let r = svc.cancel(id, tenant.as_deref(), now)?;
-        let view = task_view(&r, &svc);
-        (view, st.send(svc.take_changes()))
+        if svc.tasks.contains_key(&id) {
+            let now = st.clock.now_ns();
+            let r = svc.cancel(id, tenant.as_deref(), now)?;
+            Some((r, st.send(svc.take_changes())))
+        } else {
+            None
+        }
+    };
+    let Some((r, rx)) = held else {
+        // Not in memory: unknown, or ended long ago.
+        let r = find_task(&st, id, tenant.as_deref()).await?;
+        return Err(ApiError::new(
+            409,
+            format!("task {id} already ended ({})", r.state.as_str()),
+            None,
+        ));
     };
     durable(rx).await?;
-    Ok(axum::Json(view).into_response())
+    Ok(axum::Json(task_view(&r, &st.names)).into_response())
 }
 
 async fn get_file(
@@ -446,8 +500,7 @@ async fn get_file(
     use base64::Engine as _;
     let tenant = auth.user()?;
     let id = parse_id(&id)?;
-    let svc = st.lock();
-    let r = svc.visible(id, tenant)?;
+    let r = find_task(&st, id, tenant).await?;
     let content = r
         .files
         .get(&name)
@@ -738,7 +791,7 @@ async fn healthz(State(st): State<Arc<AppState>>) -> Response {
     let body = json!({
         "status": if failed { "store-failed" } else { "ok" },
         "twin_time": iso(st.clock.now_ns()),
-        "tasks": svc.tasks.len(),
+        "tasks": svc.n_tasks(),
         "uptime_s": st.started.elapsed().as_secs_f64(),
     });
     let status = if failed {
@@ -753,7 +806,7 @@ async fn metrics(State(st): State<Arc<AppState>>, auth: Auth) -> Result<Response
     use std::fmt::Write as _;
     auth.admin()?;
     let mut out = String::new();
-    let (c, by_state, agents_live, twin_ns) = {
+    let (c, by_state, agents_live, twin_ns, in_memory) = {
         let svc = st.lock();
         let live = (0..svc.twin.n_nodes() as u32)
             .filter(|&v| svc.agent_live(v))
@@ -763,6 +816,7 @@ async fn metrics(State(st): State<Arc<AppState>>, auth: Auth) -> Result<Response
             svc.count_by_state(),
             live,
             st.clock.now_ns(),
+            svc.tasks.len(),
         )
     };
     let counter = |out: &mut String, name: &str, help: &str, v: u64| {
@@ -796,6 +850,10 @@ async fn metrics(State(st): State<Arc<AppState>>, auth: Auth) -> Result<Response
             by_state.get(&s).copied().unwrap_or(0)
         );
     }
+    let _ = writeln!(
+        out,
+        "# HELP tiandi_tasks_in_memory Task records held in memory (the rest are read from the store).\n# TYPE tiandi_tasks_in_memory gauge\ntiandi_tasks_in_memory {in_memory}"
+    );
     counter(
         &mut out,
         "tiandi_stages_replaced_total",

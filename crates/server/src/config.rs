@@ -79,6 +79,8 @@ pub struct ServeConfig {
     pub max_body_bytes: usize,
     /// Tasks a tenant may have unfinished at once.
     pub max_active_per_tenant: usize,
+    /// Ended tasks kept in memory (the most recent); older ones are read from the store.
+    pub keep_finished_in_memory: usize,
     /// Serve HTTPS with this PEM certificate chain and key.
     pub tls: Option<TlsFiles>,
 }
@@ -108,6 +110,8 @@ struct ConfigFile {
     max_body_bytes: usize,
     #[serde(default = "default_active")]
     max_active_per_tenant: usize,
+    #[serde(default = "default_keep")]
+    keep_finished_in_memory: usize,
     #[serde(default)]
     tokens: Vec<TokenFile>,
     tls: Option<TlsFiles>,
@@ -140,6 +144,9 @@ fn default_body() -> usize {
 }
 fn default_active() -> usize {
     100_000
+}
+fn default_keep() -> usize {
+    10_000
 }
 
 /// A configuration error: file, line when known, key, message.
@@ -216,6 +223,12 @@ impl ServeConfig {
                 format!("{}: expected 1 KiB to 64 MiB", raw.max_body_bytes),
             ));
         }
+        if !(1_000..=10_000_000).contains(&raw.keep_finished_in_memory) {
+            return Err(err(
+                "keep_finished_in_memory",
+                format!("{}: expected 1000 to 10000000", raw.keep_finished_in_memory),
+            ));
+        }
         let mut tokens = BTreeMap::new();
         for (i, t) in raw.tokens.into_iter().enumerate() {
             let key = format!("tokens[{i}]");
@@ -258,6 +271,7 @@ impl ServeConfig {
             heartbeat_timeout_s: raw.heartbeat_timeout_s,
             max_body_bytes: raw.max_body_bytes,
             max_active_per_tenant: raw.max_active_per_tenant,
+            keep_finished_in_memory: raw.keep_finished_in_memory,
             tls: raw.tls.map(|t| TlsFiles {
                 cert: base.join(t.cert),
                 key: base.join(t.key),

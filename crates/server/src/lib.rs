@@ -94,6 +94,7 @@ pub fn build_state(config: &ServeConfig, scenario: &Scenario) -> Result<Arc<AppS
     let mut svc = Service::new(scenario, &config.policy).map_err(ServeError::Twin)?;
     svc.max_active_per_tenant = config.max_active_per_tenant;
     svc.heartbeat_timeout = Duration::from_secs_f64(config.heartbeat_timeout_s);
+    svc.keep_finished = config.keep_finished_in_memory;
     let wall = Instant::now();
     svc.restore(loaded.tasks, wall);
     svc.tick(clock.now_ns(), wall).map_err(ServeError::Twin)?;
@@ -105,12 +106,12 @@ pub fn build_state(config: &ServeConfig, scenario: &Scenario) -> Result<Arc<AppS
         origin_wall_ns: clock.origin_wall_ns,
     })
     .expect("plain struct");
-    let mut store = store;
     store.commit(&[Write::Meta("clock", meta)])?;
+    let store: Arc<dyn Store> = Arc::new(store);
+    let names = Arc::new(svc.twin.names.clone());
     let (events, _) = tokio::sync::broadcast::channel(16_384);
     let stats = Arc::new(CommitStats::default());
-    let (committer, _thread) =
-        store::spawn_committer(Box::new(store), events.clone(), stats.clone());
+    let (committer, _thread) = store::spawn_committer(store.clone(), events.clone(), stats.clone());
     Ok(Arc::new(AppState {
         svc: Mutex::new(svc),
         clock,
@@ -121,6 +122,8 @@ pub fn build_state(config: &ServeConfig, scenario: &Scenario) -> Result<Arc<AppS
         decision: Histogram::new(BUCKETS),
         started: Instant::now(),
         max_body_bytes: config.max_body_bytes,
+        store,
+        names,
     }))
 }
 
@@ -157,7 +160,7 @@ pub async fn serve(config: ServeConfig, scenario: Scenario) -> Result<(), ServeE
             source,
         })?;
     let addr = listener.local_addr()?;
-    let n_tasks = state.lock().tasks.len();
+    let n_tasks = state.lock().n_tasks();
     eprintln!(
         "tiandi serve: listening on {}://{addr} (twin {}, {} nodes, policy {}, {} tasks restored from {})",
         if tls.is_some() { "https" } else { "http" },

@@ -7,7 +7,7 @@
 //! wall-clock instant) from the caller.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -106,6 +106,10 @@ pub struct Service {
     pub counters: Counters,
     pub max_active_per_tenant: usize,
     pub heartbeat_timeout: Duration,
+    /// Ended tasks kept in memory, oldest first; older ones are read from the store.
+    final_order: VecDeque<u64>,
+    pub keep_finished: usize,
+    evicted_by_state: BTreeMap<TaskState, u64>,
 }
 
 fn iso(ns: i64) -> String {
@@ -141,6 +145,9 @@ impl Service {
             counters: Counters::default(),
             max_active_per_tenant: usize::MAX,
             heartbeat_timeout: Duration::from_secs(10),
+            final_order: VecDeque::new(),
+            keep_finished: usize::MAX,
+            evicted_by_state: BTreeMap::new(),
         })
     }
 
@@ -156,7 +163,9 @@ impl Service {
             if let Some(k) = &r.spec.idempotency_key {
                 self.by_key.insert((r.tenant.clone(), k.clone()), r.id);
             }
-            if !r.state.is_final() {
+            if r.state.is_final() {
+                self.final_order.push_back(r.id);
+            } else {
                 *self.active_per_tenant.entry(r.tenant.clone()).or_default() += 1;
                 let all_done = r.stages.iter().all(|s| s.state == StageState::Done);
                 for (i, s) in r.stages.iter().enumerate() {
@@ -202,6 +211,28 @@ impl Service {
             }
             self.tasks.insert(r.id, r);
         }
+        self.evict();
+    }
+
+    /// Drops the oldest ended tasks from memory beyond `keep_finished`; their records are
+    /// in the store (call only once their last change has been handed to it).
+    fn evict(&mut self) {
+        while self.final_order.len() > self.keep_finished {
+            let id = self.final_order.pop_front().expect("non-empty");
+            if let Some(r) = self.tasks.remove(&id) {
+                *self.evicted_by_state.entry(r.state).or_default() += 1;
+            }
+        }
+    }
+
+    /// Task ids below this were handed out.
+    pub fn next_id(&self) -> u64 {
+        self.next_id
+    }
+
+    /// Tasks held, in memory or only in the store.
+    pub fn n_tasks(&self) -> u64 {
+        self.tasks.len() as u64 + self.evicted_by_state.values().sum::<u64>()
     }
 
     fn active_tasks(&self, tenant: &str) -> usize {
@@ -622,6 +653,7 @@ impl Service {
         if let Some(c) = self.active_per_tenant.get_mut(&r.tenant) {
             *c = c.saturating_sub(1);
         }
+        self.final_order.push_back(id);
         match state {
             TaskState::Completed => self.counters.completed += 1,
             TaskState::Failed => self.counters.failed += 1,
@@ -898,6 +930,11 @@ impl Service {
     pub fn complete(&mut self, node: u32, c: Completion, now_ns: i64) -> Result<(), ApiError> {
         let stale = |why: &str| ApiError::new(409, format!("stale report: {why}"), None);
         let Some(r) = self.tasks.get(&c.task) else {
+            if (1..self.next_id).contains(&c.task) {
+                // Ended long ago and no longer in memory.
+                self.counters.stale_reports += 1;
+                return Err(stale(&format!("task {} already ended", c.task)));
+            }
             return Err(ApiError::bad("task", format!("no task {}", c.task)));
         };
         let i = usize::from(c.stage);
@@ -971,6 +1008,8 @@ impl Service {
             .into_iter()
             .map(|id| Write::Task(Box::new(self.tasks[&id].clone())))
             .collect();
+        // Whatever is evicted now has had its last change handed out above.
+        self.evict();
         Changes {
             writes,
             events: std::mem::take(&mut self.events),
@@ -988,7 +1027,7 @@ impl Service {
     }
 
     pub fn count_by_state(&self) -> BTreeMap<TaskState, u64> {
-        let mut m = BTreeMap::new();
+        let mut m = self.evicted_by_state.clone();
         for r in self.tasks.values() {
             *m.entry(r.state).or_default() += 1;
         }

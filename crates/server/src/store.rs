@@ -42,13 +42,19 @@ pub enum StoreError {
     Corrupt { id: u64, message: String },
 }
 
-/// A transactional store of task records and a little metadata.
-pub trait Store: Send + 'static {
+/// A transactional store of task records and a little metadata. Reads may run while a
+/// commit is in progress and see the last committed state.
+pub trait Store: Send + Sync + 'static {
     /// Everything stored.
     fn load(&self) -> Result<Loaded, StoreError>;
     /// Applies `batch` atomically and durably: when this returns `Ok`, all of it survives
     /// a crash; when it fails, none of it was applied.
-    fn commit(&mut self, batch: &[Write]) -> Result<(), StoreError>;
+    fn commit(&self, batch: &[Write]) -> Result<(), StoreError>;
+    /// One task record.
+    fn get(&self, id: u64) -> Result<Option<TaskRecord>, StoreError>;
+    /// Task records with ids above `after`, in id order, until `visit` returns false.
+    fn scan(&self, after: u64, visit: &mut dyn FnMut(TaskRecord) -> bool)
+    -> Result<(), StoreError>;
 }
 
 /// The embedded store: one redb file.
@@ -101,7 +107,45 @@ impl Store for RedbStore {
         Ok(out)
     }
 
-    fn commit(&mut self, batch: &[Write]) -> Result<(), StoreError> {
+    fn get(&self, id: u64) -> Result<Option<TaskRecord>, StoreError> {
+        let tx = self.db.begin_read().map_err(io)?;
+        let tasks = tx.open_table(TASKS).map_err(io)?;
+        let Some(v) = tasks.get(id).map_err(io)? else {
+            return Ok(None);
+        };
+        serde_json::from_slice(v.value())
+            .map(Some)
+            .map_err(|e| StoreError::Corrupt {
+                id,
+                message: e.to_string(),
+            })
+    }
+
+    fn scan(
+        &self,
+        after: u64,
+        visit: &mut dyn FnMut(TaskRecord) -> bool,
+    ) -> Result<(), StoreError> {
+        let Some(from) = after.checked_add(1) else {
+            return Ok(());
+        };
+        let tx = self.db.begin_read().map_err(io)?;
+        let tasks = tx.open_table(TASKS).map_err(io)?;
+        for row in tasks.range(from..).map_err(io)? {
+            let (k, v) = row.map_err(io)?;
+            let record: TaskRecord =
+                serde_json::from_slice(v.value()).map_err(|e| StoreError::Corrupt {
+                    id: k.value(),
+                    message: e.to_string(),
+                })?;
+            if !visit(record) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn commit(&self, batch: &[Write]) -> Result<(), StoreError> {
         let tx = self.db.begin_write().map_err(io)?;
         {
             let mut tasks = tx.open_table(TASKS).map_err(io)?;
@@ -149,7 +193,7 @@ const MAX_JOBS_PER_COMMIT: usize = 4_096;
 /// events, in the order they were sent. After a failed commit every later job is refused
 /// (the service then answers 503) so memory and store never drift apart silently.
 pub fn spawn_committer(
-    mut store: Box<dyn Store>,
+    store: std::sync::Arc<dyn Store>,
     events: tokio::sync::broadcast::Sender<Event>,
     stats: std::sync::Arc<CommitStats>,
 ) -> (mpsc::Sender<Job>, std::thread::JoinHandle<()>) {
@@ -244,7 +288,7 @@ mod tests {
         let path = dir.join("s.redb");
         let _ = std::fs::remove_file(&path);
         {
-            let mut s = RedbStore::open(&path).unwrap();
+            let s = RedbStore::open(&path).unwrap();
             s.commit(&[
                 Write::Task(Box::new(record(1))),
                 Write::Task(Box::new(record(2))),
@@ -259,6 +303,15 @@ mod tests {
         let l = s.load().unwrap();
         assert_eq!(l.tasks.len(), 2);
         assert_eq!(l.tasks[1].state, TaskState::Completed);
+        assert_eq!(s.get(2).unwrap().unwrap().state, TaskState::Completed);
+        assert_eq!(s.get(3).unwrap(), None);
+        let mut seen = Vec::new();
+        s.scan(1, &mut |r| {
+            seen.push(r.id);
+            true
+        })
+        .unwrap();
+        assert_eq!(seen, vec![2]);
         assert_eq!(l.meta, vec![("clock".to_string(), b"x".to_vec())]);
         let _ = std::fs::remove_dir_all(dir);
     }
