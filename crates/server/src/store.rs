@@ -17,6 +17,8 @@ use crate::model::{Event, TaskRecord};
 
 const TASKS: TableDefinition<u64, &[u8]> = TableDefinition::new("tasks");
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+/// redb's page cache.
+const CACHE_BYTES: usize = 64 << 20;
 
 /// One write in a batch.
 #[derive(Clone, Debug)]
@@ -75,7 +77,12 @@ impl RedbStore {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| open_err(&e))?;
         }
-        let db = Database::create(path).map_err(|e| open_err(&e))?;
+        // redb caches up to 1 GiB by default; the service reads little from it (live
+        // tasks are in memory), so a smaller cache bounds the process's memory.
+        let db = Database::builder()
+            .set_cache_size(CACHE_BYTES)
+            .create(path)
+            .map_err(|e| open_err(&e))?;
         // Create the tables so a fresh store loads empty.
         let tx = db.begin_write().map_err(|e| open_err(&e))?;
         tx.open_table(TASKS).map_err(|e| open_err(&e))?;
