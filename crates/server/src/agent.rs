@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use serde_json::json;
 
-use crate::model::{Assignment, Completion, Telemetry};
+use crate::model::{Assignment, Completion, StageRef, Telemetry};
 
 /// A small blocking HTTP client bound to one service and token.
 #[derive(Clone)]
@@ -162,6 +162,9 @@ pub fn run(cfg: AgentConfig) -> Result<(), AgentError> {
     let mut last_heartbeat: Option<Instant> = None;
     let mut heard = false;
     let mut started_keys: BTreeSet<(u64, u16, u32)> = BTreeSet::new();
+    // Started and not yet reported: told to the service with every poll, so it re-sends
+    // any assignment whose answer this agent never received.
+    let mut holds: BTreeSet<StageRef> = BTreeSet::new();
     let mut running = 0u32;
     let (done_tx, done_rx) = mpsc::channel::<Completion>();
     let mut pending: VecDeque<Completion> = VecDeque::new();
@@ -224,38 +227,40 @@ pub fn run(cfg: AgentConfig) -> Result<(), AgentError> {
         // Reports first: they free the service's view of this node.
         while let Some(c) = pending.front() {
             let body = serde_json::to_vec(c).expect("plain struct");
-            match client.request("POST", &format!("{base}/complete"), Some(&body)) {
-                Ok((200, _)) => {
-                    pending.pop_front();
-                }
-                Ok((409, b)) => {
+            let settled = match client.request("POST", &format!("{base}/complete"), Some(&body)) {
+                Ok((200, _)) => true,
+                // Stale (another attempt superseded it, or the task ended) or refused:
+                // sending it again cannot help.
+                Ok((s, b)) if (400..500).contains(&s) => {
                     note(format!(
-                        "task {} stage {}: {}",
+                        "task {} stage {}: report refused: {s}: {}",
                         c.task,
                         c.stage,
                         String::from_utf8_lossy(&b)
                     ));
-                    pending.pop_front();
-                }
-                Ok((s, b)) if (400..500).contains(&s) => {
-                    note(format!(
-                        "report refused: {s}: {}",
-                        String::from_utf8_lossy(&b)
-                    ));
-                    pending.pop_front();
+                    true
                 }
                 Ok((s, b)) => {
                     note(format!("report: {s}: {}", String::from_utf8_lossy(&b)));
-                    break;
+                    false
                 }
                 Err(e) => {
                     note(e);
-                    break;
+                    false
                 }
+            };
+            if !settled {
+                break;
             }
+            let c = pending.pop_front().expect("front exists");
+            holds.remove(&StageRef {
+                task: c.task,
+                stage: c.stage,
+                attempt: c.attempt,
+            });
         }
         if heard && running < cfg.slots {
-            let body = json!({"max": cfg.slots - running}).to_string();
+            let body = json!({"max": cfg.slots - running, "holds": holds}).to_string();
             match client.request("POST", &format!("{base}/poll"), Some(body.as_bytes())) {
                 Ok((200, b)) => {
                     let parsed: Result<BTreeMap<String, Vec<Assignment>>, _> =
@@ -266,6 +271,11 @@ pub fn run(cfg: AgentConfig) -> Result<(), AgentError> {
                                 if !started_keys.insert((a.task, a.stage, a.attempt)) {
                                     continue;
                                 }
+                                holds.insert(StageRef {
+                                    task: a.task,
+                                    stage: a.stage,
+                                    attempt: a.attempt,
+                                });
                                 running += 1;
                                 let tx = done_tx.clone();
                                 let dir = cfg.work_dir.join(format!(

@@ -984,6 +984,9 @@ async fn heartbeat(
 struct PollBody {
     #[serde(default = "one")]
     max: usize,
+    /// Stages the agent is running or still has to report.
+    #[serde(default)]
+    holds: Vec<crate::model::StageRef>,
 }
 
 fn one() -> usize {
@@ -998,7 +1001,10 @@ async fn poll(
 ) -> Result<Response, ApiError> {
     let node = agent_node(&st, &auth, &name)?;
     let b: PollBody = if body.is_empty() {
-        PollBody { max: 1 }
+        PollBody {
+            max: 1,
+            holds: Vec::new(),
+        }
     } else {
         parse_json(&body)?
     };
@@ -1018,7 +1024,12 @@ async fn poll(
             ));
         }
         let now = st.clock.now_ns();
-        let work = svc.poll(node, b.max, now);
+        let holds = b
+            .holds
+            .iter()
+            .map(|h| (h.task, h.stage, h.attempt))
+            .collect();
+        let work = svc.poll(node, b.max, &holds, now);
         (work, st.send(svc.take_changes()))
     };
     // The assignment is durable before the agent may start it.

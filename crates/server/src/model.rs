@@ -252,6 +252,15 @@ pub struct Assignment {
     pub timeout_s: f64,
 }
 
+/// One attempt of one stage.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(deny_unknown_fields)]
+pub struct StageRef {
+    pub task: u64,
+    pub stage: u16,
+    pub attempt: u32,
+}
+
 /// An agent's report that a stage ended.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]

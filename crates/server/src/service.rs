@@ -98,6 +98,8 @@ pub struct Service {
     modelled: BinaryHeap<Reverse<(i64, u64, u16, u32)>>,
     /// Command stages ready for their agent, per node.
     ready_on: BTreeMap<u32, BTreeSet<(u64, u16)>>,
+    /// Command stages handed to their agent and not yet reported, per node.
+    assigned_on: BTreeMap<u32, BTreeSet<(u64, u16)>>,
     unplaced: BTreeSet<(u64, u16)>,
     agents: BTreeMap<u32, AgentInfo>,
     active_per_tenant: HashMap<String, usize>,
@@ -137,6 +139,7 @@ impl Service {
             loads: Loads::new(n),
             modelled: BinaryHeap::new(),
             ready_on: BTreeMap::new(),
+            assigned_on: BTreeMap::new(),
             unplaced: BTreeSet::new(),
             agents: BTreeMap::new(),
             active_per_tenant: HashMap::new(),
@@ -186,6 +189,12 @@ impl Service {
                     match s.state {
                         StageState::Ready if is_agent => {
                             self.ready_on
+                                .entry(s.node.unwrap_or(0))
+                                .or_default()
+                                .insert(key);
+                        }
+                        StageState::Assigned => {
+                            self.assigned_on
                                 .entry(s.node.unwrap_or(0))
                                 .or_default()
                                 .insert(key);
@@ -618,6 +627,9 @@ impl Service {
         r.stages[i].state = StageState::Done;
         if let Some(n) = r.stages[i].node {
             self.loads.remove(n, r.spec.stages[i].work_flop);
+            if let Some(set) = self.assigned_on.get_mut(&n) {
+                set.remove(&(id, stage));
+            }
         }
         self.dirty.insert(id);
         let n = r.stages.len();
@@ -644,6 +656,9 @@ impl Service {
                 if let Some(n) = s.node {
                     self.loads.remove(n, r.spec.stages[i].work_flop);
                     if let Some(set) = self.ready_on.get_mut(&n) {
+                        set.remove(&(id, i as u16));
+                    }
+                    if let Some(set) = self.assigned_on.get_mut(&n) {
                         set.remove(&(id, i as u16));
                     }
                 }
@@ -768,6 +783,7 @@ impl Service {
             }
         }
         self.ready_on.remove(&n);
+        self.assigned_on.remove(&n);
         for (id, i) in victims {
             let r = self.tasks.get_mut(&id).expect("listed");
             let s = &mut r.stages[usize::from(i)];
@@ -874,55 +890,83 @@ impl Service {
     }
 
     /// Hands up to `max` ready command stages on `node` to its agent (attempt numbers let
-    /// the agent run each at most once).
-    pub fn poll(&mut self, node: u32, max: usize, now_ns: i64) -> Vec<Assignment> {
-        let Some(set) = self.ready_on.get_mut(&node) else {
-            return Vec::new();
+    /// the agent run each at most once). Stages already assigned to the node that the
+    /// agent does not say it `holds` (running, or its result not yet delivered) are sent
+    /// again: their first answer may have been lost, say when the service was killed
+    /// between storing an assignment and sending it.
+    pub fn poll(
+        &mut self,
+        node: u32,
+        max: usize,
+        holds: &BTreeSet<(u64, u16, u32)>,
+        now_ns: i64,
+    ) -> Vec<Assignment> {
+        let mut out: Vec<Assignment> = self
+            .assigned_on
+            .get(&node)
+            .into_iter()
+            .flatten()
+            .filter(|&&(id, i)| {
+                let attempt = self.tasks[&id].stages[usize::from(i)].attempt;
+                !holds.contains(&(id, i, attempt))
+            })
+            .map(|&(id, i)| self.assignment(id, i))
+            .collect();
+        let picked: Vec<(u64, u16)> = match self.ready_on.get_mut(&node) {
+            Some(set) => {
+                let picked: Vec<(u64, u16)> = set.iter().take(max).copied().collect();
+                for k in &picked {
+                    set.remove(k);
+                }
+                picked
+            }
+            None => Vec::new(),
         };
-        let picked: Vec<(u64, u16)> = set.iter().take(max).copied().collect();
-        for k in &picked {
-            set.remove(k);
-        }
-        let mut out = Vec::new();
         for (id, i) in picked {
             let r = self.tasks.get_mut(&id).expect("indexed");
-            let s = &mut r.stages[usize::from(i)];
-            s.state = StageState::Assigned;
-            let run = r.spec.stages[usize::from(i)]
-                .run
-                .clone()
-                .expect("only command stages are indexed");
-            let b64 = base64::engine::general_purpose::STANDARD;
-            let mut inputs: BTreeMap<String, String> = BTreeMap::new();
-            // Predecessors' outputs first, then the stage's own files.
-            for &p in &r.spec.stages[usize::from(i)].after {
-                if let Some(prun) = &r.spec.stages[usize::from(p)].run {
-                    for name in &prun.outputs {
-                        if let Some(content) = r.files.get(name) {
-                            inputs.insert(name.clone(), content.clone());
-                        }
-                    }
-                }
-            }
-            for (name, text) in &run.inputs {
-                inputs.insert(name.clone(), b64.encode(text));
-            }
-            out.push(Assignment {
-                task: id,
-                stage: i,
-                attempt: s.attempt,
-                command: run.command,
-                inputs,
-                outputs: run.outputs,
-                timeout_s: run.timeout_s,
-            });
+            r.stages[usize::from(i)].state = StageState::Assigned;
             if r.state == TaskState::Queued {
                 r.state = TaskState::Running;
                 self.emit_task(id, now_ns);
             }
+            self.assigned_on.entry(node).or_default().insert((id, i));
             self.dirty.insert(id);
+            out.push(self.assignment(id, i));
         }
         out
+    }
+
+    /// What the agent needs to run stage `i` of task `id`.
+    fn assignment(&self, id: u64, i: u16) -> Assignment {
+        let r = &self.tasks[&id];
+        let run = r.spec.stages[usize::from(i)]
+            .run
+            .clone()
+            .expect("only command stages are assigned");
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let mut inputs: BTreeMap<String, String> = BTreeMap::new();
+        // Predecessors' outputs first, then the stage's own files.
+        for &p in &r.spec.stages[usize::from(i)].after {
+            if let Some(prun) = &r.spec.stages[usize::from(p)].run {
+                for name in &prun.outputs {
+                    if let Some(content) = r.files.get(name) {
+                        inputs.insert(name.clone(), content.clone());
+                    }
+                }
+            }
+        }
+        for (name, text) in &run.inputs {
+            inputs.insert(name.clone(), b64.encode(text));
+        }
+        Assignment {
+            task: id,
+            stage: i,
+            attempt: r.stages[usize::from(i)].attempt,
+            command: run.command,
+            inputs,
+            outputs: run.outputs,
+            timeout_s: run.timeout_s,
+        }
     }
 
     /// An agent reports a stage ended. Refused (409) unless it is the current attempt of a

@@ -107,3 +107,31 @@ fn agent_telemetry_overrides_the_model() {
     assert_eq!((r.stages[0].node, r.stages[0].attempt), (None, 2));
     assert_eq!(r.replacements, 1);
 }
+
+#[test]
+fn an_assignment_the_agent_never_received_is_sent_again() {
+    let scenario = tiandi_scenario::Scenario::built_in("default")
+        .unwrap()
+        .unwrap();
+    let mut svc = Service::new(&scenario, "unified").unwrap();
+    let now = scenario.start.unix_ns();
+    let wall = Instant::now();
+    svc.tick(now, wall).unwrap();
+    let zjk = svc.twin.by_name["Zhangjiakou"];
+    svc.heartbeat(zjk, Telemetry::default(), now, wall);
+    let spec: TaskSpec = serde_json::from_str(
+        r#"{"origin": "Zhangjiakou", "deadline_s": 600,
+            "stages": [{"work_flop": 1e12, "run": {"command": ["true"]}}]}"#,
+    )
+    .unwrap();
+    let (r, _) = svc.submit("t", spec, now, 0).unwrap();
+    let none = std::collections::BTreeSet::new();
+    let first = svc.poll(zjk, 4, &none, now);
+    assert_eq!(first.len(), 1);
+    // The answer was lost: the agent does not hold it, so the next poll sends it again,
+    // same attempt (the agent runs each attempt at most once).
+    let again = svc.poll(zjk, 4, &none, now);
+    assert_eq!(again, first);
+    let held = [(r.id, 0, first[0].attempt)].into_iter().collect();
+    assert!(svc.poll(zjk, 4, &held, now).is_empty());
+}
