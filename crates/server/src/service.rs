@@ -234,11 +234,6 @@ impl Service {
         }
     }
 
-    /// Task ids below this were handed out.
-    pub fn next_id(&self) -> u64 {
-        self.next_id
-    }
-
     /// Tasks held, in memory or only in the store.
     pub fn n_tasks(&self) -> u64 {
         self.tasks.len() as u64 + self.evicted_by_state.values().sum::<u64>()
