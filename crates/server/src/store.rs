@@ -68,6 +68,14 @@ fn io(e: impl std::fmt::Display) -> StoreError {
     StoreError::Io(e.to_string())
 }
 
+/// A stored task record from its JSON.
+fn decode(id: u64, bytes: &[u8]) -> Result<TaskRecord, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
+        id,
+        message: e.to_string(),
+    })
+}
+
 impl RedbStore {
     pub fn open(path: &Path) -> Result<RedbStore, StoreError> {
         let open_err = |e: &dyn std::fmt::Display| StoreError::Open {
@@ -99,12 +107,7 @@ impl Store for RedbStore {
         let tasks = tx.open_table(TASKS).map_err(io)?;
         for row in tasks.iter().map_err(io)? {
             let (k, v) = row.map_err(io)?;
-            let record: TaskRecord =
-                serde_json::from_slice(v.value()).map_err(|e| StoreError::Corrupt {
-                    id: k.value(),
-                    message: e.to_string(),
-                })?;
-            out.tasks.push(record);
+            out.tasks.push(decode(k.value(), v.value())?);
         }
         let meta = tx.open_table(META).map_err(io)?;
         for row in meta.iter().map_err(io)? {
@@ -120,12 +123,7 @@ impl Store for RedbStore {
         let Some(v) = tasks.get(id).map_err(io)? else {
             return Ok(None);
         };
-        serde_json::from_slice(v.value())
-            .map(Some)
-            .map_err(|e| StoreError::Corrupt {
-                id,
-                message: e.to_string(),
-            })
+        decode(id, v.value()).map(Some)
     }
 
     fn scan(
@@ -140,12 +138,7 @@ impl Store for RedbStore {
         let tasks = tx.open_table(TASKS).map_err(io)?;
         for row in tasks.range(from..).map_err(io)? {
             let (k, v) = row.map_err(io)?;
-            let record: TaskRecord =
-                serde_json::from_slice(v.value()).map_err(|e| StoreError::Corrupt {
-                    id: k.value(),
-                    message: e.to_string(),
-                })?;
-            if !visit(record) {
+            if !visit(decode(k.value(), v.value())?) {
                 break;
             }
         }

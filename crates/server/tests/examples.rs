@@ -8,6 +8,17 @@ use tiandi_server::config::{ClockMode, ServeConfig};
 use tiandi_server::model::{TaskSpec, Telemetry};
 use tiandi_server::service::Service;
 
+/// A service on the built-in default twin at its first step, and that instant.
+fn service() -> (Service, i64) {
+    let scenario = tiandi_scenario::Scenario::built_in("default")
+        .unwrap()
+        .unwrap();
+    let mut svc = Service::new(&scenario, "unified").unwrap();
+    let now = scenario.start.unix_ns();
+    svc.tick(now, Instant::now()).unwrap();
+    (svc, now)
+}
+
 fn examples() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/serve")
 }
@@ -28,12 +39,7 @@ fn demo_configuration_loads() {
 fn demo_task_is_accepted_with_an_agent() {
     let text = std::fs::read_to_string(examples().join("task.json")).unwrap();
     let spec: TaskSpec = serde_json::from_str(&text).unwrap();
-    let scenario = tiandi_scenario::Scenario::built_in("default")
-        .unwrap()
-        .unwrap();
-    let mut svc = Service::new(&scenario, "unified").unwrap();
-    let now = scenario.start.unix_ns();
-    svc.tick(now, Instant::now()).unwrap();
+    let (mut svc, now) = service();
     // Without an agent the command stage has nowhere to run.
     assert_eq!(
         svc.submit("demo", spec.clone(), now, 0).unwrap_err().status,
@@ -49,12 +55,7 @@ fn demo_task_is_accepted_with_an_agent() {
 
 #[test]
 fn enormous_work_on_a_slow_node_is_refused_not_overflowed() {
-    let scenario = tiandi_scenario::Scenario::built_in("default")
-        .unwrap()
-        .unwrap();
-    let mut svc = Service::new(&scenario, "unified").unwrap();
-    let now = scenario.start.unix_ns();
-    svc.tick(now, Instant::now()).unwrap();
+    let (mut svc, now) = service();
     let spec: TaskSpec = serde_json::from_str(
         r#"{"origin": "TD-0-0", "deadline_s": 2592000,
             "stages": [{"work_flop": 1e24, "pin": "TD-0-0"}]}"#,
@@ -70,13 +71,8 @@ fn enormous_work_on_a_slow_node_is_refused_not_overflowed() {
 
 #[test]
 fn agent_telemetry_overrides_the_model() {
-    let scenario = tiandi_scenario::Scenario::built_in("default")
-        .unwrap()
-        .unwrap();
-    let mut svc = Service::new(&scenario, "unified").unwrap();
-    let now = scenario.start.unix_ns();
+    let (mut svc, now) = service();
     let wall = Instant::now();
-    svc.tick(now, wall).unwrap();
     let sat = svc.twin.by_name["TD-0-0"];
     assert!(svc.twin.slot_rate_flops(sat) > 0.0);
     let report = |t: &str| serde_json::from_str::<Telemetry>(t).unwrap();
@@ -110,13 +106,8 @@ fn agent_telemetry_overrides_the_model() {
 
 #[test]
 fn an_assignment_the_agent_never_received_is_sent_again() {
-    let scenario = tiandi_scenario::Scenario::built_in("default")
-        .unwrap()
-        .unwrap();
-    let mut svc = Service::new(&scenario, "unified").unwrap();
-    let now = scenario.start.unix_ns();
+    let (mut svc, now) = service();
     let wall = Instant::now();
-    svc.tick(now, wall).unwrap();
     let zjk = svc.twin.by_name["Zhangjiakou"];
     svc.heartbeat(zjk, Telemetry::default(), now, wall);
     let spec: TaskSpec = serde_json::from_str(
