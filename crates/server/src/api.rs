@@ -525,7 +525,7 @@ fn node_summary(svc: &Service, v: u32, wall: Instant) -> Value {
     let g = ecef_to_geodetic(if t.snap.n_nodes() > 0 {
         t.snap.node_ecef_km(v)
     } else {
-        glam_zero()
+        glam::DVec3::ZERO
     });
     let compute = t.compute(v);
     json!({
@@ -552,10 +552,6 @@ fn node_summary(svc: &Service, v: u32, wall: Instant) -> Value {
             "slot_rate_flops": t.slot_rate_flops(v),
         },
     })
-}
-
-fn glam_zero() -> glam::DVec3 {
-    glam::DVec3::ZERO
 }
 
 async fn list_nodes(State(st): State<Arc<AppState>>, auth: Auth) -> Result<Response, ApiError> {
