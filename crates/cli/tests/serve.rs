@@ -775,3 +775,51 @@ fn https_when_a_certificate_is_configured() {
         Ok((200, _))
     ));
 }
+
+#[test]
+fn work_that_ends_while_the_server_is_down_is_stored_as_ended() {
+    let dir = common::fresh_dir("serve", "down_time");
+    let mut server = Server::start(&dir, "accelerated:5");
+    let op = server.client(OPERATOR);
+    let (status, t) = call(
+        &op,
+        "POST",
+        "/v1/tasks",
+        Some(json!({"origin": "Wuhu", "deadline_s": 3600.0, "stages": [{"work_flop": 1e16}]})),
+    );
+    assert_eq!(status, 201, "{t}");
+    let id = t["id"].as_u64().unwrap();
+    // Killed before the task ends; it ends (on the twin clock) while the server is down.
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    let twin_s = |k: &str| {
+        tiandi_orbit::Epoch::parse_iso(t[k].as_str().unwrap())
+            .unwrap()
+            .unix_ns() as f64
+            / 1e9
+    };
+    let wall_s = (twin_s("expected_finish") - twin_s("twin_submitted")) / 5.0;
+    assert!(wall_s > 0.2, "the task must outlast the kill: {t}");
+    std::thread::sleep(Duration::from_secs_f64(wall_s + 0.5));
+    server.crash_and_restart();
+    let op = server.client(OPERATOR);
+    wait_task(&op, id, 10, |v| v["state"] == "completed");
+    // The listing reads the store: the completion found at start-up must be stored too.
+    let t0 = Instant::now();
+    loop {
+        let (_, page) = call(&op, "GET", "/v1/tasks?state=completed", None);
+        if page["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v["id"] == id)
+        {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "completion never stored: {page}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

@@ -97,16 +97,19 @@ pub fn build_state(config: &ServeConfig, scenario: &Scenario) -> Result<Arc<AppS
     svc.keep_finished = config.keep_finished_in_memory;
     let wall = Instant::now();
     svc.restore(loaded.tasks, wall);
+    // The first step catches up with the time the service was down: work that ended
+    // meanwhile is stored as ended, with the clock, before anything is served. Its events
+    // went to nobody and are dropped.
     svc.tick(clock.now_ns(), wall).map_err(ServeError::Twin)?;
-    // Startup events (link baseline) are not news.
-    let _ = svc.take_changes();
+    let mut writes = svc.take_changes().writes;
     let meta = serde_json::to_vec(&StoredClock {
         mode: clock_text.to_string(),
         origin_twin_ns: clock.origin_twin_ns,
         origin_wall_ns: clock.origin_wall_ns,
     })
     .expect("plain struct");
-    store.commit(&[Write::Meta("clock", meta)])?;
+    writes.push(Write::Meta("clock", meta));
+    store.commit(&writes)?;
     let store: Arc<dyn Store> = Arc::new(store);
     let names = Arc::new(svc.twin.names.clone());
     let (events, _) = tokio::sync::broadcast::channel(16_384);
