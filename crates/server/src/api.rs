@@ -332,13 +332,12 @@ async fn submit_task(
     let (result, rx) = {
         let mut svc = st.lock();
         let now = st.clock.now_ns();
-        let result = svc
-            .submit(&tenant, spec, now, wall_ns())
-            .map(|(r, dup)| (task_view(&r, &st.names), dup));
+        let result = svc.submit(&tenant, spec, now, wall_ns());
         let rx = st.send(svc.take_changes());
         (result, rx)
     };
-    let (view, duplicate) = result?;
+    let (record, duplicate) = result?;
+    let view = task_view(&record, &st.names);
     durable(rx).await?;
     st.decision.observe(t0.elapsed().as_secs_f64());
     let status = if duplicate {
@@ -656,7 +655,7 @@ async fn topology(
     let q = parse_query(raw)?;
     let at = parse_at(q.get("at").map(String::as_str), st.clock.now_ns())?;
     let snap = snapshot_at(&st, at).await?;
-    let names = st.lock().twin.names.clone();
+    let names = &st.names;
     let links: Vec<Value> = snap
         .links()
         .iter()
@@ -685,7 +684,8 @@ async fn routes(
     auth.user()?;
     let q = parse_query(raw)?;
     let at = parse_at(q.get("at").map(String::as_str), st.clock.now_ns())?;
-    let (src, dst, kinds, names, down) = {
+    let names = &st.names;
+    let (src, dst, kinds, down) = {
         let svc = st.lock();
         let find = |field: &str| -> Result<u32, ApiError> {
             let name = q
@@ -702,7 +702,6 @@ async fn routes(
             find("src")?,
             find("dst")?,
             svc.twin.kinds.clone(),
-            svc.twin.names.clone(),
             svc.twin.down.clone(),
         )
     };
