@@ -229,26 +229,35 @@ impl ServeConfig {
                 format!("{}: expected 1000 to 10000000", raw.keep_finished_in_memory),
             ));
         }
+        // A token's errors point at its own [[tokens]] table.
+        let token_err = |i: usize, field: &str, message: &str| ConfigError {
+            file: file.into(),
+            line: text
+                .lines()
+                .enumerate()
+                .filter(|(_, l)| l.trim() == "[[tokens]]")
+                .nth(i)
+                .map(|(n, _)| n + 1),
+            key: format!("tokens[{i}].{field}"),
+            message: message.into(),
+        };
         let mut tokens = BTreeMap::new();
         for (i, t) in raw.tokens.into_iter().enumerate() {
-            let key = format!("tokens[{i}]");
             if t.token.len() < 16 {
-                return Err(err(
+                return Err(token_err(
+                    i,
                     "token",
-                    format!("{key}: a token needs at least 16 characters"),
+                    "a token needs at least 16 characters",
                 ));
             }
             let tenant = match (t.role, t.tenant) {
                 (Role::Operator, None) => {
-                    return Err(err(
-                        "tenant",
-                        format!("{key}: an operator token needs a tenant"),
-                    ));
+                    return Err(token_err(i, "tenant", "an operator token needs a tenant"));
                 }
                 (_, tenant) => tenant.unwrap_or_default(),
             };
             if t.role == Role::Agent && t.node.is_none() {
-                return Err(err("node", format!("{key}: an agent token needs a node")));
+                return Err(token_err(i, "node", "an agent token needs a node"));
             }
             let principal = Principal {
                 name: t.name.unwrap_or_else(|| format!("token {i}")),
@@ -257,7 +266,7 @@ impl ServeConfig {
                 node: t.node,
             };
             if tokens.insert(t.token, principal).is_some() {
-                return Err(err("token", format!("{key}: the same token appears twice")));
+                return Err(token_err(i, "token", "the same token appears twice"));
             }
         }
         Ok(ServeConfig {
@@ -309,6 +318,14 @@ tenant = "acme"
         let bad = GOOD.replace("tenant = \"acme\"", "");
         let e = ServeConfig::parse(&bad, "c.toml", Path::new(".")).unwrap_err();
         assert!(e.to_string().contains("needs a tenant"), "{e}");
+        // The second token's error names the second table, not the first's keys.
+        let two = format!("{GOOD}[[tokens]]\ntoken = \"fedcba9876543210\"\nrole = \"operator\"\n");
+        let e = ServeConfig::parse(&two, "c.toml", Path::new(".")).unwrap_err();
+        assert_eq!(
+            (e.key.as_str(), e.line),
+            ("tokens[1].tenant", Some(8)),
+            "{e}"
+        );
         let e = ServeConfig::parse("store = 3", "c.toml", Path::new(".")).unwrap_err();
         assert_eq!(e.line, Some(1), "{e}");
     }
