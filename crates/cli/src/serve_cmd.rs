@@ -56,9 +56,12 @@ pub struct AgentArgs {
     /// The node this agent runs (a name from `GET /v1/nodes`, e.g. a data centre).
     #[arg(long)]
     node: String,
-    /// The node's agent token (role "agent" in the service configuration).
-    #[arg(long, env = "TIANDI_TOKEN")]
-    token: String,
+    /// A file holding the node's agent token (role "agent" in the service configuration),
+    /// readable by its owner only. Without it the token comes from the environment
+    /// variable TIANDI_TOKEN, which the agent then removes from its environment. Never
+    /// put a token on a command line: every user of the machine can read it there.
+    #[arg(long)]
+    token_file: Option<PathBuf>,
     /// Where each stage gets its own working directory.
     #[arg(long, default_value = "tiandi-agent-work")]
     work_dir: PathBuf,
@@ -82,6 +85,20 @@ pub struct AgentArgs {
     /// succeeded are removed after their outputs are sent).
     #[arg(long)]
     keep_work: bool,
+    /// The bubblewrap program that sandboxes stages (default: bwrap from the system).
+    #[arg(long)]
+    bwrap: Option<PathBuf>,
+    /// Let stages use the host's network (by default a sandbox has none).
+    #[arg(long)]
+    stage_network: bool,
+    /// Only these programs may run (the command's first word, as written; repeat the
+    /// flag). By default any program may.
+    #[arg(long = "allow-program", value_name = "PROGRAM")]
+    allow_programs: Vec<String>,
+    /// Run stages WITHOUT the sandbox, as this agent's user with access to all it can
+    /// read. Only for nodes where every stage is trusted; the agent warns at start.
+    #[arg(long)]
+    unsafe_no_sandbox: bool,
 }
 
 fn read_ca(path: Option<&PathBuf>) -> Result<Option<Vec<u8>>> {
@@ -101,10 +118,42 @@ pub fn agent(args: AgentArgs) -> Result<()> {
         Some(s) => bail!("--run-for-s {s}: expected a positive number of seconds"),
         None => None,
     };
+    let token = match &args.token_file {
+        Some(p) => tiandi_server::agent::read_token_file(p).map_err(anyhow::Error::msg)?,
+        None => match std::env::var("TIANDI_TOKEN") {
+            Ok(t) if !t.trim().is_empty() => t.trim().to_string(),
+            _ => bail!("no token: give --token-file FILE (mode 600) or set TIANDI_TOKEN"),
+        },
+    };
+    // SAFETY: the agent has started no thread yet, so nothing reads the environment now;
+    // stages must never inherit the token, nor read it from /proc/<agent>/environ.
+    unsafe {
+        std::env::remove_var("TIANDI_TOKEN");
+    }
+    tiandi_server::agent::create_private_dir(&args.work_dir)
+        .with_context(|| format!("{}", args.work_dir.display()))?;
+    let isolation = if args.unsafe_no_sandbox {
+        eprintln!(
+            "tiandi agent: WARNING: --unsafe-no-sandbox: stages run as this agent's own user and can read everything it can (its token file, other stages' files, other processes); use it only where every stage is trusted"
+        );
+        tiandi_server::sandbox::Isolation::Unsandboxed
+    } else {
+        tiandi_server::sandbox::Isolation::detect(
+            args.bwrap.as_deref(),
+            args.stage_network,
+            &args.work_dir,
+        )
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "{e}\nthe agent runs no command without its sandbox (--unsafe-no-sandbox runs them unprotected)"
+            )
+        })?
+    };
+    eprintln!("tiandi agent: {}", isolation.describe());
     tiandi_server::agent::run(tiandi_server::agent::AgentConfig {
         server: args.server,
         node: args.node,
-        token: args.token,
+        token,
         work_dir: args.work_dir,
         slots: args.slots,
         heartbeat: Duration::from_secs_f64(args.heartbeat_s),
@@ -113,6 +162,8 @@ pub fn agent(args: AgentArgs) -> Result<()> {
         run_for,
         ca_pem: read_ca(args.ca_cert.as_ref())?,
         keep_work: args.keep_work,
+        isolation,
+        allow_programs: (!args.allow_programs.is_empty()).then_some(args.allow_programs),
     })?;
     Ok(())
 }

@@ -4,228 +4,19 @@
 //! crash test: SIGKILL the server under load, restart it, and find every acknowledged task.
 
 mod common;
+#[path = "common/serve_harness.rs"]
+mod serve_harness;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use serve_harness::*;
 use tiandi_server::agent::Client;
-
-const OPERATOR: &str = "operator-token-aaaa-0001";
-const OTHER: &str = "operator-token-bbbb-0002";
-const ADMIN: &str = "admin-token-cccc-000003";
-const AGENT_ZJK: &str = "agent-token-zjk-00000004";
-const AGENT_WUHU: &str = "agent-token-wuhu-0000005";
-
-fn config_text(store: &Path, clock: &str) -> String {
-    format!(
-        r#"
-store = "{}"
-clock = "{clock}"
-heartbeat_timeout_s = 3.0
-max_body_bytes = 65536
-keep_finished_in_memory = 1000
-[[tokens]]
-token = "{OPERATOR}"
-role = "operator"
-tenant = "a"
-[[tokens]]
-token = "{OTHER}"
-role = "operator"
-tenant = "b"
-[[tokens]]
-token = "{ADMIN}"
-role = "admin"
-[[tokens]]
-token = "{AGENT_ZJK}"
-role = "agent"
-node = "Zhangjiakou"
-[[tokens]]
-token = "{AGENT_WUHU}"
-role = "agent"
-node = "Wuhu"
-"#,
-        store.display()
-    )
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A `tiandi serve` process, killed (SIGKILL) when dropped.
-struct Server {
-    child: Child,
-    url: String,
-    port: u16,
-    config: PathBuf,
-    dir: PathBuf,
-    /// The certificate to trust when the server speaks HTTPS.
-    ca: Option<Vec<u8>>,
-}
-
-impl Server {
-    fn start(dir: &Path, clock: &str) -> Server {
-        let config = dir.join("serve.toml");
-        std::fs::write(&config, config_text(&dir.join("store.redb"), clock)).unwrap();
-        Server::start_on(dir, &config, free_port(), None)
-    }
-
-    fn start_on(dir: &Path, config: &Path, port: u16, ca: Option<Vec<u8>>) -> Server {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(dir.join("serve.log"))
-            .unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_tiandi"))
-            .args(["serve", "--config"])
-            .arg(config)
-            .args(["--listen", &format!("127.0.0.1:{port}")])
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let url = match ca {
-            Some(_) => format!("https://localhost:{port}"),
-            None => format!("http://127.0.0.1:{port}"),
-        };
-        let s = Server {
-            child,
-            url,
-            port,
-            config: config.to_path_buf(),
-            dir: dir.to_path_buf(),
-            ca,
-        };
-        s.wait_healthy();
-        s
-    }
-
-    fn wait_healthy(&self) {
-        let c = Client::with_roots(&self.url, "", Duration::from_secs(2), self.ca.as_deref());
-        let t0 = Instant::now();
-        while t0.elapsed() < Duration::from_secs(60) {
-            if let Ok((200, _)) = c.request("GET", "/healthz", None) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!(
-            "server did not come up: {}",
-            std::fs::read_to_string(self.dir.join("serve.log")).unwrap_or_default()
-        );
-    }
-
-    /// SIGKILL, then a new process on the same port and store.
-    fn crash_and_restart(&mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-        *self = Server::start_on(
-            &self.dir.clone(),
-            &self.config.clone(),
-            self.port,
-            self.ca.clone(),
-        );
-    }
-
-    fn client(&self, token: &str) -> Client {
-        Client::with_roots(
-            &self.url,
-            token,
-            Duration::from_secs(10),
-            self.ca.as_deref(),
-        )
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A `tiandi agent` process, killed when dropped.
-struct Agent(Child);
-
-impl Agent {
-    fn start(server: &Server, node: &str, token: &str, work: &Path) -> Agent {
-        let log = std::fs::File::create(work.with_extension("log")).unwrap();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tiandi"));
-        cmd.args([
-            "agent",
-            "--server",
-            &server.url,
-            "--node",
-            node,
-            "--token",
-            token,
-        ])
-        .args(["--heartbeat-s", "0.2", "--slots", "4", "--work-dir"])
-        .arg(work);
-        if server.ca.is_some() {
-            cmd.arg("--ca-cert").arg(server.dir.join("cert.pem"));
-        }
-        Agent(cmd.stdout(Stdio::null()).stderr(log).spawn().unwrap())
-    }
-}
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn call(c: &Client, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-    let bytes = body.map(|b| b.to_string().into_bytes());
-    let (status, out) = c.request(method, path, bytes.as_deref()).unwrap();
-    let v =
-        serde_json::from_slice(&out).unwrap_or(Value::String(String::from_utf8_lossy(&out).into()));
-    (status, v)
-}
-
-/// Polls a task until `done(task)` or the time runs out.
-fn wait_task(c: &Client, id: u64, secs: u64, done: impl Fn(&Value) -> bool) -> Value {
-    let t0 = Instant::now();
-    loop {
-        let (status, v) = call(c, "GET", &format!("/v1/tasks/{id}"), None);
-        assert_eq!(status, 200, "{v}");
-        if done(&v) {
-            return v;
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(secs),
-            "task {id} stuck: {v}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn wait_agent(c: &Client, node: &str) {
-    let t0 = Instant::now();
-    loop {
-        let (_, v) = call(c, "GET", &format!("/v1/nodes/{node}"), None);
-        if v["agent"]["live"] == true {
-            return;
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(30),
-            "agent of {node} never heard"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
 
 #[test]
 fn submit_place_run_complete_with_events() {
@@ -351,6 +142,8 @@ fn cancel_and_agent_death_replaces_work() {
         (200, Some("cancelled")),
         "{c}"
     );
+    // A cancelled task neither met nor missed its deadline.
+    assert_eq!(c["deadline_met"], Value::Null, "{c}");
     let (status, _) = call(&op, "DELETE", &format!("/v1/tasks/{id}"), None);
     assert_eq!(status, 409);
 
@@ -442,6 +235,28 @@ fn tokens_roles_and_tenants_are_enforced() {
         .0,
         200
     );
+    // Not even an admin speaks for a node's agent: its heartbeat would mark a ground
+    // station served by an agent that runs nothing, and submissions from it would fail.
+    let admin = server.client(ADMIN);
+    let (status, v) = call(
+        &admin,
+        "POST",
+        "/v1/agents/Beijing-Miyun/heartbeat",
+        Some(json!({})),
+    );
+    assert_eq!(status, 403, "{v}");
+    std::thread::sleep(Duration::from_secs(4));
+    let (_, station) = call(&a, "GET", "/v1/nodes/Beijing-Miyun", None);
+    assert_eq!(station["down"], false, "{station}");
+    let (status, t) = call(
+        &a,
+        "POST",
+        "/v1/tasks",
+        Some(
+            json!({"origin": "Beijing-Miyun", "deadline_s": 600.0, "stages": [{"work_flop": 1e12}]}),
+        ),
+    );
+    assert_eq!(status, 201, "{t}");
     // Operators do not read metrics; admins do.
     assert_eq!(call(&a, "GET", "/metrics", None).0, 403);
     let (status, text) = server
@@ -451,7 +266,7 @@ fn tokens_roles_and_tenants_are_enforced() {
     let text = String::from_utf8(text).unwrap();
     assert_eq!(status, 200);
     assert!(
-        text.contains("tiandi_submissions_total{outcome=\"accepted\"} 1"),
+        text.contains("tiandi_submissions_total{outcome=\"accepted\"} 2"),
         "{text}"
     );
 }
@@ -531,7 +346,13 @@ fn bad_input_is_refused_with_the_field_named() {
     assert_eq!((s, v["field"].as_str()), (422, Some("stages[0]")), "{v}");
     // Too large a body.
     let big = format!("{{\"origin\": \"{}\"}}", "x".repeat(70_000));
-    assert_eq!(post(&big).0, 413);
+    // ... answered in the API's JSON error form.
+    let (s, v) = post(&big);
+    assert_eq!((s, v["field"].as_str()), (413, Some("body")), "{v}");
+    // A deadline too short to be a deadline names the request's field.
+    let (s, v) =
+        post("{\"origin\": \"Wuhu\", \"deadline_s\": 1e-12, \"stages\": [{\"work_flop\": 1}]}");
+    assert_eq!((s, v["field"].as_str()), (400, Some("deadline_s")), "{v}");
     let (s, v) = call(&op, "GET", "/v1/tasks?limit=0", None);
     assert_eq!((s, v["field"].as_str()), (400, Some("limit")));
     let (s, v) = call(
@@ -561,7 +382,6 @@ fn bad_input_is_refused_with_the_field_named() {
 fn sigkill_under_load_loses_no_acknowledged_task() {
     let dir = common::fresh_dir("serve", "crash");
     let mut server = Server::start(&dir, "accelerated:50");
-    let ran_log = dir.join("ran.log");
     let _agent = Agent::start(&server, "Zhangjiakou", AGENT_ZJK, &dir.join("zjk"));
     wait_agent(&server.client(OPERATOR), "Zhangjiakou");
     // (id, idempotency key, carries a command) of every 2xx answer
@@ -573,7 +393,6 @@ fn sigkill_under_load_loses_no_acknowledged_task() {
             .map(|w| {
                 let (stop, acked) = (stop.clone(), acked.clone());
                 let client = server.client(OPERATOR);
-                let log = ran_log.clone();
                 std::thread::spawn(move || {
                     let mut n = 0u64;
                     while !stop.load(Ordering::Relaxed) {
@@ -581,8 +400,8 @@ fn sigkill_under_load_loses_no_acknowledged_task() {
                         let command = n.is_multiple_of(10);
                         let mut stage = json!({"work_flop": 1e12 * (1 + n % 7) as f64});
                         if command {
-                            stage["run"] = json!({"command": ["sh", "-c",
-                                format!("echo $TIANDI_TASK_ID >> {}", log.display())]});
+                            stage["run"] = json!({"command": ["sh", "-c", "echo $TIANDI_TASK_ID > ran.txt"],
+                                "outputs": ["ran.txt"]});
                         }
                         let key = format!("r{round}-w{w}-{n}");
                         let body = json!({"origin": "Beijing-Miyun", "deadline_s": 3600.0,
@@ -710,11 +529,27 @@ fn sigkill_under_load_loses_no_acknowledged_task() {
         .parse()
         .unwrap();
     assert!(in_memory <= 1_000 + 50, "{in_memory} tasks in memory");
-    // No command ran twice.
-    let log = std::fs::read_to_string(&ran_log).unwrap_or_default();
+    // No command ran twice: the agent logs each start (a stage cannot write outside its
+    // sandbox), and each output names the task that wrote it.
+    let log = std::fs::read_to_string(dir.join("zjk.log")).unwrap_or_default();
     let mut runs: BTreeMap<u64, u32> = BTreeMap::new();
-    for line in log.lines() {
-        *runs.entry(line.trim().parse().unwrap()).or_default() += 1;
+    for line in log.lines().filter(|l| l.ends_with(": started")) {
+        let id = line
+            .split_whitespace()
+            .nth(3)
+            .and_then(|t| t.parse().ok())
+            .unwrap_or_else(|| panic!("unreadable agent line {line:?}"));
+        *runs.entry(id).or_default() += 1;
+    }
+    for (id, _, command) in acked.iter().filter(|a| a.2) {
+        let (_, out) = op
+            .request("GET", &format!("/v1/tasks/{id}/files/ran.txt"), None)
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&out).trim(),
+            id.to_string(),
+            "{command}"
+        );
     }
     for (id, _, command) in &acked {
         if *command {

@@ -36,6 +36,10 @@ const MAX_PAGE: usize = 1_000;
 /// `next_after` says where to go on.
 const MAX_SCAN: usize = 100_000;
 
+/// Largest agent report body: a stage's outputs at their limit, base64, with room for the
+/// rest (whatever `max_body_bytes` says for other requests).
+const MAX_REPORT_BYTES: usize = crate::model::MAX_OUTPUT_TOTAL_BYTES * 4 / 3 + (512 << 10);
+
 /// How the twin clock maps wall time to twin time.
 #[derive(Clone, Copy, Debug)]
 pub struct Clock {
@@ -103,7 +107,8 @@ impl Histogram {
 pub struct AppState {
     pub svc: Mutex<Service>,
     pub clock: Clock,
-    pub tokens: BTreeMap<String, Principal>,
+    /// Principals by the SHA-256 of their token.
+    pub tokens: BTreeMap<[u8; 32], Principal>,
     pub committer: Mutex<mpsc::Sender<Job>>,
     pub events: tokio::sync::broadcast::Sender<Event>,
     pub stats: Arc<CommitStats>,
@@ -114,6 +119,12 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     /// Node names in network order.
     pub names: Arc<Vec<String>>,
+    /// Permits for store listings running at once.
+    pub listings: tokio::sync::Semaphore,
+    /// Becomes true when the service shuts down: event streams end.
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
+    /// How long a request may take to be read and answered.
+    pub request_timeout: std::time::Duration,
 }
 
 impl AppState {
@@ -180,7 +191,7 @@ impl FromRequestParts<Arc<AppState>> for Auth {
             .ok_or_else(|| unauthorised("expected Authorization: Bearer <token>"))?;
         state
             .tokens
-            .get(token.trim())
+            .get(&crate::config::token_digest(token.trim()))
             .cloned()
             .map(Auth)
             .ok_or_else(|| unauthorised("unknown token"))
@@ -208,15 +219,38 @@ impl Auth {
             _ => Err(forbidden("admin only")),
         }
     }
-    /// The agent of `node`, or an admin.
+    /// The agent of `node`: only its own agent token (an admin's heartbeat would make the
+    /// node look served by an agent that runs nothing).
     fn agent_of(&self, node: &str) -> Result<(), ApiError> {
         match self.0.role {
-            Role::Admin => Ok(()),
             Role::Agent if self.0.node.as_deref() == Some(node) => Ok(()),
             _ => Err(forbidden(
                 "only this node's agent token may use its agent endpoints",
             )),
         }
+    }
+}
+
+/// A request body, read whole within the size limit; a refusal is a JSON error (413 for
+/// a body over the limit).
+pub struct Body(pub Bytes);
+
+impl<S: Send + Sync> axum::extract::FromRequest<S> for Body {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        Bytes::from_request(req, state)
+            .await
+            .map(Body)
+            .map_err(|e| {
+                let status = e.status().as_u16();
+                let why = if status == 413 {
+                    "request body over the size limit".to_string()
+                } else {
+                    format!("request body unreadable: {}", e.body_text())
+                };
+                ApiError::new(status, why, Some("body"))
+            })
     }
 }
 
@@ -306,7 +340,13 @@ fn task_view(r: &TaskRecord, names: &[String]) -> Value {
         "deadline": iso(r.deadline_ns),
         "expected_finish": iso(r.expected_finish_ns),
         "finished": r.finished_ns.map(iso),
-        "deadline_met": r.finished_ns.map(|f| f <= r.deadline_ns),
+        // Only a delivered result meets or misses its deadline; a failed task missed it, a
+        // cancelled or unfinished one has no answer.
+        "deadline_met": match r.state {
+            TaskState::Completed => r.finished_ns.map(|f| f <= r.deadline_ns),
+            TaskState::Failed => Some(false),
+            _ => None,
+        },
         "reason": r.reason,
         "replacements": r.replacements,
         "decision": {"stages": stages, "deliver_s": r.deliver_s},
@@ -319,7 +359,7 @@ fn task_view(r: &TaskRecord, names: &[String]) -> Value {
 async fn submit_task(
     State(st): State<Arc<AppState>>,
     auth: Auth,
-    body: Bytes,
+    Body(body): Body,
 ) -> Result<Response, ApiError> {
     let t0 = Instant::now();
     let tenant = match auth.user()? {
@@ -428,36 +468,48 @@ async fn list_tasks(
             }
         },
     };
-    // The stored records, in id order (a change is visible here once it is durable).
+    // Listings read the store; a bounded number run at once so that many large pages
+    // cannot take the memory of the process.
+    let _permit = tokio::time::timeout(std::time::Duration::from_secs(5), st.listings.acquire())
+        .await
+        .map_err(|_| ApiError::new(503, "too many listings at once: try again", None))?
+        .map_err(|_| ApiError::new(503, "shutting down", None))?;
+    // The stored records, in id order (a change is visible here once it is durable): a
+    // tenant's through the tenant index, every record for an admin. Each record becomes
+    // its view at once, so a page never holds records' files.
     let store = st.store.clone();
+    let names = st.names.clone();
     let tenant = tenant.map(str::to_string);
-    let (records, next) = tokio::task::spawn_blocking(move || {
-        let mut page = Vec::new();
+    let (page, next) = tokio::task::spawn_blocking(move || {
+        let mut page: Vec<Value> = Vec::new();
+        let mut last = 0;
         let mut next = None;
         let mut scanned = 0;
-        store.scan(after, &mut |r| {
+        let mut visit = |r: TaskRecord| {
             scanned += 1;
-            let wanted = tenant.as_deref().is_none_or(|t| t == r.tenant)
-                && state.is_none_or(|s| s == r.state)
-                && r.submitted_wall_ns >= since_ns;
+            let wanted = state.is_none_or(|s| s == r.state) && r.submitted_wall_ns >= since_ns;
             if wanted {
                 if page.len() == limit {
-                    next = page.last().map(|p: &TaskRecord| p.id);
+                    next = Some(last);
                     return false;
                 }
-                page.push(r);
+                last = r.id;
+                page.push(task_view(&r, &names));
             } else if scanned >= MAX_SCAN {
                 next = Some(r.id);
                 return false;
             }
             true
-        })?;
+        };
+        match tenant.as_deref() {
+            Some(t) => store.scan_tenant(t, after, &mut visit)?,
+            None => store.scan(after, &mut visit)?,
+        }
         Ok::<_, crate::store::StoreError>((page, next))
     })
     .await
     .map_err(|e| ApiError::new(500, format!("store reader: {e}"), None))?
     .map_err(|e| ApiError::new(500, e.to_string(), None))?;
-    let page: Vec<Value> = records.iter().map(|r| task_view(r, &st.names)).collect();
     Ok(axum::Json(json!({"tasks": page, "next_after": next})).into_response())
 }
 
@@ -757,26 +809,38 @@ async fn events(
 ) -> Result<Sse<impl futures_util::Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
     auth.user()?;
     let rx = st.events.subscribe();
-    let stream = futures_util::stream::unfold((rx, auth.0), |(mut rx, p)| async move {
-        use tokio::sync::broadcast::error::RecvError;
-        loop {
-            match rx.recv().await {
-                Ok(e) if may_see(&p, &e) => {
-                    let ev = SseEvent::default()
-                        .event(e.name())
-                        .json_data(&e)
-                        .unwrap_or_else(|_| SseEvent::default().comment("unserialisable event"));
-                    return Some((Ok(ev), (rx, p)));
+    let stop = st.shutdown.clone();
+    let stream =
+        futures_util::stream::unfold((rx, auth.0, stop), |(mut rx, p, mut stop)| async move {
+            use tokio::sync::broadcast::error::RecvError;
+            loop {
+                if *stop.borrow() {
+                    return None;
                 }
-                Ok(_) => {}
-                Err(RecvError::Lagged(n)) => {
-                    let ev = SseEvent::default().comment(format!("lagged: {n} events dropped"));
-                    return Some((Ok(ev), (rx, p)));
+                let next = tokio::select! {
+                    e = rx.recv() => e,
+                    // Shutting down; a closed channel (no shutdown to come) changes nothing.
+                    Ok(()) = stop.changed() => return None,
+                };
+                match next {
+                    Ok(e) if may_see(&p, &e) => {
+                        let ev = SseEvent::default()
+                            .event(e.name())
+                            .json_data(&e)
+                            .unwrap_or_else(|_| {
+                                SseEvent::default().comment("unserialisable event")
+                            });
+                        return Some((Ok(ev), (rx, p, stop)));
+                    }
+                    Ok(_) => {}
+                    Err(RecvError::Lagged(n)) => {
+                        let ev = SseEvent::default().comment(format!("lagged: {n} events dropped"));
+                        return Some((Ok(ev), (rx, p, stop)));
+                    }
+                    Err(RecvError::Closed) => return None,
                 }
-                Err(RecvError::Closed) => return None,
             }
-        }
-    });
+        });
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 
@@ -854,6 +918,24 @@ async fn metrics(State(st): State<Arc<AppState>>, auth: Auth) -> Result<Response
         "tiandi_stages_replaced_total",
         "Stages placed again after their node was lost.",
         c.replaced_stages,
+    );
+    counter(
+        &mut out,
+        "tiandi_forged_reports_total",
+        "Agent reports refused for want of their attempt's secret.",
+        c.forged_reports,
+    );
+    counter(
+        &mut out,
+        "tiandi_stages_restarted_total",
+        "Stages given again as a new attempt because their agent process was replaced.",
+        c.restarted_stages,
+    );
+    counter(
+        &mut out,
+        "tiandi_store_records_read_total",
+        "Task records decoded from the store by reads.",
+        st.store.records_read(),
     );
     counter(
         &mut out,
@@ -935,7 +1017,7 @@ async fn heartbeat(
     State(st): State<Arc<AppState>>,
     auth: Auth,
     Path(name): Path<String>,
-    body: Bytes,
+    Body(body): Body,
 ) -> Result<Response, ApiError> {
     let node = agent_node(&st, &auth, &name)?;
     let t: Telemetry = if body.is_empty() {
@@ -982,6 +1064,9 @@ struct PollBody {
     /// Stages the agent is running or still has to report.
     #[serde(default)]
     holds: Vec<crate::model::StageRef>,
+    /// The agent process: a random id it picks at start.
+    #[serde(default)]
+    instance: Option<String>,
 }
 
 fn one() -> usize {
@@ -992,22 +1077,27 @@ async fn poll(
     State(st): State<Arc<AppState>>,
     auth: Auth,
     Path(name): Path<String>,
-    body: Bytes,
+    Body(body): Body,
 ) -> Result<Response, ApiError> {
     let node = agent_node(&st, &auth, &name)?;
     let b: PollBody = if body.is_empty() {
         PollBody {
             max: 1,
             holds: Vec::new(),
+            instance: None,
         }
     } else {
         parse_json(&body)?
     };
-    if !(1..=256).contains(&b.max) {
+    if b.max > 256 {
         return Err(ApiError::bad(
             "max",
-            format!("{}: expected 1 to 256", b.max),
+            format!("{}: expected 0 to 256", b.max),
         ));
+    }
+    let instance = b.instance.unwrap_or_default();
+    if instance.len() > 128 {
+        return Err(ApiError::bad("instance", "expected at most 128 characters"));
     }
     let (work, rx) = {
         let mut svc = st.lock();
@@ -1019,24 +1109,20 @@ async fn poll(
             ));
         }
         let now = st.clock.now_ns();
-        let holds = b
-            .holds
-            .iter()
-            .map(|h| (h.task, h.stage, h.attempt))
-            .collect();
-        let work = svc.poll(node, b.max, &holds, now);
+        let holds = b.holds.iter().copied().collect();
+        let work = svc.poll(node, &instance, b.max, &holds, now);
         (work, st.send(svc.take_changes()))
     };
     // The assignment is durable before the agent may start it.
     durable(rx).await?;
-    Ok(axum::Json(json!({"assignments": work})).into_response())
+    Ok(axum::Json(json!({"assignments": work.assignments, "cancel": work.cancel})).into_response())
 }
 
 async fn complete(
     State(st): State<Arc<AppState>>,
     auth: Auth,
     Path(name): Path<String>,
-    body: Bytes,
+    Body(body): Body,
 ) -> Result<Response, ApiError> {
     let node = agent_node(&st, &auth, &name)?;
     let c: Completion = parse_json(&body)?;
@@ -1074,7 +1160,12 @@ pub fn router(state: Arc<AppState>) -> (Router, Vec<(&'static str, &'static str)
         ("get", "/v1/events", get(events)),
         ("post", "/v1/agents/{node}/heartbeat", post(heartbeat)),
         ("post", "/v1/agents/{node}/poll", post(poll)),
-        ("post", "/v1/agents/{node}/complete", post(complete)),
+        (
+            "post",
+            "/v1/agents/{node}/complete",
+            // A report carries up to MAX_OUTPUT_TOTAL_BYTES of output, base64-encoded.
+            post(complete).layer(DefaultBodyLimit::max(MAX_REPORT_BYTES)),
+        ),
     ];
     let mut routes = Vec::new();
     let mut merged: BTreeMap<&'static str, MethodRouter<Arc<AppState>>> = BTreeMap::new();
@@ -1094,9 +1185,20 @@ pub fn router(state: Arc<AppState>) -> (Router, Vec<(&'static str, &'static str)
     for (path, m) in merged {
         app = app.route(path, m);
     }
+    let timeout = state.request_timeout;
     let app = app
         .fallback(no_route)
         .layer(DefaultBodyLimit::max(max_body))
+        .layer(axum::middleware::from_fn(
+            move |req: axum::extract::Request, next: axum::middleware::Next| async move {
+                // Reading the body and answering; an event stream's body is sent after.
+                match tokio::time::timeout(timeout, next.run(req)).await {
+                    Ok(r) => r,
+                    Err(_) => ApiError::new(408, "request not read and answered in time", None)
+                        .into_response(),
+                }
+            },
+        ))
         .with_state(state);
     (app, routes)
 }

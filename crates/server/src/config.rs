@@ -72,13 +72,28 @@ pub struct ServeConfig {
     pub clock_text: String,
     /// Placement policy (see `tiandi_scheduler::POLICY_NAMES`).
     pub policy: String,
-    pub tokens: BTreeMap<String, Principal>,
+    /// Principals by the SHA-256 digest of their token (plain tokens in the file are
+    /// hashed on load, so the service never keeps one in the clear).
+    pub tokens: BTreeMap<[u8; 32], Principal>,
     /// An agent silent this long (wall seconds) is declared lost and its work re-placed.
     pub heartbeat_timeout_s: f64,
     /// Largest request body, bytes.
     pub max_body_bytes: usize,
     /// Tasks a tenant may have unfinished at once.
     pub max_active_per_tenant: usize,
+    /// Bytes a tenant's unfinished tasks may hold: inline input files plus room for the
+    /// output files of their command stages.
+    pub max_active_bytes_per_tenant: u64,
+    /// A connection must send a request's headers within this long (also how long an
+    /// idle keep-alive connection is kept), seconds.
+    pub header_timeout_s: f64,
+    /// A request must be read and answered within this long (event streams excepted once
+    /// they have started), seconds.
+    pub request_timeout_s: f64,
+    /// Connections served at once; more wait in the listen backlog.
+    pub max_connections: usize,
+    /// `GET /v1/tasks` listings read from the store at once; more wait, then get 503.
+    pub max_concurrent_listings: usize,
     /// Ended tasks kept in memory (the most recent); older ones are read from the store.
     pub keep_finished_in_memory: usize,
     /// Serve HTTPS with this PEM certificate chain and key.
@@ -112,6 +127,16 @@ struct ConfigFile {
     max_active_per_tenant: usize,
     #[serde(default = "default_keep")]
     keep_finished_in_memory: usize,
+    #[serde(default = "default_active_bytes")]
+    max_active_bytes_per_tenant: u64,
+    #[serde(default = "default_header_timeout")]
+    header_timeout_s: f64,
+    #[serde(default = "default_request_timeout")]
+    request_timeout_s: f64,
+    #[serde(default = "default_connections")]
+    max_connections: usize,
+    #[serde(default = "default_listings")]
+    max_concurrent_listings: usize,
     #[serde(default)]
     tokens: Vec<TokenFile>,
     tls: Option<TlsFiles>,
@@ -121,7 +146,9 @@ struct ConfigFile {
 #[serde(deny_unknown_fields)]
 struct TokenFile {
     name: Option<String>,
-    token: String,
+    token: Option<String>,
+    /// The token's SHA-256 digest in hex (64 characters), instead of the token itself.
+    token_sha256: Option<String>,
     role: Role,
     tenant: Option<String>,
     node: Option<String>,
@@ -147,6 +174,43 @@ fn default_active() -> usize {
 }
 fn default_keep() -> usize {
     10_000
+}
+fn default_active_bytes() -> u64 {
+    1 << 30
+}
+fn default_header_timeout() -> f64 {
+    10.0
+}
+fn default_request_timeout() -> f64 {
+    30.0
+}
+fn default_connections() -> usize {
+    4_096
+}
+fn default_listings() -> usize {
+    2
+}
+
+/// The SHA-256 digest of a token, as the service keeps it.
+pub fn token_digest(token: &str) -> [u8; 32] {
+    let d = ring::digest::digest(&ring::digest::SHA256, token.as_bytes());
+    d.as_ref().try_into().expect("SHA-256 is 32 bytes")
+}
+
+/// Lower-case hex of a digest.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn parse_hex32(text: &str) -> Option<[u8; 32]> {
+    if text.len() != 64 || !text.is_ascii() {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(out)
 }
 
 /// A configuration error: file, line when known, key, message.
@@ -223,6 +287,35 @@ impl ServeConfig {
                 format!("{}: expected 1 KiB to 64 MiB", raw.max_body_bytes),
             ));
         }
+        if raw.max_active_bytes_per_tenant < 1 << 20 {
+            return Err(err(
+                "max_active_bytes_per_tenant",
+                format!(
+                    "{}: expected at least 1 MiB",
+                    raw.max_active_bytes_per_tenant
+                ),
+            ));
+        }
+        for (key, v, lo, hi) in [
+            ("header_timeout_s", raw.header_timeout_s, 0.1, 3_600.0),
+            ("request_timeout_s", raw.request_timeout_s, 0.1, 3_600.0),
+        ] {
+            if !(v.is_finite() && (lo..=hi).contains(&v)) {
+                return Err(err(key, format!("{v}: expected {lo} to {hi} s")));
+            }
+        }
+        if !(16..=1_000_000).contains(&raw.max_connections) {
+            return Err(err(
+                "max_connections",
+                format!("{}: expected 16 to 1000000", raw.max_connections),
+            ));
+        }
+        if !(1..=64).contains(&raw.max_concurrent_listings) {
+            return Err(err(
+                "max_concurrent_listings",
+                format!("{}: expected 1 to 64", raw.max_concurrent_listings),
+            ));
+        }
         if !(1_000..=10_000_000).contains(&raw.keep_finished_in_memory) {
             return Err(err(
                 "keep_finished_in_memory",
@@ -243,13 +336,30 @@ impl ServeConfig {
         };
         let mut tokens = BTreeMap::new();
         for (i, t) in raw.tokens.into_iter().enumerate() {
-            if t.token.len() < 16 {
-                return Err(token_err(
-                    i,
-                    "token",
-                    "a token needs at least 16 characters",
-                ));
-            }
+            let digest = match (&t.token, &t.token_sha256) {
+                (Some(token), None) if token.len() < 16 => {
+                    return Err(token_err(
+                        i,
+                        "token",
+                        "a token needs at least 16 characters",
+                    ));
+                }
+                (Some(token), None) => token_digest(token),
+                (None, Some(h)) => parse_hex32(h).ok_or_else(|| {
+                    token_err(
+                        i,
+                        "token_sha256",
+                        "expected 64 hex digits (the SHA-256 of the token: `tiandi token`)",
+                    )
+                })?,
+                _ => {
+                    return Err(token_err(
+                        i,
+                        "token",
+                        "give exactly one of token or token_sha256",
+                    ));
+                }
+            };
             let tenant = match (t.role, t.tenant) {
                 (Role::Operator, None) => {
                     return Err(token_err(i, "tenant", "an operator token needs a tenant"));
@@ -265,7 +375,7 @@ impl ServeConfig {
                 tenant,
                 node: t.node,
             };
-            if tokens.insert(t.token, principal).is_some() {
+            if tokens.insert(digest, principal).is_some() {
                 return Err(token_err(i, "token", "the same token appears twice"));
             }
         }
@@ -281,6 +391,11 @@ impl ServeConfig {
             max_body_bytes: raw.max_body_bytes,
             max_active_per_tenant: raw.max_active_per_tenant,
             keep_finished_in_memory: raw.keep_finished_in_memory,
+            max_active_bytes_per_tenant: raw.max_active_bytes_per_tenant,
+            header_timeout_s: raw.header_timeout_s,
+            request_timeout_s: raw.request_timeout_s,
+            max_connections: raw.max_connections,
+            max_concurrent_listings: raw.max_concurrent_listings,
             tls: raw.tls.map(|t| TlsFiles {
                 cert: base.join(t.cert),
                 key: base.join(t.key),
@@ -307,7 +422,24 @@ tenant = "acme"
         let c = ServeConfig::parse(GOOD, "c.toml", Path::new("/etc")).unwrap();
         assert_eq!(c.clock, ClockMode::Accelerated(60.0));
         assert_eq!(c.store, Path::new("/etc/s.redb"));
-        assert_eq!(c.tokens["0123456789abcdef"].tenant, "acme");
+        assert_eq!(c.tokens[&token_digest("0123456789abcdef")].tenant, "acme");
+        // The same token given by its digest is the same principal.
+        let hashed = GOOD.replace(
+            "token = \"0123456789abcdef\"",
+            &format!(
+                "token_sha256 = \"{}\"",
+                hex(&token_digest("0123456789abcdef"))
+            ),
+        );
+        let h = ServeConfig::parse(&hashed, "c.toml", Path::new("/etc")).unwrap();
+        assert_eq!(h.tokens, c.tokens);
+        let e = ServeConfig::parse(
+            &GOOD.replace("token = ", "token_sha256 = "),
+            "c.toml",
+            Path::new("."),
+        )
+        .unwrap_err();
+        assert_eq!(e.key, "tokens[0].token_sha256", "{e}");
     }
 
     #[test]

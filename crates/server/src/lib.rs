@@ -10,8 +10,10 @@
 pub mod agent;
 pub mod api;
 pub mod config;
+pub mod conn;
 pub mod load;
 pub mod model;
+pub mod sandbox;
 pub mod service;
 pub mod store;
 pub mod tls;
@@ -62,7 +64,11 @@ const BUCKETS: &[f64] = &[
 
 /// Opens the store, restores every task and starts the store thread: the state the
 /// HTTP app runs on.
-pub fn build_state(config: &ServeConfig, scenario: &Scenario) -> Result<Arc<AppState>, ServeError> {
+pub fn build_state(
+    config: &ServeConfig,
+    scenario: &Scenario,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+) -> Result<Arc<AppState>, ServeError> {
     let clock_text = config.clock_text.as_str();
     let store = RedbStore::open(&config.store)?;
     let loaded = store.load()?;
@@ -93,6 +99,7 @@ pub fn build_state(config: &ServeConfig, scenario: &Scenario) -> Result<Arc<AppS
     };
     let mut svc = Service::new(scenario, &config.policy).map_err(ServeError::Twin)?;
     svc.max_active_per_tenant = config.max_active_per_tenant;
+    svc.max_active_bytes_per_tenant = config.max_active_bytes_per_tenant;
     svc.heartbeat_timeout = Duration::from_secs_f64(config.heartbeat_timeout_s);
     svc.keep_finished = config.keep_finished_in_memory;
     let wall = Instant::now();
@@ -127,6 +134,9 @@ pub fn build_state(config: &ServeConfig, scenario: &Scenario) -> Result<Arc<AppS
         max_body_bytes: config.max_body_bytes,
         store,
         names,
+        listings: tokio::sync::Semaphore::new(config.max_concurrent_listings),
+        shutdown,
+        request_timeout: Duration::from_secs_f64(config.request_timeout_s),
     }))
 }
 
@@ -148,13 +158,15 @@ pub async fn run_ticker(state: Arc<AppState>) {
     }
 }
 
-/// Runs the service until Ctrl-C or SIGTERM.
+/// Runs the service until Ctrl-C or SIGTERM; then event streams end, no new connection is
+/// taken, and requests in flight get [`conn::SHUTDOWN_BOUND`] to finish.
 pub async fn serve(config: ServeConfig, scenario: Scenario) -> Result<(), ServeError> {
     let tls = match &config.tls {
         Some(f) => Some(tls::server_config(&f.cert, &f.key).map_err(ServeError::Tls)?),
         None => None,
     };
-    let state = tokio::task::block_in_place(|| build_state(&config, &scenario))?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let state = tokio::task::block_in_place(|| build_state(&config, &scenario, stop_rx))?;
     let (app, _) = api::router(state.clone());
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -163,29 +175,28 @@ pub async fn serve(config: ServeConfig, scenario: Scenario) -> Result<(), ServeE
             source,
         })?;
     let addr = listener.local_addr()?;
+    let limits = conn::ConnLimits {
+        header_timeout: Duration::from_secs_f64(config.header_timeout_s),
+        max_connections: conn::connection_room(config.max_connections),
+    };
     let n_tasks = state.lock().n_tasks();
     eprintln!(
-        "tiandi serve: listening on {}://{addr} (twin {}, {} nodes, policy {}, {} tasks restored from {})",
+        "tiandi serve: listening on {}://{addr} (twin {}, {} nodes, policy {}, {} tasks restored from {}, at most {} connections)",
         if tls.is_some() { "https" } else { "http" },
         scenario.name,
         state.lock().twin.n_nodes(),
         config.policy,
         n_tasks,
-        config.store.display()
+        config.store.display(),
+        limits.max_connections,
     );
     tokio::spawn(run_ticker(state.clone()));
-    match tls {
-        Some(tls) => {
-            axum::serve(tls::TlsListener::new(listener, tls)?, app)
-                .with_graceful_shutdown(shutdown_signal())
-                .await?
-        }
-        None => {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown_signal())
-                .await?
-        }
-    }
+    let shutdown = async move {
+        shutdown_signal().await;
+        eprintln!("tiandi serve: shutting down");
+        let _ = stop_tx.send(true);
+    };
+    conn::serve(listener, tls, app, limits, shutdown).await;
     Ok(())
 }
 

@@ -148,6 +148,13 @@ pub struct StageRecord {
     /// Node indices from where the stage's input is to where it runs.
     pub route: Vec<u32>,
     pub exit_code: Option<i32>,
+    /// The current attempt's secret, handed to the agent with the assignment; a completion
+    /// must carry it. `None` until the attempt is assigned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    /// The agent process (its instance id) the attempt was handed to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
 }
 
 /// A stored task: the submission, its decision and its progress. Written whole on every
@@ -250,6 +257,8 @@ pub struct Assignment {
     pub inputs: BTreeMap<String, String>,
     pub outputs: Vec<String>,
     pub timeout_s: f64,
+    /// This attempt's secret: the completion must carry it back.
+    pub secret: String,
 }
 
 /// One attempt of one stage.
@@ -275,4 +284,25 @@ pub struct Completion {
     pub outputs: BTreeMap<String, String>,
     #[serde(default)]
     pub message: Option<String>,
+    /// The secret of the assignment this reports on; a report without it is refused.
+    #[serde(default)]
+    pub secret: Option<String>,
+}
+
+/// Largest output file an agent may return, bytes (after base64 decoding).
+pub const MAX_OUTPUT_FILE_BYTES: usize = 256 * 1024;
+/// Largest sum of one stage's output files, bytes.
+pub const MAX_OUTPUT_TOTAL_BYTES: usize = 1 << 20;
+
+/// A file name a stage may read or write: 1-128 of `A-Z a-z 0-9 . _ -`, not `.` or `..`.
+/// Both the service (on submission) and the agent (on assignment) check it, so neither
+/// trusts the other with a path.
+pub fn safe_file_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 128
+        && name != "."
+        && name != ".."
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }

@@ -17,8 +17,8 @@ use tiandi_scheduler::{Decision, Policy, Site, View};
 use tiandi_workload::{Destination, Pin, Stage, Task, TaskKind};
 
 use crate::model::{
-    Assignment, Completion, Event, StageRecord, StageState, TaskRecord, TaskSpec, TaskState,
-    Telemetry,
+    Assignment, Completion, Event, MAX_OUTPUT_FILE_BYTES, MAX_OUTPUT_TOTAL_BYTES, StageRecord,
+    StageRef, StageState, TaskRecord, TaskSpec, TaskState, Telemetry, safe_file_name,
 };
 use crate::store::Write;
 use crate::twin::{Loads, PlaceView, Twin};
@@ -33,8 +33,6 @@ pub const MAX_DEADLINE_S: f64 = 30.0 * 86_400.0;
 pub const MAX_WORK_FLOP: f64 = 1e24;
 /// Largest bytes of any stage field (100 TB).
 pub const MAX_BYTES: u64 = 100_000_000_000_000;
-/// Largest output file an agent may return, bytes (after base64 decoding).
-pub const MAX_OUTPUT_FILE_BYTES: usize = 256 * 1024;
 
 /// A refusal, mapped to an HTTP status by the API layer.
 #[derive(Clone, Debug, PartialEq)]
@@ -79,11 +77,60 @@ pub struct Counters {
     pub replaced_stages: u64,
     pub agents_lost: u64,
     pub stale_reports: u64,
+    /// Reports refused because they did not carry their attempt's secret.
+    pub forged_reports: u64,
+    /// Stages assigned to an agent process that was replaced by a new one (restart).
+    pub restarted_stages: u64,
 }
 
 struct AgentInfo {
     last_seen: Instant,
     live: bool,
+    /// The agent process polling for the node (a random id it picks at start).
+    instance: Option<String>,
+}
+
+/// Makes the secret of one stage attempt (random, unguessable).
+pub type SecretSource = Box<dyn FnMut() -> String + Send>;
+
+/// 128 random bits from the system's generator, as hex.
+pub fn random_secret() -> String {
+    use ring::rand::SecureRandom as _;
+    let mut bytes = [0u8; 16];
+    ring::rand::SystemRandom::new()
+        .fill(&mut bytes)
+        .expect("the system's random generator works");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Compares two secrets in time that does not depend on where they differ.
+fn same_secret(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+/// Bytes a task holds against its tenant's byte quota while it is unfinished: its inline
+/// input files, and room for the output files its command stages may return.
+pub fn reserved_bytes(spec: &TaskSpec) -> u64 {
+    spec.stages
+        .iter()
+        .filter_map(|s| s.run.as_ref())
+        .map(|run| {
+            let inputs: usize = run.inputs.iter().map(|(k, v)| k.len() + v.len()).sum();
+            let outputs = (run.outputs.len() * MAX_OUTPUT_FILE_BYTES).min(MAX_OUTPUT_TOTAL_BYTES);
+            (inputs + outputs) as u64
+        })
+        .sum()
+}
+
+/// What an agent's poll gets: work to start, and stages it holds that it must stop.
+#[derive(Debug, Default)]
+pub struct PollAnswer {
+    pub assignments: Vec<Assignment>,
+    pub cancel: Vec<StageRef>,
 }
 
 pub struct Service {
@@ -103,6 +150,10 @@ pub struct Service {
     unplaced: BTreeSet<(u64, u16)>,
     agents: BTreeMap<u32, AgentInfo>,
     active_per_tenant: HashMap<String, usize>,
+    /// Bytes reserved by each tenant's unfinished tasks ([`reserved_bytes`]).
+    bytes_per_tenant: HashMap<String, u64>,
+    pub max_active_bytes_per_tenant: u64,
+    secrets: SecretSource,
     dirty: BTreeSet<u64>,
     events: Vec<Event>,
     pub counters: Counters,
@@ -143,6 +194,9 @@ impl Service {
             unplaced: BTreeSet::new(),
             agents: BTreeMap::new(),
             active_per_tenant: HashMap::new(),
+            bytes_per_tenant: HashMap::new(),
+            max_active_bytes_per_tenant: u64::MAX,
+            secrets: Box::new(random_secret),
             dirty: BTreeSet::new(),
             events: Vec::new(),
             counters: Counters::default(),
@@ -158,6 +212,11 @@ impl Service {
         &self.loads
     }
 
+    /// Replaces the source of attempt secrets (tests make them predictable).
+    pub fn set_secret_source(&mut self, source: SecretSource) {
+        self.secrets = source;
+    }
+
     /// Brings back stored tasks after a restart: every unfinished stage resumes where it
     /// was. Agents that held work get one heartbeat timeout from `wall` to come back.
     pub fn restore(&mut self, records: Vec<TaskRecord>, wall: Instant) {
@@ -170,6 +229,8 @@ impl Service {
                 self.final_order.push_back(r.id);
             } else {
                 *self.active_per_tenant.entry(r.tenant.clone()).or_default() += 1;
+                *self.bytes_per_tenant.entry(r.tenant.clone()).or_default() +=
+                    reserved_bytes(&r.spec);
                 let all_done = r.stages.iter().all(|s| s.state == StageState::Done);
                 for (i, s) in r.stages.iter().enumerate() {
                     let key = (r.id, i as u16);
@@ -179,10 +240,14 @@ impl Service {
                     {
                         self.loads.add(n, r.spec.stages[i].work_flop);
                         if is_agent {
-                            self.agents.entry(n).or_insert(AgentInfo {
+                            let a = self.agents.entry(n).or_insert(AgentInfo {
                                 last_seen: wall,
                                 live: true,
+                                instance: None,
                             });
+                            if a.instance.is_none() {
+                                a.instance = s.instance.clone();
+                            }
                             self.twin.set_agent_live(n, true);
                         }
                     }
@@ -358,8 +423,14 @@ impl Service {
             deadline: Epoch::from_unix_ns(now_ns.saturating_add(secs_ns(spec.deadline_s))),
             stages,
         };
-        task.validate()
-            .map_err(|e| ApiError::bad(e.field, e.message))?;
+        task.validate().map_err(|e| {
+            // The model's names for the request's fields.
+            let field = match e.field {
+                "deadline" => "deadline_s",
+                other => other,
+            };
+            ApiError::bad(field, e.message)
+        })?;
         Ok(task)
     }
 
@@ -479,6 +550,19 @@ impl Service {
         let task = self.to_task(&spec, now_ns).inspect_err(|_| {
             self.counters.rejected_invalid += 1;
         })?;
+        let bytes = reserved_bytes(&spec);
+        let held = self.bytes_per_tenant.get(tenant).copied().unwrap_or(0);
+        if held.saturating_add(bytes) > self.max_active_bytes_per_tenant {
+            self.counters.rejected_quota += 1;
+            return Err(ApiError::new(
+                429,
+                format!(
+                    "tenant {tenant:?} holds {held} bytes in unfinished tasks and this task needs {bytes} more (input files and room for outputs): over its byte quota of {}",
+                    self.max_active_bytes_per_tenant
+                ),
+                None,
+            ));
+        }
         let n = task.stages.len();
         let mut pred_at: Vec<Option<(u32, i64)>> = vec![None; n];
         let mut stages = Vec::with_capacity(n);
@@ -494,6 +578,8 @@ impl Service {
                         expected_finish_ns: finish,
                         route,
                         exit_code: None,
+                        secret: None,
+                        instance: None,
                     });
                 }
                 Err(why) => {
@@ -561,6 +647,7 @@ impl Service {
             .active_per_tenant
             .entry(tenant.to_string())
             .or_default() += 1;
+        *self.bytes_per_tenant.entry(tenant.to_string()).or_default() += bytes;
         self.tasks.insert(id, record);
         self.counters.accepted += 1;
         self.emit_task(id, now_ns);
@@ -662,6 +749,9 @@ impl Service {
         }
         if let Some(c) = self.active_per_tenant.get_mut(&r.tenant) {
             *c = c.saturating_sub(1);
+        }
+        if let Some(b) = self.bytes_per_tenant.get_mut(&r.tenant) {
+            *b = b.saturating_sub(reserved_bytes(&r.spec));
         }
         self.final_order.push_back(id);
         match state {
@@ -786,6 +876,8 @@ impl Service {
                 .remove(n, r.spec.stages[usize::from(i)].work_flop);
             s.node = None;
             s.attempt += 1;
+            s.secret = None;
+            s.instance = None;
             s.state = StageState::Unplaced;
             r.replacements += 1;
             self.counters.replaced_stages += 1;
@@ -861,6 +953,7 @@ impl Service {
         let a = self.agents.entry(node).or_insert(AgentInfo {
             last_seen: wall,
             live: false,
+            instance: None,
         });
         a.last_seen = wall;
         let name = self.twin.names[node as usize].clone();
@@ -884,18 +977,37 @@ impl Service {
         }
     }
 
-    /// Hands up to `max` ready command stages on `node` to its agent (attempt numbers let
-    /// the agent run each at most once). Stages already assigned to the node that the
-    /// agent does not say it `holds` (running, or its result not yet delivered) are sent
-    /// again: their first answer may have been lost, say when the service was killed
-    /// between storing an assignment and sending it.
+    /// Hands up to `max` ready command stages on `node` to the agent process `instance`,
+    /// each attempt with a fresh secret its completion must carry back.
+    ///
+    /// - Stages already handed to this same process that it does not say it `holds`
+    ///   (running, or its result not yet delivered) are sent again: their first answer may
+    ///   have been lost, say when the service was killed between storing an assignment and
+    ///   sending it.
+    /// - Stages handed to an earlier process of the node (the agent restarted; the kernel
+    ///   ended the old process's stages with it) become new attempts, so a late report of
+    ///   the old run is refused.
+    /// - Held stages that are no longer current (task cancelled or ended, attempt
+    ///   superseded) are listed in `cancel`: the agent ends their processes.
     pub fn poll(
         &mut self,
         node: u32,
+        instance: &str,
         max: usize,
-        holds: &BTreeSet<(u64, u16, u32)>,
+        holds: &BTreeSet<StageRef>,
         now_ns: i64,
-    ) -> Vec<Assignment> {
+    ) -> PollAnswer {
+        if let Some(a) = self.agents.get_mut(&node)
+            && a.instance.as_deref() != Some(instance)
+        {
+            a.instance = Some(instance.to_string());
+            self.restart_assigned(node, instance);
+        }
+        let cancel: Vec<StageRef> = holds
+            .iter()
+            .filter(|h| !self.is_current(node, h))
+            .copied()
+            .collect();
         let mut out: Vec<Assignment> = self
             .assigned_on
             .get(&node)
@@ -903,7 +1015,11 @@ impl Service {
             .flatten()
             .filter(|&&(id, i)| {
                 let attempt = self.tasks[&id].stages[usize::from(i)].attempt;
-                !holds.contains(&(id, i, attempt))
+                !holds.contains(&StageRef {
+                    task: id,
+                    stage: i,
+                    attempt,
+                })
             })
             .map(|&(id, i)| self.assignment(id, i))
             .collect();
@@ -918,8 +1034,12 @@ impl Service {
             None => Vec::new(),
         };
         for (id, i) in picked {
+            let secret = (self.secrets)();
             let r = self.tasks.get_mut(&id).expect("indexed");
-            r.stages[usize::from(i)].state = StageState::Assigned;
+            let s = &mut r.stages[usize::from(i)];
+            s.state = StageState::Assigned;
+            s.secret = Some(secret);
+            s.instance = Some(instance.to_string());
             if r.state == TaskState::Queued {
                 r.state = TaskState::Running;
                 self.emit_task(id, now_ns);
@@ -928,7 +1048,51 @@ impl Service {
             self.dirty.insert(id);
             out.push(self.assignment(id, i));
         }
-        out
+        PollAnswer {
+            assignments: out,
+            cancel,
+        }
+    }
+
+    /// Whether `h` is the current attempt of a stage assigned to `node`.
+    fn is_current(&self, node: u32, h: &StageRef) -> bool {
+        self.tasks.get(&h.task).is_some_and(|r| {
+            !r.state.is_final()
+                && r.stages.get(usize::from(h.stage)).is_some_and(|s| {
+                    s.node == Some(node)
+                        && s.attempt == h.attempt
+                        && s.state == StageState::Assigned
+                })
+        })
+    }
+
+    /// The node's agent came back as a new process: what the old one was given becomes a
+    /// new attempt, ready for the new one.
+    fn restart_assigned(&mut self, node: u32, instance: &str) {
+        let held: Vec<(u64, u16)> = self
+            .assigned_on
+            .get(&node)
+            .into_iter()
+            .flatten()
+            .copied()
+            .collect();
+        for (id, i) in held {
+            let r = self.tasks.get_mut(&id).expect("indexed");
+            let s = &mut r.stages[usize::from(i)];
+            if s.instance.as_deref() == Some(instance) {
+                continue;
+            }
+            s.attempt += 1;
+            s.state = StageState::Ready;
+            s.secret = None;
+            s.instance = None;
+            self.counters.restarted_stages += 1;
+            if let Some(set) = self.assigned_on.get_mut(&node) {
+                set.remove(&(id, i));
+            }
+            self.ready_on.entry(node).or_default().insert((id, i));
+            self.dirty.insert(id);
+        }
     }
 
     /// What the agent needs to run stage `i` of task `id`.
@@ -961,11 +1125,17 @@ impl Service {
             inputs,
             outputs: run.outputs,
             timeout_s: run.timeout_s,
+            secret: r.stages[usize::from(i)]
+                .secret
+                .clone()
+                .expect("assigned stages have a secret"),
         }
     }
 
     /// An agent reports a stage ended. Refused (409) unless it is the current attempt of a
-    /// stage assigned to this node, so no stage completes twice.
+    /// stage assigned to this node, and (403) unless it carries that attempt's secret, so
+    /// no stage completes twice and a node token alone cannot complete a stage it was not
+    /// given. Outputs over the limits fail the stage with the reason.
     pub fn complete(&mut self, node: u32, c: Completion, now_ns: i64) -> Result<(), ApiError> {
         let stale = |why: &str| ApiError::new(409, format!("stale report: {why}"), None);
         let Some(r) = self.tasks.get(&c.task) else {
@@ -995,11 +1165,25 @@ impl Service {
                 c.task, c.attempt
             )));
         }
+        let genuine = match (&s.secret, &c.secret) {
+            (Some(want), Some(got)) => same_secret(want, got),
+            _ => false,
+        };
+        if !genuine {
+            self.counters.forged_reports += 1;
+            return Err(ApiError::new(
+                403,
+                "the report does not carry the secret of this attempt's assignment",
+                Some("secret"),
+            ));
+        }
         let run = r.spec.stages[i]
             .run
             .as_ref()
             .expect("assigned stages carry a command");
         let b64 = base64::engine::general_purpose::STANDARD;
+        let mut refusal = None;
+        let mut total = 0usize;
         for (name, content) in &c.outputs {
             if !run.outputs.contains(name) {
                 return Err(ApiError::bad(
@@ -1008,13 +1192,13 @@ impl Service {
                 ));
             }
             match b64.decode(content) {
-                Ok(bytes) if bytes.len() <= MAX_OUTPUT_FILE_BYTES => {}
-                Ok(bytes) => {
-                    return Err(ApiError::bad(
-                        &format!("outputs.{name}"),
-                        format!("{} bytes: at most {MAX_OUTPUT_FILE_BYTES}", bytes.len()),
+                Ok(bytes) if bytes.len() > MAX_OUTPUT_FILE_BYTES => {
+                    refusal = Some(format!(
+                        "output {name} is {} bytes, over the limit of {MAX_OUTPUT_FILE_BYTES} per file",
+                        bytes.len()
                     ));
                 }
+                Ok(bytes) => total += bytes.len(),
                 Err(e) => {
                     return Err(ApiError::bad(
                         &format!("outputs.{name}"),
@@ -1023,15 +1207,29 @@ impl Service {
                 }
             }
         }
+        if refusal.is_none() && total > MAX_OUTPUT_TOTAL_BYTES {
+            refusal = Some(format!(
+                "outputs total {total} bytes, over the limit of {MAX_OUTPUT_TOTAL_BYTES} per stage"
+            ));
+        }
+        let name = self.twin.names[node as usize].clone();
         let r = self.tasks.get_mut(&c.task).expect("checked");
         r.stages[i].exit_code = c.exit_code;
+        if let Some(why) = refusal {
+            self.finish(
+                c.task,
+                TaskState::Failed,
+                Some(format!("stage {i} on {name}: {why}")),
+                now_ns,
+            );
+            return Ok(());
+        }
         r.files.extend(c.outputs);
         if c.exit_code == Some(0) {
             self.stage_done(c.task, c.stage, now_ns);
         } else {
             let why = format!(
-                "stage {i} on {}: {}{}",
-                self.twin.names[node as usize],
+                "stage {i} on {name}: {}{}",
                 c.exit_code
                     .map_or("did not exit normally".into(), |x| format!("exit code {x}")),
                 c.message.map(|m| format!(": {m}")).unwrap_or_default()
@@ -1074,16 +1272,6 @@ impl Service {
     }
 }
 
-fn safe_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 128
-        && name != "."
-        && name != ".."
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
-}
-
 fn validate_run(run: &crate::model::RunSpec, field: &str) -> Result<(), ApiError> {
     if run.command.is_empty() || run.command.len() > 256 || run.command[0].is_empty() {
         return Err(ApiError::bad(
@@ -1092,7 +1280,7 @@ fn validate_run(run: &crate::model::RunSpec, field: &str) -> Result<(), ApiError
         ));
     }
     for name in run.inputs.keys() {
-        if !safe_name(name) {
+        if !safe_file_name(name) {
             return Err(ApiError::bad(
                 &format!("{field}.inputs"),
                 format!("{name:?}: file names are 1-128 of A-Z a-z 0-9 . _ -"),
@@ -1100,7 +1288,7 @@ fn validate_run(run: &crate::model::RunSpec, field: &str) -> Result<(), ApiError
         }
     }
     for name in &run.outputs {
-        if !safe_name(name) {
+        if !safe_file_name(name) {
             return Err(ApiError::bad(
                 &format!("{field}.outputs"),
                 format!("{name:?}: file names are 1-128 of A-Z a-z 0-9 . _ -"),

@@ -17,6 +17,11 @@ use crate::model::{Event, TaskRecord};
 
 const TASKS: TableDefinition<u64, &[u8]> = TableDefinition::new("tasks");
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+/// The tenant index: (tenant, task id), so a tenant's listing reads only its own records.
+const BY_TENANT: TableDefinition<(&str, u64), ()> = TableDefinition::new("tasks_by_tenant");
+/// Set in META once BY_TENANT holds every task (stores made before it existed are indexed
+/// when first opened).
+const INDEXED: &str = "tenant_index";
 /// redb's page cache.
 const CACHE_BYTES: usize = 64 << 20;
 
@@ -57,11 +62,21 @@ pub trait Store: Send + Sync + 'static {
     /// Task records with ids above `after`, in id order, until `visit` returns false.
     fn scan(&self, after: u64, visit: &mut dyn FnMut(TaskRecord) -> bool)
     -> Result<(), StoreError>;
+    /// Like [`Store::scan`], over one tenant's records only (through an index).
+    fn scan_tenant(
+        &self,
+        tenant: &str,
+        after: u64,
+        visit: &mut dyn FnMut(TaskRecord) -> bool,
+    ) -> Result<(), StoreError>;
+    /// Task records decoded by reads so far (`/metrics`).
+    fn records_read(&self) -> u64;
 }
 
 /// The embedded store: one redb file.
 pub struct RedbStore {
     db: Database,
+    read: std::sync::atomic::AtomicU64,
 }
 
 fn io(e: impl std::fmt::Display) -> StoreError {
@@ -93,10 +108,32 @@ impl RedbStore {
             .map_err(|e| open_err(&e))?;
         // Create the tables so a fresh store loads empty.
         let tx = db.begin_write().map_err(|e| open_err(&e))?;
-        tx.open_table(TASKS).map_err(|e| open_err(&e))?;
-        tx.open_table(META).map_err(|e| open_err(&e))?;
+        {
+            let tasks = tx.open_table(TASKS).map_err(|e| open_err(&e))?;
+            let mut meta = tx.open_table(META).map_err(|e| open_err(&e))?;
+            let mut index = tx.open_table(BY_TENANT).map_err(|e| open_err(&e))?;
+            if meta.get(INDEXED).map_err(|e| open_err(&e))?.is_none() {
+                for row in tasks.iter().map_err(|e| open_err(&e))? {
+                    let (k, v) = row.map_err(|e| open_err(&e))?;
+                    let r = decode(k.value(), v.value()).map_err(|e| open_err(&e))?;
+                    index
+                        .insert((r.tenant.as_str(), r.id), ())
+                        .map_err(|e| open_err(&e))?;
+                }
+                meta.insert(INDEXED, b"1".as_slice())
+                    .map_err(|e| open_err(&e))?;
+            }
+        }
         tx.commit().map_err(|e| open_err(&e))?;
-        Ok(RedbStore { db })
+        Ok(RedbStore {
+            db,
+            read: Default::default(),
+        })
+    }
+
+    fn decode_counted(&self, id: u64, bytes: &[u8]) -> Result<TaskRecord, StoreError> {
+        self.read.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        decode(id, bytes)
     }
 }
 
@@ -123,7 +160,7 @@ impl Store for RedbStore {
         let Some(v) = tasks.get(id).map_err(io)? else {
             return Ok(None);
         };
-        decode(id, v.value()).map(Some)
+        self.decode_counted(id, v.value()).map(Some)
     }
 
     fn scan(
@@ -138,11 +175,43 @@ impl Store for RedbStore {
         let tasks = tx.open_table(TASKS).map_err(io)?;
         for row in tasks.range(from..).map_err(io)? {
             let (k, v) = row.map_err(io)?;
-            if !visit(decode(k.value(), v.value())?) {
+            if !visit(self.decode_counted(k.value(), v.value())?) {
                 break;
             }
         }
         Ok(())
+    }
+
+    fn scan_tenant(
+        &self,
+        tenant: &str,
+        after: u64,
+        visit: &mut dyn FnMut(TaskRecord) -> bool,
+    ) -> Result<(), StoreError> {
+        let Some(from) = after.checked_add(1) else {
+            return Ok(());
+        };
+        let tx = self.db.begin_read().map_err(io)?;
+        let tasks = tx.open_table(TASKS).map_err(io)?;
+        let index = tx.open_table(BY_TENANT).map_err(io)?;
+        for row in index
+            .range((tenant, from)..=(tenant, u64::MAX))
+            .map_err(io)?
+        {
+            let (k, _) = row.map_err(io)?;
+            let id = k.value().1;
+            let Some(v) = tasks.get(id).map_err(io)? else {
+                continue;
+            };
+            if !visit(self.decode_counted(id, v.value())?) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn records_read(&self) -> u64 {
+        self.read.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn commit(&self, batch: &[Write]) -> Result<(), StoreError> {
@@ -150,11 +219,13 @@ impl Store for RedbStore {
         {
             let mut tasks = tx.open_table(TASKS).map_err(io)?;
             let mut meta = tx.open_table(META).map_err(io)?;
+            let mut index = tx.open_table(BY_TENANT).map_err(io)?;
             for w in batch {
                 match w {
                     Write::Task(r) => {
                         let bytes = serde_json::to_vec(r).map_err(io)?;
                         tasks.insert(r.id, bytes.as_slice()).map_err(io)?;
+                        index.insert((r.tenant.as_str(), r.id), ()).map_err(io)?;
                     }
                     Write::Meta(k, v) => {
                         meta.insert(*k, v.as_slice()).map_err(io)?;
@@ -312,7 +383,16 @@ mod tests {
         })
         .unwrap();
         assert_eq!(seen, vec![2]);
-        assert_eq!(l.meta, vec![("clock".to_string(), b"x".to_vec())]);
+        // The tenant index holds both, and no other tenant's.
+        let mut theirs = Vec::new();
+        s.scan_tenant("t", 0, &mut |r| {
+            theirs.push(r.id);
+            true
+        })
+        .unwrap();
+        assert_eq!(theirs, vec![1, 2]);
+        s.scan_tenant("u", 0, &mut |_| panic!("not u's")).unwrap();
+        assert!(l.meta.contains(&("clock".to_string(), b"x".to_vec())));
         let _ = std::fs::remove_dir_all(dir);
     }
 }

@@ -1,11 +1,12 @@
 //! The files the README's demo uses are valid: the service configuration loads and the
 //! example task is accepted and placed on the node whose agent the demo starts.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Instant;
 
 use tiandi_server::config::{ClockMode, ServeConfig};
-use tiandi_server::model::{TaskSpec, Telemetry};
+use tiandi_server::model::{Completion, StageRef, StageState, TaskSpec, TaskState, Telemetry};
 use tiandi_server::service::Service;
 
 /// A service on the built-in default twin at its first step, and that instant.
@@ -117,12 +118,129 @@ fn an_assignment_the_agent_never_received_is_sent_again() {
     .unwrap();
     let (r, _) = svc.submit("t", spec, now, 0).unwrap();
     let none = std::collections::BTreeSet::new();
-    let first = svc.poll(zjk, 4, &none, now);
+    let first = svc.poll(zjk, "agent-1", 4, &none, now).assignments;
     assert_eq!(first.len(), 1);
-    // The answer was lost: the agent does not hold it, so the next poll sends it again,
-    // same attempt (the agent runs each attempt at most once).
-    let again = svc.poll(zjk, 4, &none, now);
+    // The answer was lost: the agent does not hold it, so the next poll of the same agent
+    // process sends it again, same attempt and secret (the agent runs each attempt at most
+    // once).
+    let again = svc.poll(zjk, "agent-1", 4, &none, now).assignments;
     assert_eq!(again, first);
-    let held = [(r.id, 0, first[0].attempt)].into_iter().collect();
-    assert!(svc.poll(zjk, 4, &held, now).is_empty());
+    let held: BTreeSet<StageRef> = [StageRef {
+        task: r.id,
+        stage: 0,
+        attempt: first[0].attempt,
+    }]
+    .into_iter()
+    .collect();
+    let answer = svc.poll(zjk, "agent-1", 4, &held, now);
+    assert!(answer.assignments.is_empty() && answer.cancel.is_empty());
+}
+
+/// A service with one command task assigned to the Zhangjiakou agent process "agent-1".
+fn assigned() -> (Service, i64, u32, u64, tiandi_server::model::Assignment) {
+    let (mut svc, now) = service();
+    svc.set_secret_source(Box::new({
+        let mut n = 0;
+        move || {
+            n += 1;
+            format!("secret-{n}")
+        }
+    }));
+    let zjk = svc.twin.by_name["Zhangjiakou"];
+    svc.heartbeat(zjk, Telemetry::default(), now, Instant::now());
+    let spec: TaskSpec = serde_json::from_str(
+        r#"{"origin": "Zhangjiakou", "deadline_s": 600,
+            "stages": [{"work_flop": 1e12, "run": {"command": ["true"], "outputs": ["o.txt"]}}]}"#,
+    )
+    .unwrap();
+    let (r, _) = svc.submit("t", spec, now, 0).unwrap();
+    let a = svc
+        .poll(zjk, "agent-1", 4, &BTreeSet::new(), now)
+        .assignments
+        .remove(0);
+    (svc, now, zjk, r.id, a)
+}
+
+fn report(a: &tiandi_server::model::Assignment, secret: Option<&str>) -> Completion {
+    Completion {
+        task: a.task,
+        stage: a.stage,
+        attempt: a.attempt,
+        exit_code: Some(0),
+        outputs: [("o.txt".to_string(), "Zm9yZ2Vk".to_string())].into(),
+        message: None,
+        secret: secret.map(str::to_string),
+    }
+}
+
+#[test]
+fn a_completion_needs_the_attempt_secret() {
+    let (mut svc, now, zjk, id, a) = assigned();
+    assert_eq!(a.secret, "secret-1");
+    for forged in [None, Some("secret-2"), Some("secret-"), Some("")] {
+        let e = svc.complete(zjk, report(&a, forged), now).unwrap_err();
+        assert_eq!(e.status, 403, "{forged:?}: {e:?}");
+    }
+    assert_eq!(svc.counters.forged_reports, 4);
+    assert!(svc.tasks[&id].files.is_empty(), "a forged output was kept");
+    svc.complete(zjk, report(&a, Some("secret-1")), now)
+        .unwrap();
+    assert_eq!(svc.tasks[&id].stages[0].state, StageState::Done);
+}
+
+#[test]
+fn a_restarted_agent_gets_a_new_attempt_and_the_old_one_is_refused() {
+    let (mut svc, now, zjk, id, a) = assigned();
+    // A new process of the same node polls, holding nothing: the stage is given again as
+    // attempt 2, with a new secret.
+    let b = svc
+        .poll(zjk, "agent-2", 4, &BTreeSet::new(), now)
+        .assignments
+        .remove(0);
+    assert_eq!((b.task, b.attempt), (id, a.attempt + 1));
+    assert_ne!(b.secret, a.secret);
+    assert_eq!(svc.counters.restarted_stages, 1);
+    // The old run's report (with its own, once valid, secret) is stale.
+    let e = svc
+        .complete(zjk, report(&a, Some(&a.secret)), now)
+        .unwrap_err();
+    assert_eq!(e.status, 409, "{e:?}");
+    svc.complete(zjk, report(&b, Some(&b.secret)), now).unwrap();
+}
+
+#[test]
+fn held_stages_of_a_cancelled_task_are_listed_for_the_agent_to_stop() {
+    let (mut svc, now, zjk, id, a) = assigned();
+    let held: BTreeSet<StageRef> = [StageRef {
+        task: id,
+        stage: 0,
+        attempt: a.attempt,
+    }]
+    .into_iter()
+    .collect();
+    assert!(svc.poll(zjk, "agent-1", 0, &held, now).cancel.is_empty());
+    svc.cancel(id, Some("t"), now).unwrap();
+    let answer = svc.poll(zjk, "agent-1", 0, &held, now);
+    assert_eq!(answer.cancel, held.into_iter().collect::<Vec<_>>());
+}
+
+#[test]
+fn outputs_over_the_limit_fail_the_stage_and_free_the_quota() {
+    let (mut svc, now, zjk, id, a) = assigned();
+    let mut c = report(&a, Some(&a.secret));
+    let big = vec![b'x'; tiandi_server::model::MAX_OUTPUT_FILE_BYTES + 1];
+    use base64::Engine as _;
+    c.outputs.insert(
+        "o.txt".into(),
+        base64::engine::general_purpose::STANDARD.encode(big),
+    );
+    svc.complete(zjk, c, now).unwrap();
+    let r = &svc.tasks[&id];
+    assert_eq!(r.state, TaskState::Failed);
+    assert!(
+        r.reason.as_deref().unwrap().contains("over the limit"),
+        "{:?}",
+        r.reason
+    );
+    assert!(r.files.is_empty());
 }

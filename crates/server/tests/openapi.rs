@@ -50,7 +50,18 @@ node = "Zhangjiakou"
     let scenario = tiandi_scenario::Scenario::built_in("default")
         .unwrap()
         .unwrap();
-    tiandi_server::build_state(&config, &scenario).unwrap()
+    // The sender is dropped: the service never shuts down in these tests.
+    let (_, stop) = tokio::sync::watch::channel(false);
+    let st = tiandi_server::build_state(&config, &scenario, stop).unwrap();
+    // Attempt secrets the generator can send: tasks 3 and 4 get fuzz-secret-1 and -2.
+    st.lock().set_secret_source(Box::new({
+        let mut n = 0;
+        move || {
+            n += 1;
+            format!("fuzz-secret-{n}")
+        }
+    }));
+    st
 }
 
 fn fresh_dir(name: &str) -> std::path::PathBuf {
@@ -245,6 +256,8 @@ fn generate(root: &Value, schema: &Value, name: &str, rng: &mut Rng, depth: u32)
         "stage" => return json!(rng.below(2)),
         "attempt" => return json!(1),
         "exit_code" => return json!(rng.pick(&[0, 0, 1])),
+        // Task 4's attempt secret, or a forged one.
+        "secret" if rng.chance(0.7) => return json!("fuzz-secret-2"),
         "outputs" if depth > 0 && rng.chance(0.7) => return json!({}),
         _ => {}
     }
@@ -442,8 +455,10 @@ fn random_requests_get_documented_answers() {
             assert_eq!(status, 200);
             assert!(String::from_utf8_lossy(&b).contains(&format!("\"task\":{id}")));
             if id == 3 {
+                let answer: Value = serde_json::from_slice(&b).unwrap();
                 let done = json!({"task": 3, "stage": 0, "attempt": 1, "exit_code": 0,
-                    "outputs": {"out.txt": "aGVsbG8="}});
+                    "outputs": {"out.txt": "aGVsbG8="},
+                    "secret": answer["assignments"][0]["secret"]});
                 let (status, _, _) =
                     send(&app, agent("/v1/agents/Zhangjiakou/complete", done.to_string())).await;
                 assert_eq!(status, 200);
