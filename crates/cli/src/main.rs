@@ -66,6 +66,10 @@ enum Command {
     /// Load generator for the service benchmark: submissions at a fixed rate, latency
     /// percentiles as JSON.
     Load(serve_cmd::LoadArgs),
+    /// Make a new random bearer token for the service: prints the token (give it to its
+    /// user) and the `token_sha256` line for the configuration (which then holds no
+    /// secret).
+    Token,
 }
 
 fn main() -> ExitCode {
@@ -84,6 +88,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve_cmd::serve(args),
         Command::Agent(args) => serve_cmd::agent(args),
         Command::Load(args) => serve_cmd::load(args),
+        Command::Token => serve_cmd::token(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

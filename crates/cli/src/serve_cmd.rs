@@ -220,3 +220,17 @@ pub fn load(args: LoadArgs) -> Result<()> {
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())
 }
+
+/// `tiandi token`: 32 random bytes as hex, and their SHA-256 for the configuration.
+pub fn token() -> Result<()> {
+    let token = format!(
+        "{}{}",
+        tiandi_server::service::random_secret(),
+        tiandi_server::service::random_secret()
+    );
+    let digest = tiandi_server::config::hex(&tiandi_server::config::token_digest(&token));
+    println!("token: {token}");
+    println!("for serve.toml, in its [[tokens]] table instead of token = ...:");
+    println!("token_sha256 = \"{digest}\"");
+    Ok(())
+}

@@ -17,6 +17,7 @@ pub fn fresh_dir(suite: &str, test: &str) -> PathBuf {
 }
 
 /// Runs the real `tiandi` binary in `dir`.
+#[allow(dead_code)] // not every test file runs it this way
 pub fn tiandi(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_tiandi"))
         .current_dir(dir)
