@@ -48,6 +48,9 @@ fn command_task(command: &str, inputs: Value, outputs: Value, timeout_s: f64) ->
 
 #[test]
 fn a_tenant_stage_sees_neither_the_agent_token_nor_another_tenants_files() {
+    if !require_sandbox("a_tenant_stage_sees_neither_the_agent_token_nor_another_tenants_files") {
+        return;
+    }
     let dir = common::fresh_dir("serve_security", "isolation");
     let server = Server::start(&dir, "accelerated:5");
     let work = dir.join("zjk");
@@ -214,6 +217,9 @@ fn a_completion_needs_its_attempt_secret_even_with_the_node_token() {
 
 #[test]
 fn killing_an_agent_mid_stage_ends_the_run_and_runs_never_overlap() {
+    if !require_sandbox("killing_an_agent_mid_stage_ends_the_run_and_runs_never_overlap") {
+        return;
+    }
     let dir = common::fresh_dir("serve_security", "agent_kill");
     let server = Server::start(&dir, "accelerated:5");
     let op = server.client(OPERATOR);
@@ -268,6 +274,9 @@ fn killing_an_agent_mid_stage_ends_the_run_and_runs_never_overlap() {
 
 #[test]
 fn cancel_timeout_and_agent_stop_end_the_whole_process_tree() {
+    if !require_sandbox("cancel_timeout_and_agent_stop_end_the_whole_process_tree") {
+        return;
+    }
     let dir = common::fresh_dir("serve_security", "trees");
     let server = Server::start(&dir, "accelerated:5");
     let op = server.client(OPERATOR);
@@ -607,6 +616,9 @@ fn hostile_service(assignments: Vec<Value>) -> (String, Arc<Mutex<Vec<Value>>>) 
 
 #[test]
 fn a_hostile_service_cannot_make_the_agent_write_or_read_outside_the_stage() {
+    if !require_sandbox("a_hostile_service_cannot_make_the_agent_write_or_read_outside_the_stage") {
+        return;
+    }
     let dir = common::fresh_dir("serve_security", "hostile_service");
     let work = dir.join("deep/er/work");
     let assignment = |task: u64, command: &str, inputs: Value, outputs: Value| {
@@ -683,6 +695,9 @@ fn a_hostile_service_cannot_make_the_agent_write_or_read_outside_the_stage() {
 
 #[test]
 fn the_agent_refuses_unsafe_set_ups() {
+    if !require_sandbox("the_agent_refuses_unsafe_set_ups") {
+        return;
+    }
     let dir = common::fresh_dir("serve_security", "agent_setup");
     let run = |args: &[&str], token: Option<&str>| {
         let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_tiandi"));

@@ -34,6 +34,10 @@ fn demo_configuration_loads() {
             .values()
             .any(|p| p.node.as_deref() == Some("Zhangjiakou"))
     );
+    // The README's agent reads its token from this file: it is that node's agent token.
+    let token = std::fs::read_to_string(examples().join("zhangjiakou.token")).unwrap();
+    let p = &c.tokens[&tiandi_server::config::token_digest(token.trim())];
+    assert_eq!(p.node.as_deref(), Some("Zhangjiakou"));
 }
 
 #[test]
