@@ -750,3 +750,75 @@ fn the_agent_refuses_unsafe_set_ups() {
     );
     assert!(err.contains("WARNING"), "{err}");
 }
+
+#[test]
+fn a_stage_cannot_crash_or_flood_the_agent() {
+    if !require_sandbox("a_stage_cannot_crash_or_flood_the_agent") {
+        return;
+    }
+    let dir = common::fresh_dir("serve_security", "agent_crash");
+    let server = Server::start(&dir, "accelerated:5");
+    let op = server.client(OPERATOR);
+    let mut agent = Agent::start(&server, "Zhangjiakou", AGENT_ZJK, &dir.join("zjk"));
+    wait_agent(&op, "Zhangjiakou");
+    // A directory 30,000 levels deep (a recursive removal overflowed the agent's stack),
+    // and 300 MB of standard error (the agent read it whole for the last line).
+    let deep = submit(
+        &op,
+        command_task(
+            "python3 -c \"import os\nfor i in range(30000):\n os.mkdir('d'); os.chdir('d')\"; echo ok > out.txt",
+            json!({}),
+            json!(["out.txt"]),
+            120.0,
+        ),
+    );
+    wait_task(&op, deep, 120, |v| v["state"] == "completed");
+    let loud = submit(
+        &op,
+        command_task(
+            "head -c 300000000 /dev/zero >&2; echo last words >&2; exit 3",
+            json!({}),
+            json!([]),
+            120.0,
+        ),
+    );
+    let t = wait_task(&op, loud, 120, |v| v["state"] == "failed");
+    assert!(t["reason"].as_str().unwrap().contains("last words"), "{t}");
+    // The agent lives on and still runs work.
+    assert!(agent.0.try_wait().unwrap().is_none(), "the agent died");
+    let next = submit(
+        &op,
+        command_task("echo fine > o.txt", json!({}), json!(["o.txt"]), 60.0),
+    );
+    wait_task(&op, next, 60, |v| v["state"] == "completed");
+    // One token holds at most 16 event streams.
+    let streams: Vec<TcpStream> = (0..16)
+        .map(|_| {
+            let mut s = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+            write!(
+                s,
+                "GET /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {OTHER}\r\n\r\n"
+            )
+            .unwrap();
+            let mut line = String::new();
+            BufReader::new(s.try_clone().unwrap())
+                .read_line(&mut line)
+                .unwrap();
+            assert!(line.starts_with("HTTP/1.1 200"), "{line}");
+            s
+        })
+        .collect();
+    let (status, v) = call(&server.client(OTHER), "GET", "/v1/events", None);
+    assert_eq!(status, 429, "{v}");
+    drop(streams);
+    std::thread::sleep(Duration::from_millis(300));
+    let mut s = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    write!(
+        s,
+        "GET /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {OTHER}\r\n\r\n"
+    )
+    .unwrap();
+    let mut line = String::new();
+    BufReader::new(s).read_line(&mut line).unwrap();
+    assert!(line.starts_with("HTTP/1.1 200"), "places are freed: {line}");
+}

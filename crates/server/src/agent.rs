@@ -406,7 +406,7 @@ pub fn run(cfg: AgentConfig) -> Result<(), AgentError> {
                                 let c =
                                     execute(&a, &dir, &node, &isolation, allow.as_deref(), &stop);
                                 if !keep && c.exit_code == Some(0) {
-                                    let _ = std::fs::remove_dir_all(&dir);
+                                    remove_stage_dir(&dir);
                                 }
                                 let _ = tx.send((c, stop.load(Ordering::Relaxed)));
                             });
@@ -501,13 +501,37 @@ fn read_output(dir: &Path, name: &str, limit: usize) -> Result<Vec<u8>, String> 
     Ok(bytes)
 }
 
-/// The last line or so of a stage's standard error (at most 1 KiB), for its failure.
+/// The last line or so of a stage's standard error (at most 1 KiB), for its failure;
+/// only that much is read, however large the stage made the file.
 fn stderr_tail(path: &Path) -> String {
-    let Ok(bytes) = std::fs::read(path) else {
+    use std::io::{Seek as _, SeekFrom};
+    let Ok(mut f) = std::fs::File::open(path) else {
         return String::new();
     };
-    let tail = &bytes[bytes.len().saturating_sub(1024)..];
-    String::from_utf8_lossy(tail).trim().to_string()
+    let len = f.metadata().map_or(0, |m| m.len());
+    if f.seek(SeekFrom::Start(len.saturating_sub(1024))).is_err() {
+        return String::new();
+    }
+    let mut tail = Vec::new();
+    let _ = f.take(1024).read_to_end(&mut tail);
+    String::from_utf8_lossy(&tail).trim().to_string()
+}
+
+/// Removes a stage's directory. The stage shaped the tree, perhaps tens of thousands of
+/// levels deep, which would overflow the stack of a recursive removal: GNU `rm` walks it
+/// iteratively, never follows links, and stays on this file system.
+fn remove_stage_dir(dir: &Path) {
+    let ok = std::process::Command::new("rm")
+        .args(["-rf", "--one-file-system", "--"])
+        .arg(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        eprintln!("tiandi agent: could not remove {}", dir.display());
+    }
 }
 
 /// Runs one assignment to its end (or until `stop` is set) and says how it went.

@@ -125,6 +125,27 @@ pub struct AppState {
     pub shutdown: tokio::sync::watch::Receiver<bool>,
     /// How long a request may take to be read and answered.
     pub request_timeout: std::time::Duration,
+    /// Open event streams per token (by its name), bounded by [`MAX_STREAMS_PER_TOKEN`].
+    pub streams: Mutex<BTreeMap<String, usize>>,
+}
+
+/// Event streams one token may hold open at once: one tenant cannot take every
+/// connection the service has with streams.
+pub const MAX_STREAMS_PER_TOKEN: usize = 16;
+
+/// Holds one of a token's event-stream places until the stream ends.
+struct StreamPlace {
+    st: Arc<AppState>,
+    key: String,
+}
+
+impl Drop for StreamPlace {
+    fn drop(&mut self) {
+        let mut m = self.st.streams.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = m.get_mut(&self.key) {
+            *n = n.saturating_sub(1);
+        }
+    }
 }
 
 impl AppState {
@@ -808,10 +829,28 @@ async fn events(
     auth: Auth,
 ) -> Result<Sse<impl futures_util::Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
     auth.user()?;
+    let key = auth.0.name.clone();
+    {
+        let mut m = st.streams.lock().unwrap_or_else(|e| e.into_inner());
+        let n = m.entry(key.clone()).or_default();
+        if *n >= MAX_STREAMS_PER_TOKEN {
+            return Err(ApiError::new(
+                429,
+                format!("this token holds {MAX_STREAMS_PER_TOKEN} event streams already"),
+                None,
+            ));
+        }
+        *n += 1;
+    }
+    let place = StreamPlace {
+        st: st.clone(),
+        key,
+    };
     let rx = st.events.subscribe();
     let stop = st.shutdown.clone();
-    let stream =
-        futures_util::stream::unfold((rx, auth.0, stop), |(mut rx, p, mut stop)| async move {
+    let stream = futures_util::stream::unfold(
+        (rx, auth.0, stop, place),
+        |(mut rx, p, mut stop, place)| async move {
             use tokio::sync::broadcast::error::RecvError;
             loop {
                 if *stop.borrow() {
@@ -830,17 +869,18 @@ async fn events(
                             .unwrap_or_else(|_| {
                                 SseEvent::default().comment("unserialisable event")
                             });
-                        return Some((Ok(ev), (rx, p, stop)));
+                        return Some((Ok(ev), (rx, p, stop, place)));
                     }
                     Ok(_) => {}
                     Err(RecvError::Lagged(n)) => {
                         let ev = SseEvent::default().comment(format!("lagged: {n} events dropped"));
-                        return Some((Ok(ev), (rx, p, stop)));
+                        return Some((Ok(ev), (rx, p, stop, place)));
                     }
                     Err(RecvError::Closed) => return None,
                 }
             }
-        });
+        },
+    );
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 

@@ -137,6 +137,7 @@ pub fn build_state(
         listings: tokio::sync::Semaphore::new(config.max_concurrent_listings),
         shutdown,
         request_timeout: Duration::from_secs_f64(config.request_timeout_s),
+        streams: Mutex::new(Default::default()),
     }))
 }
 

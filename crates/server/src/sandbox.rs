@@ -37,6 +37,22 @@ const SYSTEM_PATHS: &[&str] = &[
     "/etc/passwd",
     "/etc/group",
 ];
+/// Processes all sandboxed stages of a node may have together (they share one user):
+/// a fork bomb stops there instead of taking the host's PIDs.
+const MAX_STAGE_PROCESSES: libc::rlim_t = 4_096;
+
+/// In the child before exec: no descriptor of the agent's but 0-2 reaches the stage (set
+/// close-on-exec on the rest, so std's own exec-error pipe still works).
+fn close_inherited_descriptors() -> std::io::Result<()> {
+    const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
+    // SAFETY: close_range is a plain system call on descriptors of this (child) process.
+    let r = unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, CLOSE_RANGE_CLOEXEC) };
+    if r != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// Bound in addition when stages may use the network.
 const NETWORK_PATHS: &[&str] = &[
     "/etc/resolv.conf",
@@ -152,11 +168,12 @@ impl Isolation {
                     .env("HOME", dir)
                     .envs(env.iter().map(|(k, v)| (k, v)))
                     .process_group(0);
-                // SAFETY: prctl is async-signal-safe; the child dies with the agent's thread.
+                // SAFETY: prctl and close_range are async-signal-safe; the child dies with
+                // the agent's thread and inherits none of its descriptors.
                 unsafe {
                     c.pre_exec(|| {
                         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                        Ok(())
+                        close_inherited_descriptors()
                     });
                 }
                 Ok(c)
@@ -197,6 +214,23 @@ impl Isolation {
                 c.arg("--").arg(program).args(args);
                 if let Some((uid, gid)) = run_as {
                     c.uid(*uid).gid(*gid);
+                }
+                let limit_processes = run_as.is_some();
+                // SAFETY: setrlimit and close_range are async-signal-safe system calls on
+                // the child alone.
+                unsafe {
+                    c.pre_exec(move || {
+                        if limit_processes {
+                            let lim = libc::rlimit {
+                                rlim_cur: MAX_STAGE_PROCESSES,
+                                rlim_max: MAX_STAGE_PROCESSES,
+                            };
+                            if libc::setrlimit(libc::RLIMIT_NPROC, &lim) != 0 {
+                                return Err(std::io::Error::last_os_error());
+                            }
+                        }
+                        close_inherited_descriptors()
+                    });
                 }
                 Ok(c)
             }

@@ -113,13 +113,19 @@ fn same_secret(a: &str, b: &str) -> bool {
 }
 
 /// Bytes a task holds against its tenant's byte quota while it is unfinished: its inline
-/// input files, and room for the output files its command stages may return.
+/// input files and command lines, and room for the output files its command stages may
+/// return.
 pub fn reserved_bytes(spec: &TaskSpec) -> u64 {
     spec.stages
         .iter()
         .filter_map(|s| s.run.as_ref())
         .map(|run| {
-            let inputs: usize = run.inputs.iter().map(|(k, v)| k.len() + v.len()).sum();
+            let inputs: usize = run
+                .inputs
+                .iter()
+                .map(|(k, v)| k.len() + v.len())
+                .sum::<usize>()
+                + run.command.iter().map(String::len).sum::<usize>();
             let outputs = (run.outputs.len() * MAX_OUTPUT_FILE_BYTES).min(MAX_OUTPUT_TOTAL_BYTES);
             (inputs + outputs) as u64
         })
