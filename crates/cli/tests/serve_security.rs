@@ -822,3 +822,67 @@ fn a_stage_cannot_crash_or_flood_the_agent() {
     BufReader::new(s).read_line(&mut line).unwrap();
     assert!(line.starts_with("HTTP/1.1 200"), "places are freed: {line}");
 }
+
+#[test]
+fn the_node_command_policy_refuses_other_programs() {
+    if !require_sandbox("the_node_command_policy_refuses_other_programs") {
+        return;
+    }
+    let dir = common::fresh_dir("serve_security", "allow_program");
+    let assignment = |task: u64, command: Value| {
+        json!({"task": task, "stage": 0, "attempt": 1, "command": command,
+            "inputs": {}, "outputs": [], "timeout_s": 10.0, "secret": format!("s{task}")})
+    };
+    let (url, reports) = hostile_service(vec![
+        assignment(1, json!(["sh", "-c", "true"])),
+        assignment(2, json!(["true"])),
+    ]);
+    let mut agent = std::process::Command::new(env!("CARGO_BIN_EXE_tiandi"))
+        .args([
+            "agent",
+            "--server",
+            &url,
+            "--node",
+            "Zhangjiakou",
+            "--work-dir",
+        ])
+        .arg(dir.join("work"))
+        .args([
+            "--heartbeat-s",
+            "0.2",
+            "--run-for-s",
+            "6",
+            "--allow-program",
+            "true",
+        ])
+        .env("TIANDI_TOKEN", AGENT_ZJK)
+        .stderr(std::fs::File::create(dir.join("agent.log")).unwrap())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    while reports.lock().unwrap().len() < 2 {
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "{:?}",
+            reports.lock().unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = agent.wait();
+    let by_task: BTreeMap<u64, Value> = reports
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|r| (r["task"].as_u64().unwrap(), r.clone()))
+        .collect();
+    assert_eq!(by_task[&1]["exit_code"], Value::Null);
+    assert!(
+        by_task[&1]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not allowed"),
+        "{}",
+        by_task[&1]
+    );
+    assert_eq!(by_task[&2]["exit_code"], 0, "{}", by_task[&2]);
+}
