@@ -223,12 +223,8 @@ pub fn load(args: LoadArgs) -> Result<()> {
 
 /// `tiandi token`: 32 random bytes as hex, and their SHA-256 for the configuration.
 pub fn token() -> Result<()> {
-    let token = format!(
-        "{}{}",
-        tiandi_server::service::random_secret(),
-        tiandi_server::service::random_secret()
-    );
-    let digest = tiandi_server::config::hex(&tiandi_server::config::token_digest(&token));
+    let token = tiandi_server::secret::random_hex(32);
+    let digest = tiandi_server::secret::hex(&tiandi_server::secret::digest(&token));
     println!("token: {token}");
     println!("for serve.toml, in its [[tokens]] table instead of token = ...:");
     println!("token_sha256 = \"{digest}\"");

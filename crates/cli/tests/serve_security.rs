@@ -142,7 +142,7 @@ fn a_completion_needs_its_attempt_secret_even_with_the_node_token() {
     let dir = common::fresh_dir("serve_security", "secret");
     // The operator's token is given hashed: the configuration holds no secret.
     let digest =
-        tiandi_server::config::hex(&tiandi_server::config::token_digest("hashed-operator-0099"));
+        tiandi_server::secret::hex(&tiandi_server::secret::digest("hashed-operator-0099"));
     let server = Server::start_with(&dir, "accelerated:5", "");
     let text = std::fs::read_to_string(&server.config).unwrap()
         + &format!(

@@ -125,8 +125,8 @@ pub struct AppState {
     pub shutdown: tokio::sync::watch::Receiver<bool>,
     /// How long a request may take to be read and answered.
     pub request_timeout: std::time::Duration,
-    /// Open event streams per token (by its name), bounded by [`MAX_STREAMS_PER_TOKEN`].
-    pub streams: Mutex<BTreeMap<String, usize>>,
+    /// Open event streams per token (by its digest), bounded by [`MAX_STREAMS_PER_TOKEN`].
+    pub streams: Mutex<BTreeMap<[u8; 32], usize>>,
 }
 
 /// Event streams one token may hold open at once: one tenant cannot take every
@@ -136,7 +136,7 @@ pub const MAX_STREAMS_PER_TOKEN: usize = 16;
 /// Holds one of a token's event-stream places until the stream ends.
 struct StreamPlace {
     st: Arc<AppState>,
-    key: String,
+    key: [u8; 32],
 }
 
 impl Drop for StreamPlace {
@@ -190,8 +190,9 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// The caller, from `Authorization: Bearer <token>`.
-pub struct Auth(pub Principal);
+/// The caller, from `Authorization: Bearer <token>`: its principal and its token's digest
+/// (which tells tokens apart, whatever their names).
+pub struct Auth(pub Principal, pub [u8; 32]);
 
 impl FromRequestParts<Arc<AppState>> for Auth {
     type Rejection = ApiError;
@@ -210,11 +211,12 @@ impl FromRequestParts<Arc<AppState>> for Auth {
             .ok()
             .and_then(|v| v.strip_prefix("Bearer "))
             .ok_or_else(|| unauthorised("expected Authorization: Bearer <token>"))?;
+        let digest = crate::secret::digest(token.trim());
         state
             .tokens
-            .get(&crate::config::token_digest(token.trim()))
+            .get(&digest)
             .cloned()
-            .map(Auth)
+            .map(|p| Auth(p, digest))
             .ok_or_else(|| unauthorised("unknown token"))
     }
 }
@@ -829,10 +831,10 @@ async fn events(
     auth: Auth,
 ) -> Result<Sse<impl futures_util::Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
     auth.user()?;
-    let key = auth.0.name.clone();
+    let key = auth.1;
     {
         let mut m = st.streams.lock().unwrap_or_else(|e| e.into_inner());
-        let n = m.entry(key.clone()).or_default();
+        let n = m.entry(key).or_default();
         if *n >= MAX_STREAMS_PER_TOKEN {
             return Err(ApiError::new(
                 429,

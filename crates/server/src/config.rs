@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::secret;
+
 /// What a bearer token may do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -191,28 +193,6 @@ fn default_listings() -> usize {
     2
 }
 
-/// The SHA-256 digest of a token, as the service keeps it.
-pub fn token_digest(token: &str) -> [u8; 32] {
-    let d = ring::digest::digest(&ring::digest::SHA256, token.as_bytes());
-    d.as_ref().try_into().expect("SHA-256 is 32 bytes")
-}
-
-/// Lower-case hex of a digest.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn parse_hex32(text: &str) -> Option<[u8; 32]> {
-    if text.len() != 64 || !text.is_ascii() {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (i, o) in out.iter_mut().enumerate() {
-        *o = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).ok()?;
-    }
-    Some(out)
-}
-
 /// A configuration error: file, line when known, key, message.
 #[derive(Debug, thiserror::Error)]
 #[error("{file}{}: {key}: {message}", line.map(|l| format!(":{l}")).unwrap_or_default())]
@@ -344,8 +324,8 @@ impl ServeConfig {
                         "a token needs at least 16 characters",
                     ));
                 }
-                (Some(token), None) => token_digest(token),
-                (None, Some(h)) => parse_hex32(h).ok_or_else(|| {
+                (Some(token), None) => secret::digest(token),
+                (None, Some(h)) => secret::parse_digest(h).ok_or_else(|| {
                     token_err(
                         i,
                         "token_sha256",
@@ -422,13 +402,13 @@ tenant = "acme"
         let c = ServeConfig::parse(GOOD, "c.toml", Path::new("/etc")).unwrap();
         assert_eq!(c.clock, ClockMode::Accelerated(60.0));
         assert_eq!(c.store, Path::new("/etc/s.redb"));
-        assert_eq!(c.tokens[&token_digest("0123456789abcdef")].tenant, "acme");
+        assert_eq!(c.tokens[&secret::digest("0123456789abcdef")].tenant, "acme");
         // The same token given by its digest is the same principal.
         let hashed = GOOD.replace(
             "token = \"0123456789abcdef\"",
             &format!(
                 "token_sha256 = \"{}\"",
-                hex(&token_digest("0123456789abcdef"))
+                secret::hex(&secret::digest("0123456789abcdef"))
             ),
         );
         let h = ServeConfig::parse(&hashed, "c.toml", Path::new("/etc")).unwrap();

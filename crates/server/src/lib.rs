@@ -14,6 +14,7 @@ pub mod conn;
 pub mod load;
 pub mod model;
 pub mod sandbox;
+pub mod secret;
 pub mod service;
 pub mod store;
 pub mod tls;

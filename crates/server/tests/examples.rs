@@ -36,7 +36,7 @@ fn demo_configuration_loads() {
     );
     // The README's agent reads its token from this file: it is that node's agent token.
     let token = std::fs::read_to_string(examples().join("zhangjiakou.token")).unwrap();
-    let p = &c.tokens[&tiandi_server::config::token_digest(token.trim())];
+    let p = &c.tokens[&tiandi_server::secret::digest(token.trim())];
     assert_eq!(p.node.as_deref(), Some("Zhangjiakou"));
 }
 
