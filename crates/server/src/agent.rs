@@ -211,15 +211,12 @@ pub fn run(cfg: AgentConfig) -> Result<(), AgentError> {
         cfg.ca_pem.as_deref(),
     );
     // This process, as the service tells it from an earlier one of the same node.
-    let instance = crate::service::random_secret();
+    let instance = crate::secret::random_hex(16);
     let base = format!("/v1/agents/{}", cfg.node);
     let started = Instant::now();
     let mut last_heartbeat: Option<Instant> = None;
     let mut heard = false;
     let mut started_keys: BTreeSet<StageRef> = BTreeSet::new();
-    // Started and not yet reported: told to the service with every poll, so it re-sends
-    // any assignment whose answer this agent never received, and says which to stop.
-    let mut holds: BTreeSet<StageRef> = BTreeSet::new();
     let mut running: BTreeMap<StageRef, Running> = BTreeMap::new();
     let (done_tx, done_rx) = mpsc::channel::<(Completion, bool)>();
     let mut pending: VecDeque<Completion> = VecDeque::new();
@@ -231,12 +228,7 @@ pub fn run(cfg: AgentConfig) -> Result<(), AgentError> {
             return Ok(());
         }
         while let Ok((c, cancelled)) = done_rx.try_recv() {
-            let key = StageRef {
-                task: c.task,
-                stage: c.stage,
-                attempt: c.attempt,
-            };
-            running.remove(&key);
+            running.remove(&c.stage_ref());
             eprintln!(
                 "tiandi agent: task {} stage {} attempt {}: ended{}",
                 c.task,
@@ -246,7 +238,6 @@ pub fn run(cfg: AgentConfig) -> Result<(), AgentError> {
             );
             if cancelled {
                 // The service no longer wants it: nothing to report.
-                holds.remove(&key);
                 continue;
             }
             pending.push_back(c);
@@ -349,15 +340,18 @@ pub fn run(cfg: AgentConfig) -> Result<(), AgentError> {
             if !settled {
                 break;
             }
-            let c = pending.pop_front().expect("front exists");
-            holds.remove(&StageRef {
-                task: c.task,
-                stage: c.stage,
-                attempt: c.attempt,
-            });
+            pending.pop_front();
         }
         if heard {
             let free = cfg.slots.saturating_sub(running.len() as u32);
+            // Held: running, or ended with the report not yet delivered. The service sends
+            // again any assignment of this process not held (its answer was lost), and
+            // says which held ones to stop.
+            let holds: BTreeSet<StageRef> = running
+                .keys()
+                .copied()
+                .chain(pending.iter().map(Completion::stage_ref))
+                .collect();
             let body = json!({"max": free, "holds": holds, "instance": instance}).to_string();
             match client.request("POST", &format!("{base}/poll"), Some(body.as_bytes())) {
                 Ok((200, b)) => match serde_json::from_slice::<PollReply>(&b) {
@@ -365,12 +359,9 @@ pub fn run(cfg: AgentConfig) -> Result<(), AgentError> {
                         for key in reply.cancel {
                             if let Some(r) = running.get(&key) {
                                 r.stop.store(true, Ordering::Relaxed);
-                            } else if holds.remove(&key) {
+                            } else {
                                 // Finished here, but the service no longer wants the report.
-                                pending.retain(|c| {
-                                    (c.task, c.stage, c.attempt)
-                                        != (key.task, key.stage, key.attempt)
-                                });
+                                pending.retain(|c| c.stage_ref() != key);
                             }
                         }
                         for a in reply.assignments {
@@ -382,7 +373,6 @@ pub fn run(cfg: AgentConfig) -> Result<(), AgentError> {
                             if !started_keys.insert(key) {
                                 continue;
                             }
-                            holds.insert(key);
                             let stop = Arc::new(AtomicBool::new(false));
                             running.insert(key, Running { stop: stop.clone() });
                             let tx = done_tx.clone();
@@ -392,7 +382,7 @@ pub fn run(cfg: AgentConfig) -> Result<(), AgentError> {
                                 a.task,
                                 a.stage,
                                 a.attempt,
-                                &crate::service::random_secret()[..12]
+                                crate::secret::random_hex(6)
                             ));
                             let node = cfg.node.clone();
                             let keep = cfg.keep_work;
@@ -620,7 +610,9 @@ pub fn execute(
     let mut child = match child {
         Ok(ch) => ch,
         Err(e) => {
-            c.message = Some(format!("cannot start {:?}: {e}", a.command[0]));
+            let _ = std::fs::remove_file(&err_path);
+            // The program started is the sandbox's unless the opt-out is on.
+            c.message = Some(format!("cannot start {:?}: {e}", command.get_program()));
             return c;
         }
     };

@@ -289,6 +289,17 @@ pub struct Completion {
     pub secret: Option<String>,
 }
 
+impl Completion {
+    /// The attempt this reports on.
+    pub fn stage_ref(&self) -> StageRef {
+        StageRef {
+            task: self.task,
+            stage: self.stage,
+            attempt: self.attempt,
+        }
+    }
+}
+
 /// Largest output file an agent may return, bytes (after base64 decoding).
 pub const MAX_OUTPUT_FILE_BYTES: usize = 256 * 1024;
 /// Largest sum of one stage's output files, bytes.

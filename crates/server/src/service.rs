@@ -93,25 +93,6 @@ struct AgentInfo {
 /// Makes the secret of one stage attempt (random, unguessable).
 pub type SecretSource = Box<dyn FnMut() -> String + Send>;
 
-/// 128 random bits from the system's generator, as hex.
-pub fn random_secret() -> String {
-    use ring::rand::SecureRandom as _;
-    let mut bytes = [0u8; 16];
-    ring::rand::SystemRandom::new()
-        .fill(&mut bytes)
-        .expect("the system's random generator works");
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Compares two secrets in time that does not depend on where they differ.
-fn same_secret(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
-}
-
 /// Bytes a task holds against its tenant's byte quota while it is unfinished: its inline
 /// input files and command lines, and room for the output files its command stages may
 /// return.
@@ -130,6 +111,14 @@ pub fn reserved_bytes(spec: &TaskSpec) -> u64 {
             (inputs + outputs) as u64
         })
         .sum()
+}
+
+/// What a tenant's unfinished tasks hold, against its quotas.
+#[derive(Debug, Default, Clone, Copy)]
+struct TenantUse {
+    tasks: usize,
+    /// [`reserved_bytes`] of those tasks.
+    bytes: u64,
 }
 
 /// What an agent's poll gets: work to start, and stages it holds that it must stop.
@@ -155,9 +144,8 @@ pub struct Service {
     assigned_on: BTreeMap<u32, BTreeSet<(u64, u16)>>,
     unplaced: BTreeSet<(u64, u16)>,
     agents: BTreeMap<u32, AgentInfo>,
-    active_per_tenant: HashMap<String, usize>,
-    /// Bytes reserved by each tenant's unfinished tasks ([`reserved_bytes`]).
-    bytes_per_tenant: HashMap<String, u64>,
+    /// What each tenant's unfinished tasks hold.
+    in_use: HashMap<String, TenantUse>,
     pub max_active_bytes_per_tenant: u64,
     secrets: SecretSource,
     dirty: BTreeSet<u64>,
@@ -199,10 +187,9 @@ impl Service {
             assigned_on: BTreeMap::new(),
             unplaced: BTreeSet::new(),
             agents: BTreeMap::new(),
-            active_per_tenant: HashMap::new(),
-            bytes_per_tenant: HashMap::new(),
+            in_use: HashMap::new(),
             max_active_bytes_per_tenant: u64::MAX,
-            secrets: Box::new(random_secret),
+            secrets: Box::new(|| crate::secret::random_hex(16)),
             dirty: BTreeSet::new(),
             events: Vec::new(),
             counters: Counters::default(),
@@ -234,9 +221,7 @@ impl Service {
             if r.state.is_final() {
                 self.final_order.push_back(r.id);
             } else {
-                *self.active_per_tenant.entry(r.tenant.clone()).or_default() += 1;
-                *self.bytes_per_tenant.entry(r.tenant.clone()).or_default() +=
-                    reserved_bytes(&r.spec);
+                self.hold(&r.tenant, reserved_bytes(&r.spec));
                 let all_done = r.stages.iter().all(|s| s.state == StageState::Done);
                 for (i, s) in r.stages.iter().enumerate() {
                     let key = (r.id, i as u16);
@@ -310,8 +295,40 @@ impl Service {
         self.tasks.len() as u64 + self.evicted_by_state.values().sum::<u64>()
     }
 
-    fn active_tasks(&self, tenant: &str) -> usize {
-        self.active_per_tenant.get(tenant).copied().unwrap_or(0)
+    /// A new unfinished task of `tenant`, holding `bytes`.
+    fn hold(&mut self, tenant: &str, bytes: u64) {
+        let u = self.in_use.entry(tenant.to_string()).or_default();
+        u.tasks += 1;
+        u.bytes += bytes;
+    }
+
+    /// Refuses (429) a task of `tenant` holding `bytes` that would exceed either quota.
+    fn check_quota(&mut self, tenant: &str, bytes: u64) -> Result<(), ApiError> {
+        let u = self.in_use.get(tenant).copied().unwrap_or_default();
+        let over = if u.tasks >= self.max_active_per_tenant {
+            Some(format!(
+                "it has {} unfinished tasks, its quota",
+                self.max_active_per_tenant
+            ))
+        } else if u.bytes.saturating_add(bytes) > self.max_active_bytes_per_tenant {
+            Some(format!(
+                "its unfinished tasks hold {} bytes and this one needs {bytes} more (input files, command lines and room for outputs): over its byte quota of {}",
+                u.bytes, self.max_active_bytes_per_tenant
+            ))
+        } else {
+            None
+        };
+        match over {
+            None => Ok(()),
+            Some(why) => {
+                self.counters.rejected_quota += 1;
+                Err(ApiError::new(
+                    429,
+                    format!("tenant {tenant:?}: {why}"),
+                    None,
+                ))
+            }
+        }
     }
 
     fn node_index(&self, name: &str, field: &str) -> Result<u32, ApiError> {
@@ -340,14 +357,15 @@ impl Service {
             Some("origin") => Destination::Origin,
             Some(name) => Destination::Node(self.node_index(name, "destination")?),
         };
+        // At least a nanosecond once on the twin's clock, so the deadline is after arrival.
         if !(spec.deadline_s.is_finite()
-            && spec.deadline_s > 0.0
+            && secs_ns(spec.deadline_s) > 0
             && spec.deadline_s <= MAX_DEADLINE_S)
         {
             return Err(ApiError::bad(
                 "deadline_s",
                 format!(
-                    "{}: expected more than 0 and at most {MAX_DEADLINE_S} s",
+                    "{}: expected at least 1e-9 and at most {MAX_DEADLINE_S} s",
                     spec.deadline_s
                 ),
             ));
@@ -429,14 +447,8 @@ impl Service {
             deadline: Epoch::from_unix_ns(now_ns.saturating_add(secs_ns(spec.deadline_s))),
             stages,
         };
-        task.validate().map_err(|e| {
-            // The model's names for the request's fields.
-            let field = match e.field {
-                "deadline" => "deadline_s",
-                other => other,
-            };
-            ApiError::bad(field, e.message)
-        })?;
+        task.validate()
+            .map_err(|e| ApiError::bad(e.field, e.message))?;
         Ok(task)
     }
 
@@ -542,33 +554,11 @@ impl Service {
             self.counters.duplicate += 1;
             return Ok((self.tasks[id].clone(), true));
         }
-        if self.active_tasks(tenant) >= self.max_active_per_tenant {
-            self.counters.rejected_quota += 1;
-            return Err(ApiError::new(
-                429,
-                format!(
-                    "tenant {tenant:?} has {} unfinished tasks, its quota",
-                    self.max_active_per_tenant
-                ),
-                None,
-            ));
-        }
+        let bytes = reserved_bytes(&spec);
+        self.check_quota(tenant, bytes)?;
         let task = self.to_task(&spec, now_ns).inspect_err(|_| {
             self.counters.rejected_invalid += 1;
         })?;
-        let bytes = reserved_bytes(&spec);
-        let held = self.bytes_per_tenant.get(tenant).copied().unwrap_or(0);
-        if held.saturating_add(bytes) > self.max_active_bytes_per_tenant {
-            self.counters.rejected_quota += 1;
-            return Err(ApiError::new(
-                429,
-                format!(
-                    "tenant {tenant:?} holds {held} bytes in unfinished tasks and this task needs {bytes} more (input files and room for outputs): over its byte quota of {}",
-                    self.max_active_bytes_per_tenant
-                ),
-                None,
-            ));
-        }
         let n = task.stages.len();
         let mut pred_at: Vec<Option<(u32, i64)>> = vec![None; n];
         let mut stages = Vec::with_capacity(n);
@@ -649,11 +639,7 @@ impl Service {
         if let Some(k) = &record.spec.idempotency_key {
             self.by_key.insert((tenant.to_string(), k.clone()), id);
         }
-        *self
-            .active_per_tenant
-            .entry(tenant.to_string())
-            .or_default() += 1;
-        *self.bytes_per_tenant.entry(tenant.to_string()).or_default() += bytes;
+        self.hold(tenant, bytes);
         self.tasks.insert(id, record);
         self.counters.accepted += 1;
         self.emit_task(id, now_ns);
@@ -753,11 +739,9 @@ impl Service {
                 self.unplaced.remove(&(id, i as u16));
             }
         }
-        if let Some(c) = self.active_per_tenant.get_mut(&r.tenant) {
-            *c = c.saturating_sub(1);
-        }
-        if let Some(b) = self.bytes_per_tenant.get_mut(&r.tenant) {
-            *b = b.saturating_sub(reserved_bytes(&r.spec));
+        if let Some(u) = self.in_use.get_mut(&r.tenant) {
+            u.tasks = u.tasks.saturating_sub(1);
+            u.bytes = u.bytes.saturating_sub(reserved_bytes(&r.spec));
         }
         self.final_order.push_back(id);
         match state {
@@ -1172,7 +1156,7 @@ impl Service {
             )));
         }
         let genuine = match (&s.secret, &c.secret) {
-            (Some(want), Some(got)) => same_secret(want, got),
+            (Some(want), Some(got)) => crate::secret::same(want, got),
             _ => false,
         };
         if !genuine {

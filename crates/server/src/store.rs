@@ -194,12 +194,12 @@ impl Store for RedbStore {
         let tx = self.db.begin_read().map_err(io)?;
         let tasks = tx.open_table(TASKS).map_err(io)?;
         let index = tx.open_table(BY_TENANT).map_err(io)?;
+        // The index gives the ids in order; each record is then read by its key.
         for row in index
             .range((tenant, from)..=(tenant, u64::MAX))
             .map_err(io)?
         {
-            let (k, _) = row.map_err(io)?;
-            let id = k.value().1;
+            let id = row.map_err(io)?.0.value().1;
             let Some(v) = tasks.get(id).map_err(io)? else {
                 continue;
             };
@@ -224,8 +224,11 @@ impl Store for RedbStore {
                 match w {
                     Write::Task(r) => {
                         let bytes = serde_json::to_vec(r).map_err(io)?;
-                        tasks.insert(r.id, bytes.as_slice()).map_err(io)?;
-                        index.insert((r.tenant.as_str(), r.id), ()).map_err(io)?;
+                        let earlier = tasks.insert(r.id, bytes.as_slice()).map_err(io)?;
+                        // A record's tenant never changes: index it when it is new.
+                        if earlier.is_none() {
+                            index.insert((r.tenant.as_str(), r.id), ()).map_err(io)?;
+                        }
                     }
                     Write::Meta(k, v) => {
                         meta.insert(*k, v.as_slice()).map_err(io)?;
