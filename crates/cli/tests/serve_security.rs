@@ -141,8 +141,7 @@ echo "== who"; id
 fn a_completion_needs_its_attempt_secret_even_with_the_node_token() {
     let dir = common::fresh_dir("serve_security", "secret");
     // The operator's token is given hashed: the configuration holds no secret.
-    let digest =
-        tiandi_server::secret::hex(&tiandi_server::secret::digest("hashed-operator-0099"));
+    let digest = tiandi_server::secret::hex(&tiandi_server::secret::digest("hashed-operator-0099"));
     let server = Server::start_with(&dir, "accelerated:5", "");
     let text = std::fs::read_to_string(&server.config).unwrap()
         + &format!(
@@ -614,48 +613,50 @@ fn hostile_service(assignments: Vec<Value>) -> (String, Arc<Mutex<Vec<Value>>>) 
     (url, reports)
 }
 
-#[test]
-fn a_hostile_service_cannot_make_the_agent_write_or_read_outside_the_stage() {
-    if !require_sandbox("a_hostile_service_cannot_make_the_agent_write_or_read_outside_the_stage") {
-        return;
+/// Runs `tiandi agent` (with `extra` flags, and `inherit` open at descriptor 8 as a
+/// careless parent might leave it) against a fake service handing out `assignments`;
+/// returns its reports by task once there is one for each.
+fn agent_against(
+    dir: &Path,
+    assignments: Vec<Value>,
+    extra: &[&str],
+    inherit: Option<std::fs::File>,
+) -> BTreeMap<u64, Value> {
+    use std::os::fd::AsRawFd as _;
+    use std::os::unix::process::CommandExt as _;
+    let n = assignments.len();
+    std::fs::create_dir_all(dir).unwrap();
+    let (url, reports) = hostile_service(assignments);
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_tiandi"));
+    cmd.args([
+        "agent",
+        "--server",
+        &url,
+        "--node",
+        "Zhangjiakou",
+        "--work-dir",
+    ])
+    .arg(dir.join("work"))
+    .args(["--heartbeat-s", "0.2", "--run-for-s", "8"])
+    .args(extra)
+    .env("TIANDI_TOKEN", AGENT_ZJK)
+    .stderr(std::fs::File::create(dir.join("agent.log")).unwrap());
+    if let Some(f) = &inherit {
+        let fd = f.as_raw_fd();
+        // SAFETY: dup2 is async-signal-safe; it leaves the file open at 8 (without
+        // close-on-exec) in the agent.
+        unsafe {
+            cmd.pre_exec(move || {
+                if libc::dup2(fd, 8) == -1 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
     }
-    let dir = common::fresh_dir("serve_security", "hostile_service");
-    let work = dir.join("deep/er/work");
-    let assignment = |task: u64, command: &str, inputs: Value, outputs: Value| {
-        json!({"task": task, "stage": 0, "attempt": 1, "command": ["sh", "-c", command],
-            "inputs": inputs, "outputs": outputs, "timeout_s": 10.0, "secret": format!("s{task}")})
-    };
-    let host = std::fs::read("/etc/hostname").unwrap_or_else(|_| b"no hostname".to_vec());
-    let (url, reports) = hostile_service(vec![
-        assignment(1, "true", json!({"../../escape.txt": b64(b"x")}), json!([])),
-        assignment(2, "true", json!({}), json!(["../../../../etc/hostname"])),
-        assignment(3, "true", json!({}), json!(["/etc/hostname"])),
-        // The stage leaves a link to a host file where its output should be.
-        assignment(
-            4,
-            "ln -s /etc/hostname out.txt",
-            json!({}),
-            json!(["out.txt"]),
-        ),
-        assignment(5, "mkfifo out.txt", json!({}), json!(["out.txt"])),
-    ]);
-    let mut agent = std::process::Command::new(env!("CARGO_BIN_EXE_tiandi"))
-        .args([
-            "agent",
-            "--server",
-            &url,
-            "--node",
-            "Zhangjiakou",
-            "--work-dir",
-        ])
-        .arg(&work)
-        .args(["--heartbeat-s", "0.2", "--run-for-s", "8"])
-        .env("TIANDI_TOKEN", AGENT_ZJK)
-        .stderr(std::fs::File::create(dir.join("agent.log")).unwrap())
-        .spawn()
-        .unwrap();
+    let mut agent = cmd.spawn().unwrap();
     let t0 = Instant::now();
-    while reports.lock().unwrap().len() < 5 {
+    while reports.lock().unwrap().len() < n {
         assert!(
             t0.elapsed() < Duration::from_secs(30),
             "reports: {:?}\n{}",
@@ -665,12 +666,55 @@ fn a_hostile_service_cannot_make_the_agent_write_or_read_outside_the_stage() {
         std::thread::sleep(Duration::from_millis(50));
     }
     let _ = agent.wait();
-    let by_task: BTreeMap<u64, Value> = reports
-        .lock()
-        .unwrap()
+    let reports = reports.lock().unwrap();
+    reports
         .iter()
         .map(|r| (r["task"].as_u64().unwrap(), r.clone()))
-        .collect();
+        .collect()
+}
+
+/// An assignment as the fake service hands it out.
+fn fake_assignment(task: u64, command: Value, inputs: Value, outputs: Value) -> Value {
+    json!({"task": task, "stage": 0, "attempt": 1, "command": command,
+        "inputs": inputs, "outputs": outputs, "timeout_s": 10.0, "secret": format!("s{task}")})
+}
+
+#[test]
+fn a_hostile_service_cannot_make_the_agent_write_or_read_outside_the_stage() {
+    if !require_sandbox("a_hostile_service_cannot_make_the_agent_write_or_read_outside_the_stage") {
+        return;
+    }
+    let dir = common::fresh_dir("serve_security", "hostile_service");
+    let sh = |c: &str| json!(["sh", "-c", c]);
+    let host = std::fs::read("/etc/hostname").unwrap_or_else(|_| b"no hostname".to_vec());
+    let by_task = agent_against(
+        &dir.join("deep/er"),
+        vec![
+            fake_assignment(
+                1,
+                sh("true"),
+                json!({"../../escape.txt": b64(b"x")}),
+                json!([]),
+            ),
+            fake_assignment(
+                2,
+                sh("true"),
+                json!({}),
+                json!(["../../../../etc/hostname"]),
+            ),
+            fake_assignment(3, sh("true"), json!({}), json!(["/etc/hostname"])),
+            // The stage leaves a link to a host file where its output should be.
+            fake_assignment(
+                4,
+                sh("ln -s /etc/hostname out.txt"),
+                json!({}),
+                json!(["out.txt"]),
+            ),
+            fake_assignment(5, sh("mkfifo out.txt"), json!({}), json!(["out.txt"])),
+        ],
+        &[],
+        None,
+    );
     for (task, r) in &by_task {
         assert_eq!(r["exit_code"], Value::Null, "task {task}: {r}");
         assert_eq!(r["outputs"], json!({}), "task {task}: {r}");
@@ -690,7 +734,16 @@ fn a_hostile_service_cannot_make_the_agent_write_or_read_outside_the_stage() {
             .unwrap()
             .contains("not a regular file")
     );
-    assert!(!dir.join("deep/escape.txt").exists());
+    // Nothing named escape.txt anywhere (the stage directory is under deep/er/work).
+    let found = std::process::Command::new("find")
+        .arg(&dir)
+        .args(["-name", "escape.txt"])
+        .output()
+        .unwrap();
+    assert!(
+        found.status.success() && found.stdout.is_empty(),
+        "{found:?}"
+    );
 }
 
 #[test]
@@ -784,6 +837,14 @@ fn a_stage_cannot_crash_or_flood_the_agent() {
     );
     let t = wait_task(&op, loud, 120, |v| v["state"] == "failed");
     assert!(t["reason"].as_str().unwrap().contains("last words"), "{t}");
+    // ... and the agent read only its tail: its peak memory stays far below 300 MB.
+    let status = std::fs::read_to_string(format!("/proc/{}/status", agent.0.id())).unwrap();
+    let peak_kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap();
+    assert!(peak_kib < 100 * 1024, "agent peak memory {peak_kib} KiB");
     // The agent lives on and still runs work.
     assert!(agent.0.try_wait().unwrap().is_none(), "the agent died");
     let next = submit(
@@ -829,52 +890,15 @@ fn the_node_command_policy_refuses_other_programs() {
         return;
     }
     let dir = common::fresh_dir("serve_security", "allow_program");
-    let assignment = |task: u64, command: Value| {
-        json!({"task": task, "stage": 0, "attempt": 1, "command": command,
-            "inputs": {}, "outputs": [], "timeout_s": 10.0, "secret": format!("s{task}")})
-    };
-    let (url, reports) = hostile_service(vec![
-        assignment(1, json!(["sh", "-c", "true"])),
-        assignment(2, json!(["true"])),
-    ]);
-    let mut agent = std::process::Command::new(env!("CARGO_BIN_EXE_tiandi"))
-        .args([
-            "agent",
-            "--server",
-            &url,
-            "--node",
-            "Zhangjiakou",
-            "--work-dir",
-        ])
-        .arg(dir.join("work"))
-        .args([
-            "--heartbeat-s",
-            "0.2",
-            "--run-for-s",
-            "6",
-            "--allow-program",
-            "true",
-        ])
-        .env("TIANDI_TOKEN", AGENT_ZJK)
-        .stderr(std::fs::File::create(dir.join("agent.log")).unwrap())
-        .spawn()
-        .unwrap();
-    let t0 = Instant::now();
-    while reports.lock().unwrap().len() < 2 {
-        assert!(
-            t0.elapsed() < Duration::from_secs(30),
-            "{:?}",
-            reports.lock().unwrap()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = agent.wait();
-    let by_task: BTreeMap<u64, Value> = reports
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|r| (r["task"].as_u64().unwrap(), r.clone()))
-        .collect();
+    let by_task = agent_against(
+        &dir,
+        vec![
+            fake_assignment(1, json!(["sh", "-c", "true"]), json!({}), json!([])),
+            fake_assignment(2, json!(["true"]), json!({}), json!([])),
+        ],
+        &["--allow-program", "true"],
+        None,
+    );
     assert_eq!(by_task[&1]["exit_code"], Value::Null);
     assert!(
         by_task[&1]["message"]
@@ -885,4 +909,49 @@ fn the_node_command_policy_refuses_other_programs() {
         by_task[&1]
     );
     assert_eq!(by_task[&2]["exit_code"], 0, "{}", by_task[&2]);
+}
+
+#[test]
+fn a_stage_inherits_no_descriptor_and_meets_a_process_limit() {
+    if !require_sandbox("a_stage_inherits_no_descriptor_and_meets_a_process_limit") {
+        return;
+    }
+    let dir = common::fresh_dir("serve_security", "descriptors");
+    // A secret file the agent's parent left open at descriptor 8.
+    let secret = dir.join("host-secret.txt");
+    std::fs::write(&secret, "HOST-SECRET-0b7e").unwrap();
+    let by_task = agent_against(
+        &dir,
+        vec![fake_assignment(
+            1,
+            json!([
+                "sh",
+                "-c",
+                "{ cat <&8; ls /proc/self/fd; grep processes /proc/self/limits; } > out.txt 2>&1; true"
+            ]),
+            json!({}),
+            json!(["out.txt"]),
+        )],
+        &[],
+        Some(std::fs::File::open(&secret).unwrap()),
+    );
+    let r = &by_task[&1];
+    assert_eq!(r["exit_code"], 0, "{r}");
+    let out = base64::engine::general_purpose::STANDARD
+        .decode(r["outputs"]["out.txt"].as_str().unwrap())
+        .unwrap();
+    let out = String::from_utf8_lossy(&out);
+    assert!(!out.contains("HOST-SECRET"), "{out}");
+    // Descriptors 0-2 and the one `ls` opens, none of the agent's.
+    let fds: Vec<&str> = out.lines().filter(|l| l.parse::<u32>().is_ok()).collect();
+    assert!(fds.iter().all(|f| f.parse::<u32>().unwrap() <= 3), "{out}");
+    // As root, stages run as nobody under a process limit.
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        let limit = out
+            .lines()
+            .find(|l| l.starts_with("Max processes"))
+            .unwrap_or("");
+        assert_eq!(limit.split_whitespace().nth(2), Some("4096"), "{out}");
+    }
 }

@@ -248,3 +248,39 @@ fn outputs_over_the_limit_fail_the_stage_and_free_the_quota() {
     );
     assert!(r.files.is_empty());
 }
+
+#[test]
+fn the_byte_quota_counts_inputs_command_lines_and_room_for_outputs() {
+    use tiandi_server::model::{MAX_OUTPUT_FILE_BYTES, MAX_OUTPUT_TOTAL_BYTES};
+    use tiandi_server::service::reserved_bytes;
+    let spec = |command: &str, outputs: usize| -> TaskSpec {
+        serde_json::from_value(serde_json::json!({
+            "origin": "Wuhu", "deadline_s": 60,
+            "stages": [{"work_flop": 1, "run": {"command": ["sh", "-c", command],
+                "inputs": {"in.txt": "12345"},
+                "outputs": (0..outputs).map(|i| format!("o{i}")).collect::<Vec<_>>()}}]
+        }))
+        .unwrap()
+    };
+    // "in.txt" + "12345" + "sh" + "-c" + "true", and one output's room.
+    assert_eq!(
+        reserved_bytes(&spec("true", 1)),
+        (6 + 5 + 2 + 2 + 4 + MAX_OUTPUT_FILE_BYTES) as u64
+    );
+    // A long command line counts byte for byte; output room stops at the stage's limit.
+    let long = "x".repeat(100_000);
+    assert_eq!(
+        reserved_bytes(&spec(&long, 9)) - reserved_bytes(&spec("", 9)),
+        100_000
+    );
+    assert_eq!(
+        reserved_bytes(&spec("", 9)),
+        (6 + 5 + 2 + 2 + MAX_OUTPUT_TOTAL_BYTES) as u64
+    );
+    // Modelled stages hold nothing.
+    let modelled: TaskSpec = serde_json::from_str(
+        r#"{"origin": "Wuhu", "deadline_s": 60, "stages": [{"work_flop": 1}]}"#,
+    )
+    .unwrap();
+    assert_eq!(reserved_bytes(&modelled), 0);
+}

@@ -10,7 +10,10 @@ pub fn fresh_dir(suite: &str, test: &str) -> PathBuf {
         .join(suite)
         .join(test);
     if dir.exists() {
-        std::fs::remove_dir_all(&dir).unwrap();
+        // `rm` walks a tree iteratively: a stage may have left one deeper than a recursive
+        // removal's stack allows.
+        let status = Command::new("rm").arg("-rf").arg(&dir).status().unwrap();
+        assert!(status.success(), "cannot remove {}", dir.display());
     }
     std::fs::create_dir_all(&dir).unwrap();
     dir

@@ -92,11 +92,7 @@ impl Server {
         ca: Option<Vec<u8>>,
         nofile: Option<u64>,
     ) -> Server {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(dir.join("serve.log"))
-            .unwrap();
+        let log = append_log(&dir.join("serve.log"));
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_tiandi"));
         cmd.args(["serve", "--config"])
             .arg(config)
@@ -195,11 +191,7 @@ impl Agent {
         work: &Path,
         extra: &[&str],
     ) -> Agent {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(work.with_extension("log"))
-            .unwrap();
+        let log = append_log(&work.with_extension("log"));
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_tiandi"));
         cmd.args(["agent", "--server", &server.url, "--node", node])
             .env("TIANDI_TOKEN", token)
@@ -334,4 +326,13 @@ pub fn require_sandbox(test: &str) -> bool {
         eprintln!("SKIPPED {test}: needs bubblewrap");
     }
     ok
+}
+
+/// A log file appended to across restarts of the process that writes it.
+fn append_log(path: &Path) -> std::fs::File {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap()
 }
