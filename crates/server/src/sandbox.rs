@@ -97,6 +97,7 @@ impl Isolation {
         };
         // SAFETY: geteuid has no preconditions.
         let root = unsafe { libc::geteuid() } == 0;
+        let bwrap_path = bwrap.clone();
         let iso = Isolation::Bubblewrap {
             bwrap,
             run_as: root.then_some(NOBODY),
@@ -114,7 +115,9 @@ impl Isolation {
                     .stdout(Stdio::null())
                     .stderr(Stdio::piped())
                     .output()
-                    .map_err(|e| format!("cannot start the sandbox: {e}"))?;
+                    .map_err(|e| {
+                        format!("cannot start the sandbox {}: {e}", bwrap_path.display())
+                    })?;
                 if out.status.success() {
                     Ok(())
                 } else {
