@@ -418,7 +418,7 @@ fn slow_and_idle_connections_are_closed_and_health_still_answers() {
     std::fs::write(
         &config,
         format!(
-            "header_timeout_s = 1.5\n{}",
+            "header_timeout_s = 1.5\nrequest_timeout_s = 1.5\n{}",
             config_text(&dir.join("store.redb"), "accelerated:5")
         ),
     )
@@ -438,6 +438,13 @@ fn slow_and_idle_connections_are_closed_and_health_still_answers() {
     let mut idle = TcpStream::connect(addr).unwrap();
     idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
         .unwrap();
+    // One whose body never finishes: 408 once the request timeout passes.
+    let mut stalled = TcpStream::connect(addr).unwrap();
+    write!(
+        stalled,
+        "POST /v1/tasks HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {OPERATOR}\r\nContent-Length: 100\r\n\r\n{{\"origin\""
+    )
+    .unwrap();
     // The service still answers.
     let t0 = Instant::now();
     let health = server.client("");
@@ -457,6 +464,12 @@ fn slow_and_idle_connections_are_closed_and_health_still_answers() {
         let r = s.read_to_end(&mut buf);
         assert!(r.is_ok(), "a slow connection stayed open: {r:?}");
     }
+    stalled
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut answer = String::new();
+    BufReader::new(stalled).read_line(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer:?}");
     idle.set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
     let mut buf = Vec::new();
