@@ -10,6 +10,7 @@
 
 pub mod config;
 pub mod error;
+pub mod gateway;
 pub mod geometry;
 pub mod network;
 pub mod node;
@@ -21,6 +22,7 @@ pub use config::{
     Capacities, FibreConfig, GslConfig, GslStrategy, IslConfig, IslPattern, LinkConfig,
 };
 pub use error::NetworkError;
+pub use gateway::{GatewayTree, ground_roots};
 pub use geometry::SPEED_OF_LIGHT_KM_S;
 pub use network::{Network, NetworkSpec, PlaneLayout};
 pub use node::{DataCentre, NodeId, NodeKind, RegionShape, StationNode, UserTerminalRegion};
@@ -28,4 +30,5 @@ pub use routing::{Route, RouteTable, RoutingMode, ShortestPaths};
 pub use snapshot::{Adjacent, Link, LinkKind, Snapshot, SnapshotBuilder};
 pub use timeline::{
     ContactEvent, ContactPlan, Horizon, RouteStats, RouteSummary, RouteTimeline, contact_plan,
+    diff_links,
 };

@@ -1,6 +1,9 @@
 //! Topology snapshots: every link that exists at one instant, as a sorted link list plus a
 //! CSR adjacency, built by a [`SnapshotBuilder`] that reuses its buffers between instants.
 
+use std::ops::Deref;
+use std::sync::Arc;
+
 use glam::DVec3;
 use rayon::prelude::*;
 use tiandi_orbit::{Epoch, Satellite, positions_ecef_at};
@@ -144,7 +147,7 @@ struct GroundScratch {
 /// [`GslStrategy::KeepUntilLost`] it remembers the previous snapshot's GSLs, so feed it
 /// instants in time order.
 pub struct SnapshotBuilder<'n> {
-    net: &'n Network,
+    net: NetRef<'n>,
     snapshot: Snapshot,
     stations: Vec<GroundScratch>,
     regions: Vec<GroundScratch>,
@@ -154,11 +157,39 @@ pub struct SnapshotBuilder<'n> {
     fill: Vec<u32>,
 }
 
+/// The network a builder works for: borrowed, or shared by a builder that outlives its
+/// creator's borrow (the twin owns its builder).
+#[derive(Clone)]
+enum NetRef<'n> {
+    Borrowed(&'n Network),
+    Shared(Arc<Network>),
+}
+
+impl Deref for NetRef<'_> {
+    type Target = Network;
+    fn deref(&self) -> &Network {
+        match self {
+            NetRef::Borrowed(n) => n,
+            NetRef::Shared(n) => n,
+        }
+    }
+}
+
+impl SnapshotBuilder<'static> {
+    /// A builder that holds its network by a shared pointer.
+    pub fn shared(net: Arc<Network>) -> Self {
+        Self::with(NetRef::Shared(net))
+    }
+}
+
 impl<'n> SnapshotBuilder<'n> {
     pub fn new(net: &'n Network) -> Self {
+        Self::with(NetRef::Borrowed(net))
+    }
+
+    fn with(net: NetRef<'n>) -> Self {
         let n = net.n_satellites();
         SnapshotBuilder {
-            net,
             snapshot: Snapshot {
                 time: None,
                 n_satellites: n,
@@ -179,11 +210,12 @@ impl<'n> SnapshotBuilder<'n> {
             proposals: Vec::new(),
             nearest: Vec::new(),
             fill: vec![0; net.n_nodes() + 1],
+            net,
         }
     }
 
-    pub fn network(&self) -> &'n Network {
-        self.net
+    pub fn network(&self) -> &Network {
+        &self.net
     }
 
     /// The last snapshot built.
@@ -327,7 +359,8 @@ impl<'n> SnapshotBuilder<'n> {
     }
 
     fn build_gsls(&mut self) {
-        let net = self.net;
+        let net = self.net.clone();
+        let net: &Network = &net;
         let gsl = &net.config().gsl;
         let caps = net.config().capacities;
         let pos = &self.snapshot.sat_ecef_km;

@@ -84,7 +84,7 @@ pub struct ContactPlan {
 }
 
 /// Appends the differences between two sorted link sets to `out`.
-fn diff_links(
+pub fn diff_links(
     prev: &[(u32, u32, LinkKind)],
     cur: &[(u32, u32, LinkKind)],
     time: Epoch,

@@ -14,7 +14,7 @@ use tiandi_node::{Battery, CellType, FaultModel, NodeConfig, Pointing, SaaModel,
 use tiandi_node::{ThermalParams, accelerator};
 use tiandi_orbit::walker::{RADIUS_WGS72_KM, WalkerDesign, WalkerKind};
 use tiandi_orbit::{Epoch, GroundStation, Satellite, TleOptions};
-use tiandi_sim::model::FaultSetup;
+use tiandi_twin::FaultSetup;
 use tiandi_workload::{EoConfig, NodeIdx, PoissonConfig, TargetArea, Task};
 
 use crate::error::{KeyPath, Locator, ScenarioError};

@@ -24,7 +24,7 @@ use tiandi_network::NetworkSpec;
 use tiandi_node::NodeConfig;
 use tiandi_orbit::walker::{WalkerDesign, WalkerKind};
 use tiandi_orbit::{Epoch, GroundStation, PropagationError, Satellite};
-use tiandi_sim::model::{FaultSetup, SimSetup};
+use tiandi_twin::{FaultSetup, SimSetup};
 use tiandi_workload::{NodeIdx, Task};
 
 pub use convert::{EoWorkload, PoissonWorkload, check_policy, parse_scenario};
@@ -171,15 +171,12 @@ impl Scenario {
         labels
     }
 
-    /// The simulator's input: the scenario with its workload generated for this seed and
-    /// horizon. Earth-observation tasks come from each satellite's ground track (SGP4 on
-    /// the track step, in parallel).
-    pub fn setup(&self) -> Result<SimSetup, ScenarioError> {
-        let end = self.end();
-        let tasks = generate::tasks(self, end)?;
-        Ok(SimSetup {
+    /// The scenario's world without its workload: what a twin is built from (the live
+    /// service's, which takes its tasks over HTTP).
+    pub fn world(&self) -> SimSetup {
+        SimSetup {
             start: self.start,
-            end,
+            end: self.end(),
             step_ns: self.step_ns,
             seed: self.seed,
             satellites: self.satellites.clone(),
@@ -188,8 +185,17 @@ impl Scenario {
             data_centre_slot_flops: self.slot_flops,
             data_centre_slot_memory_bytes: self.slot_memory_bytes,
             faults: self.faults.clone(),
-            tasks,
-        })
+            tasks: Vec::new(),
+        }
+    }
+
+    /// The simulator's input: the scenario with its workload generated for this seed and
+    /// horizon. Earth-observation tasks come from each satellite's ground track (SGP4 on
+    /// the track step, in parallel).
+    pub fn setup(&self) -> Result<SimSetup, ScenarioError> {
+        let mut setup = self.world();
+        setup.tasks = generate::tasks(self, setup.end)?;
+        Ok(setup)
     }
 }
 

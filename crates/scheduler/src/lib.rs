@@ -5,22 +5,14 @@
 //! Adding a policy: implement [`Policy`], then add a name to [`by_name`] (see
 //! ARCHITECTURE.md, "Adding a policy").
 
+use tiandi_network::NodeKind;
 use tiandi_orbit::Epoch;
 use tiandi_workload::{Destination, NodeIdx, Pin, Task};
-
-/// What a node is, as far as placement cares.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Site {
-    Satellite,
-    GroundStation,
-    DataCentre,
-    UserRegion,
-}
 
 /// A read-only view of the twin at the decision instant.
 pub trait View {
     fn now(&self) -> Epoch;
-    fn site(&self, node: NodeIdx) -> Site;
+    fn kind(&self, node: NodeIdx) -> NodeKind;
     /// The compute nodes worth scoring for data at `data_at`: the node itself when it can
     /// compute, the satellite serving it (ground origins), its neighbours on the current
     /// topology, and every data centre. Sorted, no repeats.
@@ -124,7 +116,7 @@ impl Policy for BentPipe {
             return Decision::Run(n);
         }
         let s = &task.stages[stage];
-        if view.site(data_at) == Site::DataCentre {
+        if view.kind(data_at) == NodeKind::DataCentre {
             return Decision::Run(data_at);
         }
         // With no route now, the first data centre: the transfer waits for a contact
@@ -151,9 +143,9 @@ impl Policy for Onboard {
         if let Some(n) = pinned(task, stage, data_at) {
             return Decision::Run(n);
         }
-        match view.site(data_at) {
-            Site::Satellite | Site::DataCentre => Decision::Run(data_at),
-            Site::UserRegion | Site::GroundStation => view
+        match view.kind(data_at) {
+            NodeKind::Satellite | NodeKind::DataCentre => Decision::Run(data_at),
+            NodeKind::UserTerminal | NodeKind::GroundStation => view
                 .serving_satellite(data_at)
                 .map_or(Decision::Reject, Decision::Run),
         }
@@ -177,7 +169,7 @@ impl Policy for Nearest {
         let ground_only = s.pin == Pin::Ground;
         let mut best: Option<(bool, f64, NodeIdx)> = None;
         for n in view.candidates(data_at) {
-            if ground_only && view.site(n) != Site::DataCentre {
+            if ground_only && view.kind(n) != NodeKind::DataCentre {
                 continue;
             }
             if !view.fits_memory(n, s.memory_bytes) || !view.compute_s(n, s.work_flop).is_finite() {
@@ -221,7 +213,7 @@ impl Policy for Unified {
         let deadline_s = task.deadline.seconds_since(view.now());
         let mut best: Option<(bool, f64, NodeIdx)> = None;
         for n in view.candidates(data_at) {
-            if s.pin == Pin::Ground && view.site(n) != Site::DataCentre {
+            if s.pin == Pin::Ground && view.kind(n) != NodeKind::DataCentre {
                 continue;
             }
             if !view.fits_memory(n, s.memory_bytes) {
@@ -270,7 +262,7 @@ fn deliver_estimate(task: &Task, at: NodeIdx, bytes: u64, view: &dyn View) -> Op
         Destination::Node(d) => view.transfer_s(at, d, bytes),
         Destination::Origin if task.origin == at => Some(0.0),
         Destination::Origin => view.transfer_s(at, task.origin, bytes),
-        Destination::AnyGround if view.site(at) != Site::Satellite => Some(0.0),
+        Destination::AnyGround if view.kind(at) != NodeKind::Satellite => Some(0.0),
         Destination::AnyGround => view.to_ground_s(at, bytes),
     }
 }

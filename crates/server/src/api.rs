@@ -18,9 +18,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, delete, get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tiandi_network::{LinkKind, SnapshotBuilder};
+use tiandi_network::{GatewayTree, LinkKind, NodeKind, SnapshotBuilder};
 use tiandi_orbit::{Epoch, ecef_to_geodetic};
-use tiandi_sim::route::Tree;
 
 use crate::config::{Principal, Role};
 use crate::model::{Completion, Event, TaskRecord, TaskSpec, TaskState, Telemetry};
@@ -596,25 +595,26 @@ async fn get_file(
 
 fn node_summary(svc: &Service, v: u32, wall: Instant) -> Value {
     let t = &svc.twin;
-    let g = ecef_to_geodetic(if t.snap.n_nodes() > 0 {
-        t.snap.node_ecef_km(v)
+    let snap = t.snapshot();
+    let g = ecef_to_geodetic(if snap.n_nodes() > 0 {
+        snap.node_ecef_km(v)
     } else {
         glam::DVec3::ZERO
     });
     let compute = t.compute(v);
     json!({
-        "id": t.names[v as usize],
+        "id": svc.node_name(v),
         "index": v,
-        "kind": match t.site(v) {
-            tiandi_scheduler::Site::Satellite => "satellite",
-            tiandi_scheduler::Site::GroundStation => "ground-station",
-            tiandi_scheduler::Site::DataCentre => "data-centre",
-            tiandi_scheduler::Site::UserRegion => "user-region",
+        "kind": match t.kind(v) {
+            NodeKind::Satellite => "satellite",
+            NodeKind::GroundStation => "ground-station",
+            NodeKind::DataCentre => "data-centre",
+            NodeKind::UserTerminal => "user-region",
         },
         "latitude_deg": g.latitude_deg,
         "longitude_deg": g.longitude_deg,
         "altitude_km": g.altitude_km,
-        "down": t.down[v as usize],
+        "down": t.is_down(v),
         "agent": {
             "live": svc.agent_live(v),
             "last_heartbeat_s_ago": svc.agent_seen_s(v, wall),
@@ -646,19 +646,18 @@ async fn get_node(
     auth.user()?;
     let svc = st.lock();
     let t = &svc.twin;
-    let v = *t
-        .by_name
-        .get(&name)
+    let v = svc
+        .node_id(&name)
         .ok_or_else(|| ApiError::new(404, format!("no node {name:?}"), None))?;
     let mut out = node_summary(&svc, v, Instant::now());
-    let links: Vec<Value> = if t.snap.n_nodes() > 0 {
-        t.snap
-            .neighbours(v)
+    let snap = t.snapshot();
+    let links: Vec<Value> = if snap.n_nodes() > 0 {
+        snap.neighbours(v)
             .iter()
             .map(|a| {
-                let l = t.snap.link(a.link);
+                let l = snap.link(a.link);
                 json!({
-                    "to": t.names[a.node as usize],
+                    "to": svc.node_name(a.node),
                     "kind": l.kind.as_str(),
                     "distance_km": l.distance_km,
                     "delay_ms": l.delay_ms,
@@ -671,7 +670,7 @@ async fn get_node(
     };
     out["links"] = json!(links);
     if (v as usize) < t.n_sats() {
-        let s = t.sat_status[v as usize];
+        let s = t.sat_status(v);
         out["power"] = json!({
             "battery_soc": s.soc_fraction,
             "sunlit_fraction": s.sunlit_fraction,
@@ -680,7 +679,12 @@ async fn get_node(
         });
         out["temperature_k"] = json!(s.temp_k);
     }
-    out["telemetry"] = json!(t.telemetry[v as usize]);
+    out["telemetry"] = json!(t.report(v).map(|r| Telemetry {
+        battery_soc: r.battery_soc,
+        temperature_k: r.temperature_k,
+        failed: r.failed,
+        slots: r.slots,
+    }));
     out["at"] = json!(iso(st.clock.now_ns()));
     Ok(axum::Json(out).into_response())
 }
@@ -710,7 +714,7 @@ fn parse_at(at: Option<&str>, now_ns: i64) -> Result<i64, ApiError> {
 async fn snapshot_at(st: &Arc<AppState>, at_ns: i64) -> Result<tiandi_network::Snapshot, ApiError> {
     let (net, sats) = {
         let svc = st.lock();
-        (svc.twin.net.clone(), svc.twin.sats.clone())
+        (svc.twin.network().clone(), svc.twin.satellites().clone())
     };
     tokio::task::spawn_blocking(move || {
         let mut b = SnapshotBuilder::new(&net);
@@ -767,21 +771,18 @@ async fn routes(
                 .get(field)
                 .map(String::as_str)
                 .ok_or_else(|| ApiError::bad(field, "required: a node name"))?;
-            svc.twin
-                .by_name
-                .get(name)
-                .copied()
+            svc.node_id(name)
                 .ok_or_else(|| ApiError::bad(field, format!("no node named {name:?}")))
         };
         (
             find("src")?,
             find("dst")?,
-            svc.twin.kinds.clone(),
-            svc.twin.down.clone(),
+            svc.twin.kinds().to_vec(),
+            svc.twin.down().to_vec(),
         )
     };
     let snap = snapshot_at(&st, at).await?;
-    let mut tree = Tree::default();
+    let mut tree = GatewayTree::default();
     tree.build(
         &snap,
         &[(dst, 0.0)],
@@ -1048,10 +1049,7 @@ async fn openapi() -> Response {
 fn agent_node(st: &AppState, auth: &Auth, name: &str) -> Result<u32, ApiError> {
     auth.agent_of(name)?;
     st.lock()
-        .twin
-        .by_name
-        .get(name)
-        .copied()
+        .node_id(name)
         .ok_or_else(|| ApiError::new(404, format!("no node {name:?}"), None))
 }
 

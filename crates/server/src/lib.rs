@@ -18,7 +18,6 @@ pub mod secret;
 pub mod service;
 pub mod store;
 pub mod tls;
-pub mod twin;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -119,7 +118,7 @@ pub fn build_state(
     writes.push(Write::Meta("clock", meta));
     store.commit(&writes)?;
     let store: Arc<dyn Store> = Arc::new(store);
-    let names = Arc::new(svc.twin.names.clone());
+    let names = Arc::new(svc.node_names().to_vec());
     let (events, _) = tokio::sync::broadcast::channel(16_384);
     let stats = Arc::new(CommitStats::default());
     let (committer, _thread) = store::spawn_committer(store.clone(), events.clone(), stats.clone());

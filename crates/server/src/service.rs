@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use tiandi_orbit::Epoch;
 use tiandi_scenario::Scenario;
-use tiandi_scheduler::{Decision, Policy, Site, View};
+use tiandi_scheduler::{Decision, Policy, View};
+use tiandi_twin::{Executors, Load, NodeReport, Occupancy, Twin, TwinView};
 use tiandi_workload::{Destination, Pin, Stage, Task, TaskKind};
 
 use crate::model::{
@@ -21,7 +22,6 @@ use crate::model::{
     StageRef, StageState, TaskRecord, TaskSpec, TaskState, Telemetry, safe_file_name,
 };
 use crate::store::Write;
-use crate::twin::{Loads, PlaceView, Twin};
 
 /// Marks the result-delivery entry of a task in the modelled-event heap.
 const DELIVER: u16 = u16::MAX;
@@ -33,6 +33,53 @@ pub const MAX_DEADLINE_S: f64 = 30.0 * 86_400.0;
 pub const MAX_WORK_FLOP: f64 = 1e24;
 /// Largest bytes of any stage field (100 TB).
 pub const MAX_BYTES: u64 = 100_000_000_000_000;
+
+/// Work placed on each node and not finished: count and FLOP. The service's load facts
+/// for the twin's view: it knows what it placed, not how far each stage has got, and it
+/// queues no transfer on a link.
+#[derive(Clone, Debug, Default)]
+pub struct Loads {
+    pub active: Vec<u32>,
+    pub work_flop: Vec<f64>,
+}
+
+impl Loads {
+    pub fn new(n: usize) -> Self {
+        Loads {
+            active: vec![0; n],
+            work_flop: vec![0.0; n],
+        }
+    }
+    pub fn add(&mut self, node: u32, work_flop: f64) {
+        self.active[node as usize] += 1;
+        self.work_flop[node as usize] += work_flop;
+    }
+    pub fn remove(&mut self, node: u32, work_flop: f64) {
+        let i = node as usize;
+        self.active[i] = self.active[i].saturating_sub(1);
+        self.work_flop[i] = if self.active[i] == 0 {
+            0.0
+        } else {
+            (self.work_flop[i] - work_flop).max(0.0)
+        };
+    }
+}
+
+impl Occupancy for Loads {
+    /// Every placed stage counts as running: its expected start already includes the
+    /// wait it was given when placed.
+    fn load(&self, node: u32) -> Load {
+        Load {
+            running: self.active[node as usize],
+            queued: 0,
+            outstanding_flop: self.work_flop[node as usize],
+        }
+    }
+
+    fn link_busy_until_ns(&self, _a: u32, _b: u32) -> i64 {
+        i64::MIN
+    }
+}
 
 /// A refusal, mapped to an HTTP status by the API layer.
 #[derive(Clone, Debug, PartialEq)]
@@ -130,6 +177,9 @@ pub struct PollAnswer {
 
 pub struct Service {
     pub twin: Twin,
+    /// Node names in network order (the scenario's labels), and back.
+    names: Vec<String>,
+    by_name: HashMap<String, u32>,
     policy: Box<dyn Policy + Send>,
     policy_name: String,
     pub tasks: BTreeMap<u64, TaskRecord>,
@@ -170,12 +220,20 @@ fn secs_ns(s: f64) -> i64 {
 
 impl Service {
     pub fn new(scenario: &Scenario, policy: &str) -> Result<Service, String> {
-        let twin = Twin::new(scenario)?;
+        let twin = Twin::new(&scenario.world()).map_err(|e| e.to_string())?;
+        let names = scenario.node_labels();
+        let by_name = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.clone(), i as u32))
+            .collect();
         let policy_box: Box<dyn Policy + Send> = tiandi_scheduler::by_name(policy)
             .ok_or_else(|| format!("unknown policy {policy:?}"))?;
         let n = twin.n_nodes();
         Ok(Service {
             twin,
+            names,
+            by_name,
             policy: policy_box,
             policy_name: policy.to_string(),
             tasks: BTreeMap::new(),
@@ -203,6 +261,31 @@ impl Service {
 
     pub fn loads(&self) -> &Loads {
         &self.loads
+    }
+
+    /// The scheduler's view of the twin at twin time `now_ns`, with the service's load
+    /// facts.
+    pub fn view(&self, now_ns: i64, executors: Executors) -> TwinView<'_> {
+        TwinView {
+            twin: &self.twin,
+            occupancy: &self.loads,
+            now_ns,
+            executors,
+        }
+    }
+
+    /// Node names in network order.
+    pub fn node_names(&self) -> &[String] {
+        &self.names
+    }
+
+    pub fn node_name(&self, v: u32) -> &str {
+        &self.names[v as usize]
+    }
+
+    /// The node called `name`.
+    pub fn node_id(&self, name: &str) -> Option<u32> {
+        self.by_name.get(name).copied()
     }
 
     /// Replaces the source of attempt secrets (tests make them predictable).
@@ -332,7 +415,7 @@ impl Service {
     }
 
     fn node_index(&self, name: &str, field: &str) -> Result<u32, ApiError> {
-        self.twin.by_name.get(name).copied().ok_or_else(|| {
+        self.node_id(name).ok_or_else(|| {
             ApiError::bad(
                 field,
                 format!("no node named {name:?} in the twin (GET /v1/nodes lists them)"),
@@ -468,16 +551,20 @@ impl Service {
             .first()
             .and_then(|&p| pred_at[usize::from(p)].map(|(n, _)| n))
             .unwrap_or(task.origin);
-        let view = PlaceView {
+        let view = TwinView {
             twin: &self.twin,
-            loads: &self.loads,
+            occupancy: &self.loads,
             now_ns,
-            agents_only: spec.stages[i].run.is_some(),
+            executors: if spec.stages[i].run.is_some() {
+                Executors::Agents
+            } else {
+                Executors::Any
+            },
         };
         let node = match self.policy.place(task, i, data_at, &view) {
             Decision::Run(n) => n,
             Decision::Reject => {
-                return Err(if view.agents_only {
+                return Err(if view.executors == Executors::Agents {
                     format!("stage {i} carries a command and no node with a live agent can run it")
                 } else {
                     format!(
@@ -491,7 +578,7 @@ impl Service {
         if !compute_s.is_finite() || !view.fits_memory(node, s.memory_bytes) {
             return Err(format!(
                 "stage {i}: {} cannot run it now (no compute, power, memory or agent)",
-                self.twin.names[node as usize]
+                self.names[node as usize]
             ));
         }
         let mut ready_ns = now_ns;
@@ -501,7 +588,7 @@ impl Service {
                 .ok_or_else(|| {
                     format!(
                         "stage {i}: no route now from {} to {}",
-                        self.twin.names[task.origin as usize], self.twin.names[node as usize]
+                        self.names[task.origin as usize], self.names[node as usize]
                     )
                 })?;
             ready_ns = ready_ns.saturating_add(secs_ns(move_s));
@@ -512,7 +599,7 @@ impl Service {
             let move_s = view.transfer_s(pn, node, bytes).ok_or_else(|| {
                 format!(
                     "stage {i}: no route now from {} to {}",
-                    self.twin.names[pn as usize], self.twin.names[node as usize]
+                    self.names[pn as usize], self.names[node as usize]
                 )
             })?;
             ready_ns = ready_ns.max(pf.max(now_ns).saturating_add(secs_ns(move_s)));
@@ -525,16 +612,11 @@ impl Service {
 
     fn deliver_s(&self, task: &Task, at: u32) -> Option<f64> {
         let bytes = task.result_bytes();
-        let view = PlaceView {
-            twin: &self.twin,
-            loads: &self.loads,
-            now_ns: 0,
-            agents_only: false,
-        };
+        let view = self.view(0, Executors::Any);
         match task.destination {
             Destination::Node(d) => view.transfer_s(at, d, bytes),
             Destination::Origin => view.transfer_s(at, task.origin, bytes),
-            Destination::AnyGround if self.twin.site(at) != Site::Satellite => Some(0.0),
+            Destination::AnyGround if self.twin.is_ground_segment(at) => Some(0.0),
             Destination::AnyGround => view.to_ground_s(at, bytes),
         }
     }
@@ -788,11 +870,14 @@ impl Service {
     /// Advances to twin time `now_ns`: topology and node model, modelled stage finishes,
     /// lost agents, and another try for unplaced stages.
     pub fn tick(&mut self, now_ns: i64, wall: Instant) -> Result<(), String> {
-        let changes = self.twin.advance(now_ns, &self.loads)?;
+        let changes = self
+            .twin
+            .advance_to(now_ns, &self.loads)
+            .map_err(|e| e.to_string())?;
         for c in changes {
             let (a, b) = (
-                self.twin.names[c.a as usize].clone(),
-                self.twin.names[c.b as usize].clone(),
+                self.names[c.a as usize].clone(),
+                self.names[c.b as usize].clone(),
             );
             let kind = c.kind.as_str();
             let at = iso(now_ns);
@@ -834,7 +919,7 @@ impl Service {
             self.twin.set_agent_live(n, false);
             self.twin.set_down(n, true);
             self.events.push(Event::NodeAlarm {
-                node: self.twin.names[n as usize].clone(),
+                node: self.names[n as usize].clone(),
                 alarm: "agent-lost".into(),
                 at: iso(now_ns),
             });
@@ -935,18 +1020,23 @@ impl Service {
     /// An agent's heartbeat: the node is (again) served, its telemetry overrides the model.
     pub fn heartbeat(&mut self, node: u32, telemetry: Telemetry, now_ns: i64, wall: Instant) {
         let failed = telemetry.failed == Some(true);
-        let was_failed = self.twin.telemetry[node as usize]
-            .as_ref()
-            .and_then(|t| t.failed)
-            == Some(true);
-        self.twin.telemetry[node as usize] = Some(telemetry);
+        let was_failed = self.twin.report(node).and_then(|t| t.failed) == Some(true);
+        self.twin.set_report(
+            node,
+            NodeReport {
+                battery_soc: telemetry.battery_soc,
+                temperature_k: telemetry.temperature_k,
+                failed: telemetry.failed,
+                slots: telemetry.slots,
+            },
+        );
         let a = self.agents.entry(node).or_insert(AgentInfo {
             last_seen: wall,
             live: false,
             instance: None,
         });
         a.last_seen = wall;
-        let name = self.twin.names[node as usize].clone();
+        let name = self.names[node as usize].clone();
         if !a.live {
             a.live = true;
             self.twin.set_agent_live(node, true);
@@ -1202,7 +1292,7 @@ impl Service {
                 "outputs total {total} bytes, over the limit of {MAX_OUTPUT_TOTAL_BYTES} per stage"
             ));
         }
-        let name = self.twin.names[node as usize].clone();
+        let name = self.names[node as usize].clone();
         let r = self.tasks.get_mut(&c.task).expect("checked");
         r.stages[i].exit_code = c.exit_code;
         if let Some(why) = refusal {

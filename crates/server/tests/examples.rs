@@ -50,7 +50,7 @@ fn demo_task_is_accepted_with_an_agent() {
         svc.submit("demo", spec.clone(), now, 0).unwrap_err().status,
         422
     );
-    let zjk = svc.twin.by_name["Zhangjiakou"];
+    let zjk = svc.node_id("Zhangjiakou").unwrap();
     svc.heartbeat(zjk, Telemetry::default(), now, Instant::now());
     let (record, duplicate) = svc.submit("demo", spec, now, 0).unwrap();
     assert!(!duplicate);
@@ -78,7 +78,7 @@ fn enormous_work_on_a_slow_node_is_refused_not_overflowed() {
 fn agent_telemetry_overrides_the_model() {
     let (mut svc, now) = service();
     let wall = Instant::now();
-    let sat = svc.twin.by_name["TD-0-0"];
+    let sat = svc.node_id("TD-0-0").unwrap();
     assert!(svc.twin.slot_rate_flops(sat) > 0.0);
     let report = |t: &str| serde_json::from_str::<Telemetry>(t).unwrap();
     // Over its temperature limit, or at its depth-of-discharge floor, it does not compute.
@@ -113,7 +113,7 @@ fn agent_telemetry_overrides_the_model() {
 fn an_assignment_the_agent_never_received_is_sent_again() {
     let (mut svc, now) = service();
     let wall = Instant::now();
-    let zjk = svc.twin.by_name["Zhangjiakou"];
+    let zjk = svc.node_id("Zhangjiakou").unwrap();
     svc.heartbeat(zjk, Telemetry::default(), now, wall);
     let spec: TaskSpec = serde_json::from_str(
         r#"{"origin": "Zhangjiakou", "deadline_s": 600,
@@ -150,7 +150,7 @@ fn assigned() -> (Service, i64, u32, u64, tiandi_server::model::Assignment) {
             format!("secret-{n}")
         }
     }));
-    let zjk = svc.twin.by_name["Zhangjiakou"];
+    let zjk = svc.node_id("Zhangjiakou").unwrap();
     svc.heartbeat(zjk, Telemetry::default(), now, Instant::now());
     let spec: TaskSpec = serde_json::from_str(
         r#"{"origin": "Zhangjiakou", "deadline_s": 600,

@@ -8,10 +8,9 @@
 pub mod engine;
 pub mod invariants;
 pub mod model;
-pub mod route;
 pub mod summary;
 
-pub use engine::{Delivery, HopRecord, SimError, Trace, run, run_traced};
+pub use engine::{Delivery, Hooks, HopRecord, SimError, Trace, run, run_traced, run_with};
 pub use model::{
     FaultRecord, FaultSetup, KindSummary, LinkSample, NodeSample, Outcome, RunResult, SimSetup,
     Summary, TaskRecord,

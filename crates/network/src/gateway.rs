@@ -1,11 +1,14 @@
-//! Shortest-delay trees for moving data: multi-root Dijkstra on a snapshot where ground
-//! nodes act only as gateways between the space segment and fibre (a ground station never
-//! bounces traffic from one satellite to another) and satellites in outage are skipped.
+//! Gateway routing, the mode data transfers use: shortest-delay trees by multi-root
+//! Dijkstra on a snapshot where ground nodes act only as gateways between the space segment
+//! and fibre (a ground station never bounces traffic from one satellite to another) and
+//! nodes that are down are skipped. The other modes ([`crate::RoutingMode`]) route between
+//! station pairs for `tiandi routes`.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-use tiandi_network::{LinkKind, NodeKind, Snapshot};
+use crate::node::NodeKind;
+use crate::snapshot::{LinkKind, Snapshot};
 
 const NONE: u32 = u32::MAX;
 
@@ -25,16 +28,16 @@ pub fn ground_roots(kinds: &[NodeKind]) -> Vec<(u32, f64)> {
 
 /// Distances to the root set and the link towards it, for every node.
 #[derive(Clone, Debug, Default)]
-pub struct Tree {
+pub struct GatewayTree {
     pub dist_ms: Vec<f64>,
     /// The link from a node one hop closer to the roots; `NONE` for roots and unreached.
     pub toward_root: Vec<u32>,
     heap: BinaryHeap<Reverse<(u64, u32)>>,
 }
 
-impl Tree {
+impl GatewayTree {
     /// Recomputes the tree for `roots` (node, initial delay ms). `is_ground(v)` tells
-    /// ground nodes; `down[v]` marks satellites in outage.
+    /// ground nodes; `down[v]` marks nodes that neither compute nor relay.
     pub fn build(
         &mut self,
         snap: &Snapshot,

@@ -1,0 +1,190 @@
+//! The scheduler's one [`View`] of the twin, and the load facts a driver lends it: the
+//! simulator knows every running stage and link queue, the live service only what it
+//! placed. What differs between the two is this parameter, not a second view.
+
+use tiandi_network::NodeKind;
+use tiandi_orbit::Epoch;
+use tiandi_scheduler::View;
+use tiandi_workload::NodeIdx;
+
+use crate::twin::{Dest, Twin};
+
+/// What is placed on a compute node and not finished.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Load {
+    /// Stages computing now.
+    pub running: u32,
+    /// Stages waiting for a slot.
+    pub queued: u32,
+    /// Work of both still to do, FLOP.
+    pub outstanding_flop: f64,
+}
+
+/// The load facts a driver knows about its nodes and links.
+pub trait Occupancy {
+    /// What is placed on node `node` (a node id) and not finished.
+    fn load(&self, node: u32) -> Load;
+    /// Twin time (ns) until which link `(a, b)` (a < b) is busy sending what is already
+    /// queued on it; any time not after now means free.
+    fn link_busy_until_ns(&self, a: u32, b: u32) -> i64;
+}
+
+/// No load anywhere: a twin nobody has placed work on.
+pub struct Idle;
+
+impl Occupancy for Idle {
+    fn load(&self, _node: u32) -> Load {
+        Load::default()
+    }
+    fn link_busy_until_ns(&self, _a: u32, _b: u32) -> i64 {
+        i64::MIN
+    }
+}
+
+/// Which nodes may run the stage being placed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Executors {
+    /// Any compute node (modelled work).
+    Any,
+    /// Only nodes with a live agent (a stage that carries a command needs a real
+    /// executor); agents may serve any compute node, satellites included.
+    Agents,
+}
+
+/// The scheduler's window on the twin at instant `now_ns`, with a driver's load facts.
+pub struct TwinView<'a> {
+    pub twin: &'a Twin,
+    pub occupancy: &'a dyn Occupancy,
+    pub now_ns: i64,
+    pub executors: Executors,
+}
+
+impl TwinView<'_> {
+    fn usable(&self, v: u32) -> bool {
+        self.executors == Executors::Any || self.twin.agent_live(v)
+    }
+
+    /// Seconds from now until link `link` of the current snapshot is free.
+    fn link_free_in_s(&self, link: u32) -> f64 {
+        let l = self.twin.snapshot().link(link);
+        let busy = self.occupancy.link_busy_until_ns(l.a, l.b);
+        (busy.saturating_sub(self.now_ns)).max(0) as f64 / 1e9
+    }
+}
+
+impl View for TwinView<'_> {
+    fn now(&self) -> Epoch {
+        Epoch::from_unix_ns(self.now_ns)
+    }
+
+    fn kind(&self, node: NodeIdx) -> NodeKind {
+        self.twin.kind(node)
+    }
+
+    fn candidates(&self, data_at: NodeIdx) -> Vec<NodeIdx> {
+        let t = self.twin;
+        let mut out = Vec::new();
+        if t.compute_index(data_at).is_some() {
+            out.push(data_at);
+        }
+        if t.kind(data_at).is_ground() {
+            out.extend(t.serving_satellite(data_at));
+        }
+        for adj in t.snapshot().neighbours(data_at) {
+            if t.kind(adj.node) == NodeKind::Satellite
+                && t.compute_index(adj.node).is_some()
+                && !t.is_down(adj.node)
+            {
+                out.push(adj.node);
+            }
+        }
+        out.extend_from_slice(t.data_centres());
+        if self.executors == Executors::Agents {
+            out.extend(
+                t.compute_nodes()
+                    .iter()
+                    .copied()
+                    .filter(|&v| t.agent_live(v)),
+            );
+            out.retain(|&v| self.usable(v));
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    fn data_centres(&self) -> &[NodeIdx] {
+        match self.executors {
+            Executors::Any => self.twin.data_centres(),
+            Executors::Agents => self.twin.agent_data_centres(),
+        }
+    }
+
+    fn transfer_s(&self, from: NodeIdx, to: NodeIdx, bytes: u64) -> Option<f64> {
+        let t = self.twin;
+        if from == to {
+            return Some(0.0);
+        }
+        // A direct link: its queue, delay and transmission time.
+        if let Some(l) = t.snapshot().find_link(from, to)
+            && !t.is_down(from)
+            && !t.is_down(to)
+        {
+            let busy = self.occupancy.link_busy_until_ns(l.a, l.b);
+            let wait_s = (busy.saturating_sub(self.now_ns)).max(0) as f64 / 1e9;
+            return Some(wait_s + l.delay_ms / 1e3 + bytes as f64 * 8.0 / l.capacity_bps);
+        }
+        t.with_tree(Dest::Node(to), |tree, snap| {
+            tree.transfer_s(snap, from, bytes, &|link| self.link_free_in_s(link))
+        })
+    }
+
+    fn to_ground_s(&self, from: NodeIdx, bytes: u64) -> Option<f64> {
+        self.twin.with_tree(Dest::AnyGround, |tree, snap| {
+            tree.transfer_s(snap, from, bytes, &|link| self.link_free_in_s(link))
+        })
+    }
+
+    fn serving_satellite(&self, ground: NodeIdx) -> Option<NodeIdx> {
+        self.twin
+            .serving_satellite(ground)
+            .filter(|&s| self.usable(s))
+    }
+
+    fn queue_wait_s(&self, node: NodeIdx) -> f64 {
+        let t = self.twin;
+        let Some(c) = t.compute_index(node) else {
+            return f64::INFINITY;
+        };
+        let powered = t.powered_slots(c);
+        let load = self.occupancy.load(node);
+        if load.running < powered && load.queued == 0 {
+            return 0.0;
+        }
+        let rate = t.slot_rate_flops(node) * f64::from(powered.max(1));
+        if rate <= 0.0 {
+            return f64::INFINITY;
+        }
+        load.outstanding_flop / rate
+    }
+
+    fn compute_s(&self, node: NodeIdx, work_flop: f64) -> f64 {
+        if !self.usable(node) {
+            return f64::INFINITY;
+        }
+        let rate = self.twin.slot_rate_flops(node);
+        if rate <= 0.0 {
+            f64::INFINITY
+        } else {
+            work_flop / rate
+        }
+    }
+
+    fn fits_memory(&self, node: NodeIdx, bytes: u64) -> bool {
+        self.usable(node)
+            && self
+                .twin
+                .compute(node)
+                .is_some_and(|c| bytes <= c.slot_memory_bytes)
+    }
+}
