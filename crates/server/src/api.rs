@@ -402,7 +402,7 @@ async fn submit_task(
     let (status, record) = match result? {
         Submitted::Accepted(record) => {
             durable(rx).await?;
-            (StatusCode::CREATED, record)
+            (StatusCode::CREATED, *record)
         }
         Submitted::Duplicate(id) => {
             // The key's first acceptance was queued for the store before this call's

@@ -127,7 +127,7 @@ struct TenantUse {
 #[derive(Debug)]
 pub enum Submitted {
     /// A new task, with its decision.
-    Accepted(TaskRecord),
+    Accepted(Box<TaskRecord>),
     /// The tenant's idempotency key was accepted before, as this task: in memory, or in
     /// the store if it ended beyond `keep_finished`.
     Duplicate(u64),
@@ -663,7 +663,7 @@ impl Service {
         for i in 0..n {
             self.maybe_ready(id, i as u16, now_ns);
         }
-        Ok(Submitted::Accepted(self.tasks[&id].clone()))
+        Ok(Submitted::Accepted(Box::new(self.tasks[&id].clone())))
     }
 
     fn emit_task(&mut self, id: u64, now_ns: i64) {

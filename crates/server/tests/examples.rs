@@ -23,7 +23,7 @@ fn service() -> (Service, i64) {
 /// The record of a submission that must be a new task.
 fn accepted(s: Submitted) -> tiandi_server::model::TaskRecord {
     match s {
-        Submitted::Accepted(r) => r,
+        Submitted::Accepted(r) => *r,
         other => panic!("expected a new task, got {other:?}"),
     }
 }
