@@ -658,3 +658,146 @@ fn work_that_ends_while_the_server_is_down_is_stored_as_ended() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// A modelled task that ends at once, under idempotency key `key`.
+fn quick_task(key: &str) -> Value {
+    json!({"origin": "Beijing-Miyun", "deadline_s": 600.0, "idempotency_key": key,
+        "stages": [{"work_flop": 1e9}]})
+}
+
+/// A task's view without the fields that change as it runs: what was decided.
+fn decided(task: &Value) -> Value {
+    let mut v = task.clone();
+    let o = v.as_object_mut().unwrap();
+    for k in ["state", "finished", "deadline_met", "reason"] {
+        o.remove(k);
+    }
+    for s in v["decision"]["stages"].as_array_mut().unwrap() {
+        let s = s.as_object_mut().unwrap();
+        s.remove("state");
+        s.remove("exit_code");
+    }
+    v
+}
+
+/// A value of the admin's `/metrics`.
+fn metric(server: &Server, name: &str) -> u64 {
+    let (status, text) = server
+        .client(ADMIN)
+        .request("GET", "/metrics", None)
+        .unwrap();
+    assert_eq!(status, 200);
+    let text = String::from_utf8(text).unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("no metric {name}"))
+        .parse()
+        .unwrap()
+}
+
+/// Issue 11, item 4: a key whose task ended more than `keep_finished_in_memory` tasks ago
+/// lives only in the store; repeating it must answer that task (it panicked the handler,
+/// and the client got no answer).
+#[test]
+fn a_repeated_key_gets_its_task_after_it_left_memory_and_after_a_restart() {
+    let dir = common::fresh_dir("serve", "old_key");
+    // The harness keeps 1,000 ended tasks in memory, the least the configuration allows.
+    let mut server = Server::start(&dir, "accelerated:10");
+    let op = server.client(OPERATOR);
+    let (status, first) = call(&op, "POST", "/v1/tasks", Some(quick_task("old-0")));
+    assert_eq!(status, 201, "{first}");
+    let id = first["id"].as_u64().unwrap();
+    assert!(
+        first["decision"]["stages"][0]["node"].is_string(),
+        "{first}"
+    );
+    wait_task(&op, id, 30, |v| v["state"] == "completed");
+    // More tasks than memory keeps end after it, so it leaves memory. Four connections at
+    // once share the store's commits.
+    const N_MORE: usize = 1_050;
+    let workers: Vec<_> = (0..4)
+        .map(|w| {
+            let c = server.client(OPERATOR);
+            std::thread::spawn(move || {
+                let mut out = Vec::new();
+                for n in (1 + w..=N_MORE).step_by(4) {
+                    let key = format!("old-{n}");
+                    let (status, v) = call(&c, "POST", "/v1/tasks", Some(quick_task(&key)));
+                    assert_eq!(status, 201, "{key}: {v}");
+                    out.push((key, v));
+                }
+                out
+            })
+        })
+        .collect();
+    let mut recent: Vec<(String, Value)> = workers
+        .into_iter()
+        .flat_map(|w| w.join().unwrap())
+        .collect();
+    recent.sort_by_key(|(_, v)| v["id"].as_u64());
+    let t0 = Instant::now();
+    while metric(&server, "tiandi_tasks{state=\"completed\"}") < 1 + N_MORE as u64 {
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "tasks never finished"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(metric(&server, "tiandi_tasks_in_memory") <= 1_000);
+
+    let (last_key, last) = recent.last().unwrap().clone();
+    let mut their_id: Option<Value> = None;
+    for round in ["before a restart", "after a restart"] {
+        // The oldest key: its task is only in the store.
+        let read = metric(&server, "tiandi_store_records_read_total");
+        let duplicates = metric(&server, "tiandi_submissions_total{outcome=\"duplicate\"}");
+        let (status, again) = call(&op, "POST", "/v1/tasks", Some(quick_task("old-0")));
+        assert_eq!(status, 200, "{round}: {again}");
+        assert_eq!(again["id"], json!(id), "{round}: {again}");
+        assert_eq!(again["state"], "completed", "{round}: {again}");
+        assert_eq!(decided(&again), decided(&first), "{round}");
+        assert!(
+            metric(&server, "tiandi_store_records_read_total") > read,
+            "{round}: task {id} was not read from the store, so this tested nothing"
+        );
+        assert_eq!(
+            metric(&server, "tiandi_submissions_total{outcome=\"duplicate\"}"),
+            duplicates + 1,
+            "{round}"
+        );
+        // A recent key: its task is in memory.
+        let (status, again) = call(&op, "POST", "/v1/tasks", Some(quick_task(&last_key)));
+        assert_eq!(status, 200, "{round}: {again}");
+        assert_eq!(decided(&again), decided(&last), "{round}");
+        // Keys are per tenant: another tenant's "old-0" is its own task, new the first
+        // time and the same one after the restart.
+        let (status, theirs) = call(
+            &server.client(OTHER),
+            "POST",
+            "/v1/tasks",
+            Some(quick_task("old-0")),
+        );
+        assert_ne!(
+            theirs["id"],
+            json!(id),
+            "{round}: another tenant got task {id}"
+        );
+        assert_eq!(theirs["tenant"], "b", "{round}: {theirs}");
+        match &their_id {
+            None => {
+                assert_eq!(status, 201, "{round}: {theirs}");
+                their_id = Some(theirs["id"].clone());
+            }
+            Some(before) => assert_eq!((status, &theirs["id"]), (200, before), "{round}"),
+        }
+
+        let log = std::fs::read_to_string(dir.join("serve.log")).unwrap();
+        assert!(
+            !log.contains("panic"),
+            "{round}: the server panicked:\n{log}"
+        );
+        if round == "before a restart" {
+            server.crash_and_restart();
+        }
+    }
+}

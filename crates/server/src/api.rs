@@ -23,7 +23,7 @@ use tiandi_orbit::{Epoch, ecef_to_geodetic};
 
 use crate::config::{Principal, Role};
 use crate::model::{Completion, Event, TaskRecord, TaskSpec, TaskState, Telemetry};
-use crate::service::{ApiError, Changes, Service};
+use crate::service::{ApiError, Changes, Service, Submitted};
 use crate::store::{CommitStats, Job, Store};
 
 /// The OpenAPI 3.1 document, served at `/openapi.json`.
@@ -398,16 +398,34 @@ async fn submit_task(
         let rx = st.send(svc.take_changes());
         (result, rx)
     };
-    let (record, duplicate) = result?;
-    let view = task_view(&record, &st.names);
-    durable(rx).await?;
-    st.decision.observe(t0.elapsed().as_secs_f64());
-    let status = if duplicate {
-        StatusCode::OK
-    } else {
-        StatusCode::CREATED
+    let (status, record) = match result? {
+        Submitted::Accepted(record) => {
+            durable(rx).await?;
+            (StatusCode::CREATED, *record)
+        }
+        Submitted::Duplicate(id) => {
+            // The key's first acceptance was queued for the store before this call's
+            // batch, so once that is durable the task is in memory or in the store.
+            durable(rx).await?;
+            let record = find_task(&st, id, Some(tenant.as_str()))
+                .await
+                .map_err(|e| {
+                    if e.status == 404 {
+                        ApiError::new(
+                            500,
+                            format!("the idempotency key names task {id}, which is not stored"),
+                            None,
+                        )
+                    } else {
+                        e
+                    }
+                })?;
+            st.lock().counters.duplicate += 1;
+            (StatusCode::OK, record)
+        }
     };
-    Ok((status, axum::Json(view)).into_response())
+    st.decision.observe(t0.elapsed().as_secs_f64());
+    Ok((status, axum::Json(task_view(&record, &st.names))).into_response())
 }
 
 fn parse_id(text: &str) -> Result<u64, ApiError> {

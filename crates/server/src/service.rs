@@ -114,6 +114,8 @@ pub struct Changes {
 #[derive(Debug, Default, Clone)]
 pub struct Counters {
     pub accepted: u64,
+    /// Repeated idempotency keys answered with their task (counted by the HTTP layer,
+    /// which reads the task).
     pub duplicate: u64,
     pub rejected_invalid: u64,
     pub rejected_infeasible: u64,
@@ -166,6 +168,16 @@ struct TenantUse {
     tasks: usize,
     /// [`reserved_bytes`] of those tasks.
     bytes: u64,
+}
+
+/// What [`Service::submit`] did with a submission it did not refuse.
+#[derive(Debug)]
+pub enum Submitted {
+    /// A new task, with its decision.
+    Accepted(Box<TaskRecord>),
+    /// The tenant's idempotency key was accepted before, as this task: in memory, or in
+    /// the store if it ended beyond `keep_finished`.
+    Duplicate(u64),
 }
 
 /// What an agent's poll gets: work to start, and stages it holds that it must stop.
@@ -364,6 +376,11 @@ impl Service {
 
     /// Drops the oldest ended tasks from memory beyond `keep_finished`; their records are
     /// in the store (call only once their last change has been handed to it).
+    ///
+    /// Only ended tasks leave, and `finish` takes an ended task out of `ready_on`,
+    /// `assigned_on` and `unplaced`, so ids from those indices and from `dirty` are always
+    /// in `tasks`. Ids from outside (`submit`'s keys, `complete`, `visible`, `is_current`,
+    /// the `modelled` heap) may name an evicted task and are looked up, not indexed.
     fn evict(&mut self) {
         while self.final_order.len() > self.keep_finished {
             let id = self.final_order.pop_front().expect("non-empty");
@@ -621,20 +638,20 @@ impl Service {
         }
     }
 
-    /// Accepts or refuses a submission. `Ok((record, false))` for a new task, `(record,
-    /// true)` for a resubmission of an idempotency key already accepted.
+    /// Accepts or refuses a submission, or names the task an idempotency key of `tenant`
+    /// was already given. That task may have ended long ago and left memory (it is then
+    /// only in the store), so the caller reads it and counts the duplicate once answered.
     pub fn submit(
         &mut self,
         tenant: &str,
         spec: TaskSpec,
         now_ns: i64,
         wall_ns: i64,
-    ) -> Result<(TaskRecord, bool), ApiError> {
+    ) -> Result<Submitted, ApiError> {
         if let Some(k) = &spec.idempotency_key
-            && let Some(id) = self.by_key.get(&(tenant.to_string(), k.clone()))
+            && let Some(&id) = self.by_key.get(&(tenant.to_string(), k.clone()))
         {
-            self.counters.duplicate += 1;
-            return Ok((self.tasks[id].clone(), true));
+            return Ok(Submitted::Duplicate(id));
         }
         let bytes = reserved_bytes(&spec);
         self.check_quota(tenant, bytes)?;
@@ -728,7 +745,7 @@ impl Service {
         for i in 0..n {
             self.maybe_ready(id, i as u16, now_ns);
         }
-        Ok((self.tasks[&id].clone(), false))
+        Ok(Submitted::Accepted(Box::new(self.tasks[&id].clone())))
     }
 
     fn emit_task(&mut self, id: u64, now_ns: i64) {

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use tiandi_server::config::{ClockMode, ServeConfig};
 use tiandi_server::model::{Completion, StageRef, StageState, TaskSpec, TaskState, Telemetry};
-use tiandi_server::service::Service;
+use tiandi_server::service::{Service, Submitted};
 
 /// A service on the built-in default twin at its first step, and that instant.
 fn service() -> (Service, i64) {
@@ -18,6 +18,14 @@ fn service() -> (Service, i64) {
     let now = scenario.start.unix_ns();
     svc.tick(now, Instant::now()).unwrap();
     (svc, now)
+}
+
+/// The record of a submission that must be a new task.
+fn accepted(s: Submitted) -> tiandi_server::model::TaskRecord {
+    match s {
+        Submitted::Accepted(r) => *r,
+        other => panic!("expected a new task, got {other:?}"),
+    }
 }
 
 fn examples() -> std::path::PathBuf {
@@ -52,8 +60,7 @@ fn demo_task_is_accepted_with_an_agent() {
     );
     let zjk = svc.node_id("Zhangjiakou").unwrap();
     svc.heartbeat(zjk, Telemetry::default(), now, Instant::now());
-    let (record, duplicate) = svc.submit("demo", spec, now, 0).unwrap();
-    assert!(!duplicate);
+    let record = accepted(svc.submit("demo", spec, now, 0).unwrap());
     assert_eq!(record.stages[0].node, Some(zjk));
     assert!(record.expected_finish_ns <= record.deadline_ns);
 }
@@ -101,7 +108,7 @@ fn agent_telemetry_overrides_the_model() {
             "stages": [{"work_flop": 1e12, "run": {"command": ["true"]}}]}"#,
     )
     .unwrap();
-    let (r, _) = svc.submit("t", spec, now, 0).unwrap();
+    let r = accepted(svc.submit("t", spec, now, 0).unwrap());
     assert_eq!(r.stages[0].node, Some(sat));
     svc.heartbeat(sat, report(r#"{"failed": true}"#), now, wall);
     let r = &svc.tasks[&r.id];
@@ -120,7 +127,7 @@ fn an_assignment_the_agent_never_received_is_sent_again() {
             "stages": [{"work_flop": 1e12, "run": {"command": ["true"]}}]}"#,
     )
     .unwrap();
-    let (r, _) = svc.submit("t", spec, now, 0).unwrap();
+    let r = accepted(svc.submit("t", spec, now, 0).unwrap());
     let none = std::collections::BTreeSet::new();
     let first = svc.poll(zjk, "agent-1", 4, &none, now).assignments;
     assert_eq!(first.len(), 1);
@@ -157,7 +164,7 @@ fn assigned() -> (Service, i64, u32, u64, tiandi_server::model::Assignment) {
             "stages": [{"work_flop": 1e12, "run": {"command": ["true"], "outputs": ["o.txt"]}}]}"#,
     )
     .unwrap();
-    let (r, _) = svc.submit("t", spec, now, 0).unwrap();
+    let r = accepted(svc.submit("t", spec, now, 0).unwrap());
     let a = svc
         .poll(zjk, "agent-1", 4, &BTreeSet::new(), now)
         .assignments
@@ -283,4 +290,74 @@ fn the_byte_quota_counts_inputs_command_lines_and_room_for_outputs() {
     )
     .unwrap();
     assert_eq!(reserved_bytes(&modelled), 0);
+}
+
+#[test]
+fn a_repeated_key_names_its_task_after_the_task_left_memory() {
+    let (mut svc, now) = service();
+    svc.keep_finished = 1;
+    let spec = |key: &str| -> TaskSpec {
+        serde_json::from_value(serde_json::json!({
+            "origin": "Wuhu", "deadline_s": 600, "idempotency_key": key,
+            "stages": [{"work_flop": 1e9}]
+        }))
+        .unwrap()
+    };
+    let first = accepted(svc.submit("t", spec("k1"), now, 0).unwrap());
+    let second = accepted(svc.submit("t", spec("k2"), now, 0).unwrap());
+    let later = now + 60_000_000_000;
+    svc.tick(later, Instant::now()).unwrap();
+    let written = svc.take_changes().writes;
+    assert!(
+        !svc.tasks.contains_key(&first.id),
+        "task {} not evicted",
+        first.id
+    );
+    assert!(svc.tasks.contains_key(&second.id));
+    // The key names the evicted task (the caller reads it from the store); the duplicate
+    // is counted by the caller once it has answered.
+    let again = svc.submit("t", spec("k1"), later, 0).unwrap();
+    assert!(
+        matches!(again, Submitted::Duplicate(id) if id == first.id),
+        "{again:?}"
+    );
+    assert_eq!(svc.counters.duplicate, 0);
+    // Keys are per tenant: another tenant's same key is a new task.
+    let other = accepted(svc.submit("u", spec("k1"), later, 0).unwrap());
+    assert_ne!(other.id, first.id);
+    // The other calls that take an id answer an evicted task with an error, not a panic.
+    assert_eq!(
+        svc.cancel(first.id, Some("t"), later).unwrap_err().status,
+        404
+    );
+    assert_eq!(svc.visible(first.id, None).unwrap_err().status, 404);
+    let zjk = svc.twin.by_name["Zhangjiakou"];
+    let late = Completion {
+        task: first.id,
+        stage: 0,
+        attempt: 1,
+        exit_code: Some(0),
+        outputs: Default::default(),
+        message: None,
+        secret: None,
+    };
+    assert_eq!(svc.complete(zjk, late, later).unwrap_err().status, 409);
+
+    // After a restart: every key is known again, old ended tasks are evicted again.
+    let records: Vec<_> = written
+        .into_iter()
+        .filter_map(|w| match w {
+            tiandi_server::store::Write::Task(r) => Some(*r),
+            _ => None,
+        })
+        .collect();
+    let (mut restarted, _) = service();
+    restarted.keep_finished = 1;
+    restarted.restore(records, Instant::now());
+    assert!(!restarted.tasks.contains_key(&first.id));
+    let again = restarted.submit("t", spec("k1"), later, 0).unwrap();
+    assert!(
+        matches!(again, Submitted::Duplicate(id) if id == first.id),
+        "{again:?}"
+    );
 }
