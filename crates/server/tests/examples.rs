@@ -331,7 +331,7 @@ fn a_repeated_key_names_its_task_after_the_task_left_memory() {
         404
     );
     assert_eq!(svc.visible(first.id, None).unwrap_err().status, 404);
-    let zjk = svc.twin.by_name["Zhangjiakou"];
+    let zjk = svc.node_id("Zhangjiakou").unwrap();
     let late = Completion {
         task: first.id,
         stage: 0,

@@ -8,7 +8,7 @@ use std::time::Instant;
 use tiandi_scenario::Scenario;
 use tiandi_scheduler::View;
 use tiandi_server::model::{StageSpec, TaskSpec};
-use tiandi_server::service::Service;
+use tiandi_server::service::{Service, Submitted};
 use tiandi_sim::{Hooks, SimSetup, run_with};
 use tiandi_twin::Executors;
 use tiandi_workload::{Destination, Pin, Task};
@@ -191,8 +191,8 @@ pub fn agreement(s: &Scenario, n: usize) -> Agreement {
         let answer = svc.submit("agreement", spec_of(task, &names), at, 0);
         out.compared += 1;
         match (sim_node, answer) {
-            (Some(a), Ok((r, _))) if r.stages[0].node == Some(a) => out.same += 1,
-            (Some(a), Ok((r, _))) => {
+            (Some(a), Ok(Submitted::Accepted(r))) if r.stages[0].node == Some(a) => out.same += 1,
+            (Some(a), Ok(Submitted::Accepted(r))) => {
                 let b = r.stages[0].node.expect("placed");
                 *out.differences
                     .entry(format!(
@@ -207,6 +207,7 @@ pub fn agreement(s: &Scenario, n: usize) -> Agreement {
                 out.same += 1;
                 let _ = e;
             }
+            (_, Ok(Submitted::Duplicate(id))) => panic!("no key was sent, yet task {id} repeats"),
             (None, Ok(_)) => {
                 *out.differences
                     .entry(format!(
