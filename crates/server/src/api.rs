@@ -23,7 +23,47 @@ use tiandi_orbit::{Epoch, ecef_to_geodetic};
 
 use crate::config::{Principal, Role};
 use crate::model::{Completion, Event, TaskRecord, TaskSpec, TaskState, Telemetry};
-use crate::service::{ApiError, Changes, Service, Submitted};
+use crate::service::{Changes, Refusal, RefusalKind, Service, Submitted};
+
+/// An HTTP error answer: a status, what was wrong and the request field at fault (a JSON
+/// path such as `stages[1].work_flop`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ApiError {
+    pub status: u16,
+    pub error: String,
+    pub field: Option<String>,
+}
+
+impl ApiError {
+    pub fn new(status: u16, error: impl Into<String>, field: Option<&str>) -> Self {
+        ApiError {
+            status,
+            error: error.into(),
+            field: field.map(str::to_string),
+        }
+    }
+    pub fn bad(field: &str, error: impl Into<String>) -> Self {
+        Self::new(400, error, Some(field))
+    }
+}
+
+impl From<Refusal> for ApiError {
+    fn from(r: Refusal) -> Self {
+        let status = match r.kind {
+            RefusalKind::Invalid => 400,
+            RefusalKind::Forged => 403,
+            RefusalKind::NotFound => 404,
+            RefusalKind::Stale => 409,
+            RefusalKind::Infeasible => 422,
+            RefusalKind::OverQuota => 429,
+        };
+        ApiError {
+            status,
+            error: r.message,
+            field: r.field,
+        }
+    }
+}
 use crate::store::{CommitStats, Job, Store};
 
 /// The OpenAPI 3.1 document, served at `/openapi.json`.
@@ -389,7 +429,7 @@ async fn submit_task(
         None => auth.0.tenant.clone(),
     };
     let spec: TaskSpec = parse_json(&body).inspect_err(|_| {
-        st.lock().counters.rejected_invalid += 1;
+        st.lock().count_invalid_request();
     })?;
     let (result, rx) = {
         let mut svc = st.lock();
@@ -420,7 +460,7 @@ async fn submit_task(
                         e
                     }
                 })?;
-            st.lock().counters.duplicate += 1;
+            st.lock().count_duplicate_answered();
             (StatusCode::OK, record)
         }
     };
@@ -451,7 +491,7 @@ async fn find_task(
     id: u64,
     tenant: Option<&str>,
 ) -> Result<TaskRecord, ApiError> {
-    let in_memory = st.lock().tasks.get(&id).cloned();
+    let in_memory = st.lock().task_in_memory(id).cloned();
     let record = match in_memory {
         Some(r) => Some(r),
         None => {
@@ -562,7 +602,7 @@ async fn cancel_task(
     let id = parse_id(&id)?;
     let held = {
         let mut svc = st.lock();
-        if svc.tasks.contains_key(&id) {
+        if svc.task_in_memory(id).is_some() {
             let now = st.clock.now_ns();
             let r = svc.cancel(id, tenant.as_deref(), now)?;
             Some((r, st.send(svc.take_changes())))
@@ -932,11 +972,11 @@ async fn metrics(State(st): State<Arc<AppState>>, auth: Auth) -> Result<Response
             .filter(|&v| svc.agent_live(v))
             .count();
         (
-            svc.counters.clone(),
+            svc.counters().clone(),
             svc.count_by_state(),
             live,
             st.clock.now_ns(),
-            svc.tasks.len(),
+            svc.n_in_memory(),
         )
     };
     let counter = |out: &mut String, name: &str, help: &str, v: u64| {

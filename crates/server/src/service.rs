@@ -81,25 +81,52 @@ impl Occupancy for Loads {
     }
 }
 
-/// A refusal, mapped to an HTTP status by the API layer.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ApiError {
-    pub status: u16,
-    pub error: String,
+/// What kind of refusal: the HTTP layer maps each to its status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RefusalKind {
+    /// A request field is invalid.
+    Invalid,
+    /// No such task (or not the caller's).
+    NotFound,
+    /// A report for an attempt that is no longer current, or a task that already ended.
+    Stale,
+    /// A report without its attempt's secret.
+    Forged,
+    /// Over the tenant's quota.
+    OverQuota,
+    /// No placement meets the task's needs now.
+    Infeasible,
+}
+
+/// Why the service refused a call.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("{message}")]
+pub struct Refusal {
+    pub kind: RefusalKind,
+    pub message: String,
     /// The request field at fault, as a JSON path (`stages[1].work_flop`).
     pub field: Option<String>,
 }
 
-impl ApiError {
-    pub fn new(status: u16, error: impl Into<String>, field: Option<&str>) -> Self {
-        ApiError {
-            status,
-            error: error.into(),
+impl Refusal {
+    fn new(kind: RefusalKind, message: impl Into<String>, field: Option<&str>) -> Self {
+        Refusal {
+            kind,
+            message: message.into(),
             field: field.map(str::to_string),
         }
     }
-    pub fn bad(field: &str, error: impl Into<String>) -> Self {
-        Self::new(400, error, Some(field))
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        Self::new(RefusalKind::Invalid, message, Some(field))
+    }
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(RefusalKind::NotFound, message, None)
+    }
+    pub fn stale(message: impl Into<String>) -> Self {
+        Self::new(RefusalKind::Stale, message, None)
+    }
+    pub fn infeasible(field: &str, message: impl Into<String>) -> Self {
+        Self::new(RefusalKind::Infeasible, message, Some(field))
     }
 }
 
@@ -194,7 +221,7 @@ pub struct Service {
     by_name: HashMap<String, u32>,
     policy: Box<dyn Policy + Send>,
     policy_name: String,
-    pub tasks: BTreeMap<u64, TaskRecord>,
+    tasks: BTreeMap<u64, TaskRecord>,
     by_key: HashMap<(String, String), u64>,
     next_id: u64,
     loads: Loads,
@@ -212,7 +239,7 @@ pub struct Service {
     secrets: SecretSource,
     dirty: BTreeSet<u64>,
     events: Vec<Event>,
-    pub counters: Counters,
+    counters: Counters,
     pub max_active_per_tenant: usize,
     pub heartbeat_timeout: Duration,
     /// Ended tasks kept in memory, oldest first; older ones are read from the store.
@@ -284,6 +311,31 @@ impl Service {
             now_ns,
             executors,
         }
+    }
+
+    /// A task held in memory; `None` for unknown ids and for ended tasks beyond
+    /// `keep_finished`, which only the store holds.
+    pub fn task_in_memory(&self, id: u64) -> Option<&TaskRecord> {
+        self.tasks.get(&id)
+    }
+
+    /// Tasks held in memory.
+    pub fn n_in_memory(&self) -> usize {
+        self.tasks.len()
+    }
+
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// A request refused before it reached the service (its body did not parse).
+    pub fn count_invalid_request(&mut self) {
+        self.counters.rejected_invalid += 1;
+    }
+
+    /// A repeated idempotency key was answered with its task.
+    pub fn count_duplicate_answered(&mut self) {
+        self.counters.duplicate += 1;
     }
 
     /// Node names in network order.
@@ -403,7 +455,7 @@ impl Service {
     }
 
     /// Refuses (429) a task of `tenant` holding `bytes` that would exceed either quota.
-    fn check_quota(&mut self, tenant: &str, bytes: u64) -> Result<(), ApiError> {
+    fn check_quota(&mut self, tenant: &str, bytes: u64) -> Result<(), Refusal> {
         let u = self.in_use.get(tenant).copied().unwrap_or_default();
         let over = if u.tasks >= self.max_active_per_tenant {
             Some(format!(
@@ -422,8 +474,8 @@ impl Service {
             None => Ok(()),
             Some(why) => {
                 self.counters.rejected_quota += 1;
-                Err(ApiError::new(
-                    429,
+                Err(Refusal::new(
+                    RefusalKind::OverQuota,
                     format!("tenant {tenant:?}: {why}"),
                     None,
                 ))
@@ -431,9 +483,9 @@ impl Service {
         }
     }
 
-    fn node_index(&self, name: &str, field: &str) -> Result<u32, ApiError> {
+    fn node_index(&self, name: &str, field: &str) -> Result<u32, Refusal> {
         self.node_id(name).ok_or_else(|| {
-            ApiError::bad(
+            Refusal::invalid(
                 field,
                 format!("no node named {name:?} in the twin (GET /v1/nodes lists them)"),
             )
@@ -441,11 +493,11 @@ impl Service {
     }
 
     /// Checks a submission and turns it into the simulator's task model.
-    pub fn to_task(&self, spec: &TaskSpec, now_ns: i64) -> Result<Task, ApiError> {
+    pub fn to_task(&self, spec: &TaskSpec, now_ns: i64) -> Result<Task, Refusal> {
         let kind = match &spec.kind {
             None => TaskKind::Graph,
             Some(k) => TaskKind::parse(k).ok_or_else(|| {
-                ApiError::bad(
+                Refusal::invalid(
                     "kind",
                     format!("{k:?}: expected earth-observation, blind-zone, ground-ai or graph"),
                 )
@@ -462,7 +514,7 @@ impl Service {
             && secs_ns(spec.deadline_s) > 0
             && spec.deadline_s <= MAX_DEADLINE_S)
         {
-            return Err(ApiError::bad(
+            return Err(Refusal::invalid(
                 "deadline_s",
                 format!(
                     "{}: expected at least 1e-9 and at most {MAX_DEADLINE_S} s",
@@ -471,7 +523,7 @@ impl Service {
             ));
         }
         if spec.stages.is_empty() || spec.stages.len() > MAX_STAGES {
-            return Err(ApiError::bad(
+            return Err(Refusal::invalid(
                 "stages",
                 format!("{} stages: expected 1 to {MAX_STAGES}", spec.stages.len()),
             ));
@@ -479,7 +531,7 @@ impl Service {
         if let Some(k) = &spec.idempotency_key
             && (k.is_empty() || k.len() > 128)
         {
-            return Err(ApiError::bad(
+            return Err(Refusal::invalid(
                 "idempotency_key",
                 "expected 1 to 128 characters",
             ));
@@ -488,7 +540,7 @@ impl Service {
         for (i, s) in spec.stages.iter().enumerate() {
             let f = |name: &str| format!("stages[{i}].{name}");
             if !(s.work_flop.is_finite() && s.work_flop >= 0.0 && s.work_flop <= MAX_WORK_FLOP) {
-                return Err(ApiError::bad(
+                return Err(Refusal::invalid(
                     &f("work_flop"),
                     format!("{}: expected 0 to {MAX_WORK_FLOP:e}", s.work_flop),
                 ));
@@ -499,14 +551,14 @@ impl Service {
                 ("memory_bytes", s.memory_bytes),
             ] {
                 if v > MAX_BYTES {
-                    return Err(ApiError::bad(
+                    return Err(Refusal::invalid(
                         &f(name),
                         format!("{v}: expected at most {MAX_BYTES}"),
                     ));
                 }
             }
             if let Some(&bad) = s.after.iter().find(|&&d| usize::from(d) >= i) {
-                return Err(ApiError::bad(
+                return Err(Refusal::invalid(
                     &f("after"),
                     format!("stage {i} depends on stage {bad}, which does not come before it"),
                 ));
@@ -518,7 +570,7 @@ impl Service {
                 Some(name) => {
                     let n = self.node_index(name, &f("pin"))?;
                     if self.twin.compute(n).is_none() {
-                        return Err(ApiError::bad(
+                        return Err(Refusal::invalid(
                             &f("pin"),
                             format!("{name:?} has no compute (pin to a satellite or data centre)"),
                         ));
@@ -548,7 +600,7 @@ impl Service {
             stages,
         };
         task.validate()
-            .map_err(|e| ApiError::bad(e.field, e.message))?;
+            .map_err(|e| Refusal::invalid(e.field, e.message))?;
         Ok(task)
     }
 
@@ -647,7 +699,7 @@ impl Service {
         spec: TaskSpec,
         now_ns: i64,
         wall_ns: i64,
-    ) -> Result<Submitted, ApiError> {
+    ) -> Result<Submitted, Refusal> {
         if let Some(k) = &spec.idempotency_key
             && let Some(&id) = self.by_key.get(&(tenant.to_string(), k.clone()))
         {
@@ -679,17 +731,16 @@ impl Service {
                 }
                 Err(why) => {
                     self.counters.rejected_infeasible += 1;
-                    return Err(ApiError::new(422, why, Some(&format!("stages[{i}]"))));
+                    return Err(Refusal::infeasible(&format!("stages[{i}]"), why));
                 }
             }
         }
         let last = stages[n - 1].node.unwrap_or(task.origin);
         let Some(deliver_s) = self.deliver_s(&task, last) else {
             self.counters.rejected_infeasible += 1;
-            return Err(ApiError::new(
-                422,
+            return Err(Refusal::infeasible(
+                "destination",
                 "no route now to deliver the result to its destination",
-                Some("destination"),
             ));
         };
         let finish_ns = stages
@@ -700,8 +751,8 @@ impl Service {
             .saturating_add(secs_ns(deliver_s));
         if finish_ns > task.deadline.unix_ns() {
             self.counters.rejected_infeasible += 1;
-            return Err(ApiError::new(
-                422,
+            return Err(Refusal::new(
+                RefusalKind::Infeasible,
                 format!(
                     "infeasible: the best placement delivers at {} ({:.3} s), after the deadline ({} s)",
                     iso(finish_ns),
@@ -858,14 +909,13 @@ impl Service {
         id: u64,
         tenant: Option<&str>,
         now_ns: i64,
-    ) -> Result<TaskRecord, ApiError> {
+    ) -> Result<TaskRecord, Refusal> {
         let r = self.visible(id, tenant)?;
         if r.state.is_final() {
-            return Err(ApiError::new(
-                409,
-                format!("task {id} already ended ({})", r.state.as_str()),
-                None,
-            ));
+            return Err(Refusal::stale(format!(
+                "task {id} already ended ({})",
+                r.state.as_str()
+            )));
         }
         self.finish(
             id,
@@ -877,10 +927,10 @@ impl Service {
     }
 
     /// A task as its tenant (or an admin) may see it; another tenant's task is "not found".
-    pub fn visible(&self, id: u64, tenant: Option<&str>) -> Result<&TaskRecord, ApiError> {
+    pub fn visible(&self, id: u64, tenant: Option<&str>) -> Result<&TaskRecord, Refusal> {
         match self.tasks.get(&id) {
             Some(r) if tenant.is_none_or(|t| t == r.tenant) => Ok(r),
-            _ => Err(ApiError::new(404, format!("no task {id}"), None)),
+            _ => Err(Refusal::not_found(format!("no task {id}"))),
         }
     }
 
@@ -1233,19 +1283,19 @@ impl Service {
     /// stage assigned to this node, and (403) unless it carries that attempt's secret, so
     /// no stage completes twice and a node token alone cannot complete a stage it was not
     /// given. Outputs over the limits fail the stage with the reason.
-    pub fn complete(&mut self, node: u32, c: Completion, now_ns: i64) -> Result<(), ApiError> {
-        let stale = |why: &str| ApiError::new(409, format!("stale report: {why}"), None);
+    pub fn complete(&mut self, node: u32, c: Completion, now_ns: i64) -> Result<(), Refusal> {
+        let stale = |why: &str| Refusal::stale(format!("stale report: {why}"));
         let Some(r) = self.tasks.get(&c.task) else {
             if (1..self.next_id).contains(&c.task) {
                 // Ended long ago and no longer in memory.
                 self.counters.stale_reports += 1;
                 return Err(stale(&format!("task {} already ended", c.task)));
             }
-            return Err(ApiError::bad("task", format!("no task {}", c.task)));
+            return Err(Refusal::invalid("task", format!("no task {}", c.task)));
         };
         let i = usize::from(c.stage);
         if i >= r.stages.len() {
-            return Err(ApiError::bad(
+            return Err(Refusal::invalid(
                 "stage",
                 format!("task {} has {} stages", c.task, r.stages.len()),
             ));
@@ -1268,8 +1318,8 @@ impl Service {
         };
         if !genuine {
             self.counters.forged_reports += 1;
-            return Err(ApiError::new(
-                403,
+            return Err(Refusal::new(
+                RefusalKind::Forged,
                 "the report does not carry the secret of this attempt's assignment",
                 Some("secret"),
             ));
@@ -1283,7 +1333,7 @@ impl Service {
         let mut total = 0usize;
         for (name, content) in &c.outputs {
             if !run.outputs.contains(name) {
-                return Err(ApiError::bad(
+                return Err(Refusal::invalid(
                     &format!("outputs.{name}"),
                     "not an output the stage declared",
                 ));
@@ -1297,7 +1347,7 @@ impl Service {
                 }
                 Ok(bytes) => total += bytes.len(),
                 Err(e) => {
-                    return Err(ApiError::bad(
+                    return Err(Refusal::invalid(
                         &format!("outputs.{name}"),
                         format!("not base64: {e}"),
                     ));
@@ -1369,16 +1419,16 @@ impl Service {
     }
 }
 
-fn validate_run(run: &crate::model::RunSpec, field: &str) -> Result<(), ApiError> {
+fn validate_run(run: &crate::model::RunSpec, field: &str) -> Result<(), Refusal> {
     if run.command.is_empty() || run.command.len() > 256 || run.command[0].is_empty() {
-        return Err(ApiError::bad(
+        return Err(Refusal::invalid(
             &format!("{field}.command"),
             "expected a program and up to 255 arguments",
         ));
     }
     for name in run.inputs.keys() {
         if !safe_file_name(name) {
-            return Err(ApiError::bad(
+            return Err(Refusal::invalid(
                 &format!("{field}.inputs"),
                 format!("{name:?}: file names are 1-128 of A-Z a-z 0-9 . _ -"),
             ));
@@ -1386,14 +1436,14 @@ fn validate_run(run: &crate::model::RunSpec, field: &str) -> Result<(), ApiError
     }
     for name in &run.outputs {
         if !safe_file_name(name) {
-            return Err(ApiError::bad(
+            return Err(Refusal::invalid(
                 &format!("{field}.outputs"),
                 format!("{name:?}: file names are 1-128 of A-Z a-z 0-9 . _ -"),
             ));
         }
     }
     if !(run.timeout_s.is_finite() && run.timeout_s > 0.0 && run.timeout_s <= 86_400.0) {
-        return Err(ApiError::bad(
+        return Err(Refusal::invalid(
             &format!("{field}.timeout_s"),
             format!(
                 "{}: expected more than 0 and at most 86400 s",

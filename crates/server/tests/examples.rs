@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use tiandi_server::config::{ClockMode, ServeConfig};
 use tiandi_server::model::{Completion, StageRef, StageState, TaskSpec, TaskState, Telemetry};
-use tiandi_server::service::{Service, Submitted};
+use tiandi_server::service::{RefusalKind, Service, Submitted};
 
 /// A service on the built-in default twin at its first step, and that instant.
 fn service() -> (Service, i64) {
@@ -55,8 +55,8 @@ fn demo_task_is_accepted_with_an_agent() {
     let (mut svc, now) = service();
     // Without an agent the command stage has nowhere to run.
     assert_eq!(
-        svc.submit("demo", spec.clone(), now, 0).unwrap_err().status,
-        422
+        svc.submit("demo", spec.clone(), now, 0).unwrap_err().kind,
+        RefusalKind::Infeasible
     );
     let zjk = svc.node_id("Zhangjiakou").unwrap();
     svc.heartbeat(zjk, Telemetry::default(), now, Instant::now());
@@ -75,8 +75,8 @@ fn enormous_work_on_a_slow_node_is_refused_not_overflowed() {
     .unwrap();
     let e = svc.submit("t", spec, now, 0).unwrap_err();
     assert_eq!(
-        (e.status, e.field.as_deref()),
-        (422, Some("deadline_s")),
+        (e.kind, e.field.as_deref()),
+        (RefusalKind::Infeasible, Some("deadline_s")),
         "{e:?}"
     );
 }
@@ -111,7 +111,7 @@ fn agent_telemetry_overrides_the_model() {
     let r = accepted(svc.submit("t", spec, now, 0).unwrap());
     assert_eq!(r.stages[0].node, Some(sat));
     svc.heartbeat(sat, report(r#"{"failed": true}"#), now, wall);
-    let r = &svc.tasks[&r.id];
+    let r = &svc.task_in_memory(r.id).unwrap();
     assert_eq!((r.stages[0].node, r.stages[0].attempt), (None, 2));
     assert_eq!(r.replacements, 1);
 }
@@ -190,13 +190,19 @@ fn a_completion_needs_the_attempt_secret() {
     assert_eq!(a.secret, "secret-1");
     for forged in [None, Some("secret-2"), Some("secret-"), Some("")] {
         let e = svc.complete(zjk, report(&a, forged), now).unwrap_err();
-        assert_eq!(e.status, 403, "{forged:?}: {e:?}");
+        assert_eq!(e.kind, RefusalKind::Forged, "{forged:?}: {e:?}");
     }
-    assert_eq!(svc.counters.forged_reports, 4);
-    assert!(svc.tasks[&id].files.is_empty(), "a forged output was kept");
+    assert_eq!(svc.counters().forged_reports, 4);
+    assert!(
+        svc.task_in_memory(id).unwrap().files.is_empty(),
+        "a forged output was kept"
+    );
     svc.complete(zjk, report(&a, Some("secret-1")), now)
         .unwrap();
-    assert_eq!(svc.tasks[&id].stages[0].state, StageState::Done);
+    assert_eq!(
+        svc.task_in_memory(id).unwrap().stages[0].state,
+        StageState::Done
+    );
 }
 
 #[test]
@@ -210,12 +216,12 @@ fn a_restarted_agent_gets_a_new_attempt_and_the_old_one_is_refused() {
         .remove(0);
     assert_eq!((b.task, b.attempt), (id, a.attempt + 1));
     assert_ne!(b.secret, a.secret);
-    assert_eq!(svc.counters.restarted_stages, 1);
+    assert_eq!(svc.counters().restarted_stages, 1);
     // The old run's report (with its own, once valid, secret) is stale.
     let e = svc
         .complete(zjk, report(&a, Some(&a.secret)), now)
         .unwrap_err();
-    assert_eq!(e.status, 409, "{e:?}");
+    assert_eq!(e.kind, RefusalKind::Stale, "{e:?}");
     svc.complete(zjk, report(&b, Some(&b.secret)), now).unwrap();
 }
 
@@ -246,7 +252,7 @@ fn outputs_over_the_limit_fail_the_stage_and_free_the_quota() {
         base64::engine::general_purpose::STANDARD.encode(big),
     );
     svc.complete(zjk, c, now).unwrap();
-    let r = &svc.tasks[&id];
+    let r = &svc.task_in_memory(id).unwrap();
     assert_eq!(r.state, TaskState::Failed);
     assert!(
         r.reason.as_deref().unwrap().contains("over the limit"),
@@ -309,11 +315,11 @@ fn a_repeated_key_names_its_task_after_the_task_left_memory() {
     svc.tick(later, Instant::now()).unwrap();
     let written = svc.take_changes().writes;
     assert!(
-        !svc.tasks.contains_key(&first.id),
+        !svc.task_in_memory(first.id).is_some(),
         "task {} not evicted",
         first.id
     );
-    assert!(svc.tasks.contains_key(&second.id));
+    assert!(svc.task_in_memory(second.id).is_some());
     // The key names the evicted task (the caller reads it from the store); the duplicate
     // is counted by the caller once it has answered.
     let again = svc.submit("t", spec("k1"), later, 0).unwrap();
@@ -321,16 +327,19 @@ fn a_repeated_key_names_its_task_after_the_task_left_memory() {
         matches!(again, Submitted::Duplicate(id) if id == first.id),
         "{again:?}"
     );
-    assert_eq!(svc.counters.duplicate, 0);
+    assert_eq!(svc.counters().duplicate, 0);
     // Keys are per tenant: another tenant's same key is a new task.
     let other = accepted(svc.submit("u", spec("k1"), later, 0).unwrap());
     assert_ne!(other.id, first.id);
     // The other calls that take an id answer an evicted task with an error, not a panic.
     assert_eq!(
-        svc.cancel(first.id, Some("t"), later).unwrap_err().status,
-        404
+        svc.cancel(first.id, Some("t"), later).unwrap_err().kind,
+        RefusalKind::NotFound
     );
-    assert_eq!(svc.visible(first.id, None).unwrap_err().status, 404);
+    assert_eq!(
+        svc.visible(first.id, None).unwrap_err().kind,
+        RefusalKind::NotFound
+    );
     let zjk = svc.node_id("Zhangjiakou").unwrap();
     let late = Completion {
         task: first.id,
@@ -341,7 +350,10 @@ fn a_repeated_key_names_its_task_after_the_task_left_memory() {
         message: None,
         secret: None,
     };
-    assert_eq!(svc.complete(zjk, late, later).unwrap_err().status, 409);
+    assert_eq!(
+        svc.complete(zjk, late, later).unwrap_err().kind,
+        RefusalKind::Stale
+    );
 
     // After a restart: every key is known again, old ended tasks are evicted again.
     let records: Vec<_> = written
@@ -354,7 +366,7 @@ fn a_repeated_key_names_its_task_after_the_task_left_memory() {
     let (mut restarted, _) = service();
     restarted.keep_finished = 1;
     restarted.restore(records, Instant::now());
-    assert!(!restarted.tasks.contains_key(&first.id));
+    assert!(!restarted.task_in_memory(first.id).is_some());
     let again = restarted.submit("t", spec("k1"), later, 0).unwrap();
     assert!(
         matches!(again, Submitted::Duplicate(id) if id == first.id),

@@ -217,13 +217,13 @@ pub fn agreement(s: &Scenario, n: usize) -> Agreement {
                     .or_default() += 1;
             }
             (Some(a), Err(e)) => {
-                let why: String = e.error.split(':').next().unwrap_or("").to_string();
+                let why: String = e.message.split(':').next().unwrap_or("").to_string();
                 *out.differences
                     .entry(format!(
-                        "{}: simulator {} / service refused {} ({why})",
+                        "{}: simulator {} / service refused {:?} ({why})",
                         task.kind.as_str(),
                         kind(a),
-                        e.status
+                        e.kind
                     ))
                     .or_default() += 1;
             }
