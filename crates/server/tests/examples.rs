@@ -315,7 +315,7 @@ fn a_repeated_key_names_its_task_after_the_task_left_memory() {
     svc.tick(later, Instant::now()).unwrap();
     let written = svc.take_changes().writes;
     assert!(
-        !svc.task_in_memory(first.id).is_some(),
+        svc.task_in_memory(first.id).is_none(),
         "task {} not evicted",
         first.id
     );
@@ -366,7 +366,7 @@ fn a_repeated_key_names_its_task_after_the_task_left_memory() {
     let (mut restarted, _) = service();
     restarted.keep_finished = 1;
     restarted.restore(records, Instant::now());
-    assert!(!restarted.task_in_memory(first.id).is_some());
+    assert!(restarted.task_in_memory(first.id).is_none());
     let again = restarted.submit("t", spec("k1"), later, 0).unwrap();
     assert!(
         matches!(again, Submitted::Duplicate(id) if id == first.id),
