@@ -1123,31 +1123,11 @@ async fn heartbeat(
     } else {
         parse_json(&body)?
     };
-    if let Some(s) = t.battery_soc
-        && !(0.0..=1.0).contains(&s)
-    {
-        return Err(ApiError::bad(
-            "battery_soc",
-            format!("{s}: expected 0 to 1"),
-        ));
-    }
-    if let Some(k) = t.temperature_k
-        && !(k.is_finite() && (3.0..=1_000.0).contains(&k))
-    {
-        return Err(ApiError::bad(
-            "temperature_k",
-            format!("{k}: expected 3 to 1000 K"),
-        ));
-    }
-    if let Some(n) = t.slots
-        && !(1..=1_024).contains(&n)
-    {
-        return Err(ApiError::bad("slots", format!("{n}: expected 1 to 1024")));
-    }
+    let report = crate::validate::report(&t)?;
     let rx = {
         let mut svc = st.lock();
         let now = st.clock.now_ns();
-        svc.heartbeat(node, t, now, Instant::now());
+        svc.heartbeat(node, report, now, Instant::now());
         st.send(svc.take_changes())
     };
     durable(rx).await?;

@@ -18,6 +18,7 @@ pub mod secret;
 pub mod service;
 pub mod store;
 pub mod tls;
+pub mod validate;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};

@@ -15,11 +15,11 @@ use tiandi_orbit::Epoch;
 use tiandi_scenario::Scenario;
 use tiandi_scheduler::{Decision, Policy, View};
 use tiandi_twin::{Executors, Load, NodeReport, Occupancy, Twin, TwinView};
-use tiandi_workload::{Destination, Pin, Stage, Task, TaskKind};
+use tiandi_workload::{Destination, Task};
 
 use crate::model::{
     Assignment, Completion, Event, MAX_OUTPUT_FILE_BYTES, MAX_OUTPUT_TOTAL_BYTES, StageRecord,
-    StageRef, StageState, TaskRecord, TaskSpec, TaskState, Telemetry, safe_file_name,
+    StageRef, StageState, TaskRecord, TaskSpec, TaskState,
 };
 use crate::store::Write;
 
@@ -253,7 +253,7 @@ fn iso(ns: i64) -> String {
 }
 
 /// Seconds to ns, at most ~31 years so sums of a few stay far from overflow.
-fn secs_ns(s: f64) -> i64 {
+pub(crate) fn secs_ns(s: f64) -> i64 {
     (s * 1e9).round().clamp(0.0, 1e18) as i64
 }
 
@@ -483,125 +483,9 @@ impl Service {
         }
     }
 
-    fn node_index(&self, name: &str, field: &str) -> Result<u32, Refusal> {
-        self.node_id(name).ok_or_else(|| {
-            Refusal::invalid(
-                field,
-                format!("no node named {name:?} in the twin (GET /v1/nodes lists them)"),
-            )
-        })
-    }
-
     /// Checks a submission and turns it into the simulator's task model.
     pub fn to_task(&self, spec: &TaskSpec, now_ns: i64) -> Result<Task, Refusal> {
-        let kind = match &spec.kind {
-            None => TaskKind::Graph,
-            Some(k) => TaskKind::parse(k).ok_or_else(|| {
-                Refusal::invalid(
-                    "kind",
-                    format!("{k:?}: expected earth-observation, blind-zone, ground-ai or graph"),
-                )
-            })?,
-        };
-        let origin = self.node_index(&spec.origin, "origin")?;
-        let destination = match spec.destination.as_deref() {
-            None | Some("any-ground") => Destination::AnyGround,
-            Some("origin") => Destination::Origin,
-            Some(name) => Destination::Node(self.node_index(name, "destination")?),
-        };
-        // At least a nanosecond once on the twin's clock, so the deadline is after arrival.
-        if !(spec.deadline_s.is_finite()
-            && secs_ns(spec.deadline_s) > 0
-            && spec.deadline_s <= MAX_DEADLINE_S)
-        {
-            return Err(Refusal::invalid(
-                "deadline_s",
-                format!(
-                    "{}: expected at least 1e-9 and at most {MAX_DEADLINE_S} s",
-                    spec.deadline_s
-                ),
-            ));
-        }
-        if spec.stages.is_empty() || spec.stages.len() > MAX_STAGES {
-            return Err(Refusal::invalid(
-                "stages",
-                format!("{} stages: expected 1 to {MAX_STAGES}", spec.stages.len()),
-            ));
-        }
-        if let Some(k) = &spec.idempotency_key
-            && (k.is_empty() || k.len() > 128)
-        {
-            return Err(Refusal::invalid(
-                "idempotency_key",
-                "expected 1 to 128 characters",
-            ));
-        }
-        let mut stages = Vec::with_capacity(spec.stages.len());
-        for (i, s) in spec.stages.iter().enumerate() {
-            let f = |name: &str| format!("stages[{i}].{name}");
-            if !(s.work_flop.is_finite() && s.work_flop >= 0.0 && s.work_flop <= MAX_WORK_FLOP) {
-                return Err(Refusal::invalid(
-                    &f("work_flop"),
-                    format!("{}: expected 0 to {MAX_WORK_FLOP:e}", s.work_flop),
-                ));
-            }
-            for (name, v) in [
-                ("input_bytes", s.input_bytes),
-                ("output_bytes", s.output_bytes),
-                ("memory_bytes", s.memory_bytes),
-            ] {
-                if v > MAX_BYTES {
-                    return Err(Refusal::invalid(
-                        &f(name),
-                        format!("{v}: expected at most {MAX_BYTES}"),
-                    ));
-                }
-            }
-            if let Some(&bad) = s.after.iter().find(|&&d| usize::from(d) >= i) {
-                return Err(Refusal::invalid(
-                    &f("after"),
-                    format!("stage {i} depends on stage {bad}, which does not come before it"),
-                ));
-            }
-            let pin = match s.pin.as_deref() {
-                None | Some("free") => Pin::Free,
-                Some("origin") => Pin::Origin,
-                Some("ground") => Pin::Ground,
-                Some(name) => {
-                    let n = self.node_index(name, &f("pin"))?;
-                    if self.twin.compute(n).is_none() {
-                        return Err(Refusal::invalid(
-                            &f("pin"),
-                            format!("{name:?} has no compute (pin to a satellite or data centre)"),
-                        ));
-                    }
-                    Pin::Node(n)
-                }
-            };
-            if let Some(run) = &s.run {
-                validate_run(run, &f("run"))?;
-            }
-            stages.push(Stage {
-                work_flop: s.work_flop,
-                input_bytes: s.input_bytes,
-                output_bytes: s.output_bytes,
-                memory_bytes: s.memory_bytes,
-                pin,
-                after: s.after.clone(),
-            });
-        }
-        let task = Task {
-            id: self.next_id,
-            kind,
-            arrival: Epoch::from_unix_ns(now_ns),
-            origin,
-            destination,
-            deadline: Epoch::from_unix_ns(now_ns.saturating_add(secs_ns(spec.deadline_s))),
-            stages,
-        };
-        task.validate()
-            .map_err(|e| Refusal::invalid(e.field, e.message))?;
-        Ok(task)
+        crate::validate::task(spec, now_ns, self.next_id, &self.by_name, &self.twin)
     }
 
     /// Places stage `i` with the policy: node, expected start and finish (twin ns), route.
@@ -1085,18 +969,10 @@ impl Service {
     }
 
     /// An agent's heartbeat: the node is (again) served, its telemetry overrides the model.
-    pub fn heartbeat(&mut self, node: u32, telemetry: Telemetry, now_ns: i64, wall: Instant) {
-        let failed = telemetry.failed == Some(true);
+    pub fn heartbeat(&mut self, node: u32, report: NodeReport, now_ns: i64, wall: Instant) {
+        let failed = report.failed == Some(true);
         let was_failed = self.twin.report(node).and_then(|t| t.failed) == Some(true);
-        self.twin.set_report(
-            node,
-            NodeReport {
-                battery_soc: telemetry.battery_soc,
-                temperature_k: telemetry.temperature_k,
-                failed: telemetry.failed,
-                slots: telemetry.slots,
-            },
-        );
+        self.twin.set_report(node, report);
         let a = self.agents.entry(node).or_insert(AgentInfo {
             last_seen: wall,
             live: false,
@@ -1417,39 +1293,4 @@ impl Service {
         }
         m
     }
-}
-
-fn validate_run(run: &crate::model::RunSpec, field: &str) -> Result<(), Refusal> {
-    if run.command.is_empty() || run.command.len() > 256 || run.command[0].is_empty() {
-        return Err(Refusal::invalid(
-            &format!("{field}.command"),
-            "expected a program and up to 255 arguments",
-        ));
-    }
-    for name in run.inputs.keys() {
-        if !safe_file_name(name) {
-            return Err(Refusal::invalid(
-                &format!("{field}.inputs"),
-                format!("{name:?}: file names are 1-128 of A-Z a-z 0-9 . _ -"),
-            ));
-        }
-    }
-    for name in &run.outputs {
-        if !safe_file_name(name) {
-            return Err(Refusal::invalid(
-                &format!("{field}.outputs"),
-                format!("{name:?}: file names are 1-128 of A-Z a-z 0-9 . _ -"),
-            ));
-        }
-    }
-    if !(run.timeout_s.is_finite() && run.timeout_s > 0.0 && run.timeout_s <= 86_400.0) {
-        return Err(Refusal::invalid(
-            &format!("{field}.timeout_s"),
-            format!(
-                "{}: expected more than 0 and at most 86400 s",
-                run.timeout_s
-            ),
-        ));
-    }
-    Ok(())
 }

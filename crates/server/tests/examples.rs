@@ -8,6 +8,8 @@ use std::time::Instant;
 use tiandi_server::config::{ClockMode, ServeConfig};
 use tiandi_server::model::{Completion, StageRef, StageState, TaskSpec, TaskState, Telemetry};
 use tiandi_server::service::{RefusalKind, Service, Submitted};
+use tiandi_server::validate;
+use tiandi_twin::NodeReport;
 
 /// A service on the built-in default twin at its first step, and that instant.
 fn service() -> (Service, i64) {
@@ -59,7 +61,7 @@ fn demo_task_is_accepted_with_an_agent() {
         RefusalKind::Infeasible
     );
     let zjk = svc.node_id("Zhangjiakou").unwrap();
-    svc.heartbeat(zjk, Telemetry::default(), now, Instant::now());
+    svc.heartbeat(zjk, NodeReport::default(), now, Instant::now());
     let record = accepted(svc.submit("demo", spec, now, 0).unwrap());
     assert_eq!(record.stages[0].node, Some(zjk));
     assert!(record.expected_finish_ns <= record.deadline_ns);
@@ -87,7 +89,8 @@ fn agent_telemetry_overrides_the_model() {
     let wall = Instant::now();
     let sat = svc.node_id("TD-0-0").unwrap();
     assert!(svc.twin.slot_rate_flops(sat) > 0.0);
-    let report = |t: &str| serde_json::from_str::<Telemetry>(t).unwrap();
+    let report =
+        |t: &str| validate::report(&serde_json::from_str::<Telemetry>(t).unwrap()).unwrap();
     // Over its temperature limit, or at its depth-of-discharge floor, it does not compute.
     svc.heartbeat(sat, report(r#"{"temperature_k": 400}"#), now, wall);
     assert_eq!(svc.twin.slot_rate_flops(sat), 0.0);
@@ -121,7 +124,7 @@ fn an_assignment_the_agent_never_received_is_sent_again() {
     let (mut svc, now) = service();
     let wall = Instant::now();
     let zjk = svc.node_id("Zhangjiakou").unwrap();
-    svc.heartbeat(zjk, Telemetry::default(), now, wall);
+    svc.heartbeat(zjk, NodeReport::default(), now, wall);
     let spec: TaskSpec = serde_json::from_str(
         r#"{"origin": "Zhangjiakou", "deadline_s": 600,
             "stages": [{"work_flop": 1e12, "run": {"command": ["true"]}}]}"#,
@@ -158,7 +161,7 @@ fn assigned() -> (Service, i64, u32, u64, tiandi_server::model::Assignment) {
         }
     }));
     let zjk = svc.node_id("Zhangjiakou").unwrap();
-    svc.heartbeat(zjk, Telemetry::default(), now, Instant::now());
+    svc.heartbeat(zjk, NodeReport::default(), now, Instant::now());
     let spec: TaskSpec = serde_json::from_str(
         r#"{"origin": "Zhangjiakou", "deadline_s": 600,
             "stages": [{"work_flop": 1e12, "run": {"command": ["true"], "outputs": ["o.txt"]}}]}"#,
