@@ -611,6 +611,14 @@ fn ground_site(
     })
 }
 
+/// What the planner sized for the figures the file leaves out.
+struct PlannedDesign {
+    array_area_m2: f64,
+    battery_wh: f64,
+    radiator_area_m2: f64,
+    heat_capacity_j_per_k: f64,
+}
+
 /// The satellite's compute, power and thermal design; what the file leaves out is sized
 /// by the `tiandi plan` planner for the constellation's orbit.
 fn satellite_config(
@@ -691,30 +699,33 @@ fn satellite_config(
         input.survey_step_days = 30.0;
         let pl =
             plan(&input).map_err(|e| check.err(&p, format!("cannot size the satellite: {e}")))?;
-        let specific_heat_j_per_kg_k = input.specific_heat_j_per_kg_k;
-        let thermal_mass_fraction = input.thermal_mass_fraction;
-        Some((
-            pl.value("P4"),
-            pl.value("P7"),
-            pl.value("T3"),
-            pl.value("M7") * specific_heat_j_per_kg_k * thermal_mass_fraction,
-        ))
+        Some(PlannedDesign {
+            array_area_m2: pl.power.array_area_m2,
+            battery_wh: pl.power.battery_wh,
+            radiator_area_m2: pl.thermal.radiator_area_m2,
+            heat_capacity_j_per_k: pl.mass.total_kg
+                * input.specific_heat_j_per_kg_k
+                * input.thermal_mass_fraction,
+        })
     } else {
         None
     };
-    let pick = |v: Option<f64>, k: usize| {
-        v.unwrap_or_else(|| {
-            let s = sized.expect("sized when a value is missing");
-            [s.0, s.1, s.2, s.3][k]
-        })
+    // The file's value, or the planner's when the file leaves it out.
+    let pick = |v: Option<f64>, figure: fn(&PlannedDesign) -> f64| {
+        v.unwrap_or_else(|| figure(sized.as_ref().expect("sized when a value is missing")))
     };
-    let array = SolarArray::new(pick(s.array_area_m2, 0), cell, None, pointing)
-        .map_err(|e| check.err(&p.key("array_area_m2"), e.to_string()))?;
-    let battery = Battery::new(pick(s.battery_wh, 1), dod, 0.95, 0.95)
+    let array = SolarArray::new(
+        pick(s.array_area_m2, |z| z.array_area_m2),
+        cell,
+        None,
+        pointing,
+    )
+    .map_err(|e| check.err(&p.key("array_area_m2"), e.to_string()))?;
+    let battery = Battery::new(pick(s.battery_wh, |z| z.battery_wh), dod, 0.95, 0.95)
         .map_err(|e| check.err(&p.key("battery_wh"), e.to_string()))?;
     let thermal = ThermalParams::new(
-        pick(s.heat_capacity_j_per_k, 3),
-        pick(s.radiator_area_m2, 2),
+        pick(s.heat_capacity_j_per_k, |z| z.heat_capacity_j_per_k),
+        pick(s.radiator_area_m2, |z| z.radiator_area_m2),
         emissivity,
         absorptivity,
         temp_limit_k,
