@@ -17,7 +17,7 @@ use tiandi_orbit::{Epoch, GroundStation, Satellite, TleOptions};
 use tiandi_sim::model::FaultSetup;
 use tiandi_workload::{EoConfig, NodeIdx, PoissonConfig, TargetArea, Task};
 
-use crate::error::{KeyPath, Locator, ScenarioError};
+use crate::error::{KeyPath, Locator, ScenarioError, SettingError};
 use crate::file::{self, ScenarioFile};
 use crate::{DEFAULT_EPOCH, Scenario};
 
@@ -215,7 +215,7 @@ fn run_section(check: &Check<'_>, r: &file::RunFile) -> Result<RunSection> {
     let step_s = check.within(&run.key("step_s"), r.step_s.unwrap_or(10.0), 0.1, 3_600.0)?;
     let seed = r.seed.unwrap_or(1);
     let policy = r.policy.clone().unwrap_or_else(|| "unified".into());
-    check_policy(&policy).map_err(|m| check.err(&run.key("policy"), m))?;
+    check_policy(&policy).map_err(|e| check.err(&run.key("policy"), e.to_string()))?;
     Ok(RunSection {
         start,
         horizon_h,
@@ -752,14 +752,14 @@ fn workloads(
 }
 
 /// `Ok` for a policy `tiandi_scheduler::by_name` knows.
-pub fn check_policy(name: &str) -> std::result::Result<(), String> {
+pub fn check_policy(name: &str) -> std::result::Result<(), SettingError> {
     if tiandi_scheduler::POLICY_NAMES.contains(&name) {
         Ok(())
     } else {
-        Err(format!(
-            "unknown policy {name:?}: expected one of {}",
-            tiandi_scheduler::POLICY_NAMES.join(", ")
-        ))
+        Err(SettingError::UnknownPolicy {
+            name: name.to_string(),
+            known: &tiandi_scheduler::POLICY_NAMES,
+        })
     }
 }
 
