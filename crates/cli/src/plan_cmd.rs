@@ -243,7 +243,7 @@ pub fn plan(args: PlanArgs) -> Result<()> {
     if let Some(path) = &args.html {
         let heading = format!(
             "{} x {}, {}, {} cells, {} array, {} years",
-            num(p.n_accelerators),
+            num(p.compute.n_accelerators),
             input.accelerator.name,
             orbit_label(&input, &p),
             input.cell.key(),
@@ -267,7 +267,7 @@ fn orbit_label(input: &PlanInput, p: &Plan) -> String {
                 input.altitude_km,
                 minutes / 60,
                 minutes % 60,
-                p.inclination_deg
+                p.orbit.inclination_deg
             )
         }
         OrbitChoice::Inclined {
@@ -308,7 +308,7 @@ fn to_text(input: &PlanInput, p: &Plan) -> String {
     let acc = input.accelerator;
     out.push_str(&format!(
         "tiandi plan: {} x {}, {}, {} cells, {} array, {} years\n",
-        num(p.n_accelerators),
+        num(p.compute.n_accelerators),
         acc.name,
         orbit_label(input, p),
         input.cell.key(),
@@ -321,7 +321,7 @@ fn to_text(input: &PlanInput, p: &Plan) -> String {
         "id", "quantity", "value", "unit", "formula"
     ));
     let mut section = "";
-    for l in &p.lines {
+    for l in &p.lines() {
         if l.section != section {
             section = l.section;
             out.push_str(&format!("-- {section}\n"));
@@ -335,25 +335,60 @@ fn to_text(input: &PlanInput, p: &Plan) -> String {
             l.formula
         ));
     }
-    let v = |id: &str| num(p.value(id));
     out.push_str(&format!(
         "\nside by side over {} years (CNY)          space             ground\n",
         input.lifetime_years
     ));
+    let (s, g) = (&p.space, &p.ground);
+    // (label, space figure, its line id, ground figure, its line id)
     let rows = [
-        ("launch | data-centre construction", "S1", "G2"),
-        ("manufacturing | electricity", "S2", "G4"),
-        ("accelerators", "S3", "G5"),
-        ("total", "S4", "G6"),
-        ("accelerator-hours delivered", "S5", "G7"),
-        ("CNY per accelerator-hour", "S6", "G8"),
+        (
+            "launch | data-centre construction",
+            s.launch_cny,
+            "S1",
+            g.capex_cny,
+            "G2",
+        ),
+        (
+            "manufacturing | electricity",
+            s.manufacturing_cny,
+            "S2",
+            g.electricity_cny,
+            "G4",
+        ),
+        (
+            "accelerators",
+            s.accelerators_cny,
+            "S3",
+            g.accelerators_cny,
+            "G5",
+        ),
+        ("total", s.total_cny, "S4", g.total_cny, "G6"),
+        (
+            "accelerator-hours delivered",
+            s.accelerator_hours,
+            "S5",
+            g.accelerator_hours,
+            "G7",
+        ),
+        (
+            "CNY per accelerator-hour",
+            s.cny_per_accelerator_hour,
+            "S6",
+            g.cny_per_accelerator_hour,
+            "G8",
+        ),
     ];
-    for (label, s, g) in rows {
-        out.push_str(&format!("{label:<40} {:>14} {s} {:>14} {g}\n", v(s), v(g)));
+    for (label, space, s_id, ground, g_id) in rows {
+        out.push_str(&format!(
+            "{label:<40} {:>14} {s_id} {:>14} {g_id}\n",
+            num(space),
+            num(ground)
+        ));
     }
     out.push_str(&format!(
         "space costs {} times ground per accelerator-hour (X1)\n",
-        num(p.value("X1"))
+        num(p.space_to_ground_cost_ratio())
     ));
     out
 }
@@ -366,14 +401,14 @@ fn to_json(input: &PlanInput, p: &Plan) -> String {
     };
     let doc = serde_json::json!({
         "accelerator": input.accelerator.key,
-        "accelerators": p.n_accelerators,
+        "accelerators": p.compute.n_accelerators,
         "orbit": orbit_label(input, p),
         "epoch": input.epoch.to_string(),
         "cell": input.cell.key(),
         "pointing": input.pointing.key(),
         "lifetime_years": input.lifetime_years,
         "verification_start": p.verification.start.to_string(),
-        "lines": p.lines.iter().map(line).collect::<Vec<_>>(),
+        "lines": p.lines().iter().map(line).collect::<Vec<_>>(),
     });
     let mut s = serde_json::to_string_pretty(&doc).expect("JSON of plain values");
     s.push('\n');

@@ -105,9 +105,7 @@ pub fn simulate(args: SimulateArgs) -> Result<()> {
         scenario.seed = seed;
     }
     if let Some(h) = args.horizon_h {
-        scenario
-            .set_horizon_h(h)
-            .map_err(|m| anyhow::anyhow!("--horizon-h: {m}"))?;
+        scenario.set_horizon_h(h).context("--horizon-h")?;
     }
     let policies: Vec<String> = match (&args.compare, &args.policy) {
         (Some(list), _) => list.iter().map(|p| p.trim().to_string()).collect(),
@@ -120,7 +118,7 @@ pub fn simulate(args: SimulateArgs) -> Result<()> {
         "--policy"
     };
     for (i, p) in policies.iter().enumerate() {
-        tiandi_scenario::check_policy(p).map_err(|m| anyhow::anyhow!("{flag}: {m}"))?;
+        tiandi_scenario::check_policy(p).context(flag)?;
         if policies[..i].contains(p) {
             bail!("{flag}: policy {p:?} is listed twice");
         }

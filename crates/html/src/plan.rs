@@ -16,7 +16,8 @@ const GROUND_COST: [&str; 3] = ["G2", "G4", "G5"];
 /// The plan as one self-contained HTML page; `heading` says what was sized (the text
 /// output's first line).
 pub fn plan_page(heading: &str, plan: &Plan) -> Result<String, HtmlError> {
-    let line = |id: &str| plan.lines.iter().find(|l| l.id == id);
+    let lines = plan.lines();
+    let line = |id: &str| lines.iter().find(|l| l.id == id);
     let items = |ids: &[&str], scale: f64| -> Vec<(String, f64)> {
         ids.iter()
             .filter_map(|id| line(id))
@@ -47,13 +48,12 @@ pub fn plan_page(heading: &str, plan: &Plan) -> Result<String, HtmlError> {
         "million CNY",
     )?;
     page.grid(&[mass, cost]);
-    let ratio = line("X1").map(|l| l.value);
-    if let Some(x) = ratio.filter(|x| x.is_finite()) {
+    let x = plan.space_to_ground_cost_ratio();
+    if x.is_finite() {
         page.note(&format!("Per delivered accelerator-hour, the satellite costs {x:.2} times the ground data centre (X1 = S6 / G8)."));
     }
     page.section("lines", "Every line");
-    let rows: Vec<Vec<String>> = plan
-        .lines
+    let rows: Vec<Vec<String>> = lines
         .iter()
         .map(|l| {
             vec![
@@ -66,11 +66,11 @@ pub fn plan_page(heading: &str, plan: &Plan) -> Result<String, HtmlError> {
             ]
         })
         .collect();
-    let lines = table(
+    let every_line = table(
         &["id", "section", "quantity", "value", "unit", "formula"].map(String::from),
         &rows,
     );
-    page.html(&lines.replacen("<table>", "<table class=\"lines\">", 1));
+    page.html(&every_line.replacen("<table>", "<table class=\"lines\">", 1));
     page.note("Ids, formulas and the sources of every coefficient: docs/plan.md.");
     Ok(page.finish())
 }

@@ -223,7 +223,8 @@ pub enum PlanError {
 }
 
 /// One line of the plan: an id that docs/plan.md explains, a label, a value, a unit and the
-/// formula that produced it.
+/// formula that produced it. Lines are for display; code that needs a figure reads the
+/// plan's fields.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PlanLine {
     pub id: &'static str,
@@ -234,7 +235,103 @@ pub struct PlanLine {
     pub formula: &'static str,
 }
 
-/// Result of stepping the sized satellite through the worst sampled day.
+/// The orbit and what the year's survey found in it: lines O1-O7.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct OrbitFigures {
+    pub altitude_km: f64,
+    pub inclination_deg: f64,
+    /// Period of the worst sampled orbit.
+    pub period_s: f64,
+    pub mean_eclipse_fraction: f64,
+    pub worst_eclipse_fraction: f64,
+    pub longest_shadow_s: f64,
+    /// Sampled orbits with any umbra / sampled orbits.
+    pub fraction_with_umbra: f64,
+}
+
+/// The compute payload and the electrical load: lines C1-C8.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ComputeFigures {
+    pub n_accelerators: f64,
+    pub accelerator_max_power_w: f64,
+    /// One accelerator with its host share.
+    pub accelerator_system_power_w: f64,
+    pub payload_power_w: f64,
+    pub fp16_tflops_dense: f64,
+    pub int8_tops_dense: f64,
+    pub bus_power_w: f64,
+    /// Payload plus bus.
+    pub load_power_w: f64,
+}
+
+/// Solar array and battery: lines P1-P8.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PowerFigures {
+    pub panel_efficiency_eol: f64,
+    /// Energy the load needs over the orbit that needs the most array area.
+    pub orbit_energy_wh: f64,
+    pub array_area_needed_m2: f64,
+    /// The sized area, or the one given.
+    pub array_area_m2: f64,
+    pub array_power_bol_w: f64,
+    pub array_mass_kg: f64,
+    pub battery_wh: f64,
+    pub battery_mass_kg: f64,
+}
+
+/// Heat rejection: lines T1-T4.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ThermalFigures {
+    pub heat_w: f64,
+    pub sink_temp_k: f64,
+    pub radiator_area_m2: f64,
+    pub radiator_mass_kg: f64,
+}
+
+/// Upsets and what they cost in availability: lines R1-R4.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RadiationFigures {
+    pub mean_saa_multiplier: f64,
+    pub upsets_per_accelerator_day: f64,
+    pub upsets_per_satellite_day: f64,
+    pub availability_fraction: f64,
+}
+
+/// The mass budget: lines M1-M7 (the array, battery and radiator masses are in
+/// [`PowerFigures`] and [`ThermalFigures`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MassFigures {
+    pub compute_kg: f64,
+    pub structure_kg: f64,
+    pub margin_kg: f64,
+    pub total_kg: f64,
+}
+
+/// The satellite's lifetime cost: lines S1-S6.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SpaceCost {
+    pub launch_cny: f64,
+    pub manufacturing_cny: f64,
+    pub accelerators_cny: f64,
+    pub total_cny: f64,
+    pub accelerator_hours: f64,
+    pub cny_per_accelerator_hour: f64,
+}
+
+/// A ground data centre of the same compute over the same lifetime: lines G1-G8.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct GroundCost {
+    pub it_power_w: f64,
+    pub capex_cny: f64,
+    pub electricity_kwh: f64,
+    pub electricity_cny: f64,
+    pub accelerators_cny: f64,
+    pub total_cny: f64,
+    pub accelerator_hours: f64,
+    pub cny_per_accelerator_hour: f64,
+}
+
+/// Result of stepping the sized satellite through the worst sampled day: lines V1-V3.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Verification {
     pub start: Epoch,
@@ -246,24 +343,445 @@ pub struct Verification {
     pub thermal_limited_s: f64,
 }
 
-/// A sized design and its costs.
+/// A sized design and its costs, one struct per section of the printed plan.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Plan {
-    pub inclination_deg: f64,
-    pub n_accelerators: f64,
-    pub survey: OrbitSurvey,
+    pub orbit: OrbitFigures,
+    pub compute: ComputeFigures,
+    pub power: PowerFigures,
+    pub thermal: ThermalFigures,
+    pub radiation: RadiationFigures,
+    pub mass: MassFigures,
     pub verification: Verification,
-    pub lines: Vec<PlanLine>,
+    pub space: SpaceCost,
+    pub ground: GroundCost,
+    pub survey: OrbitSurvey,
 }
 
 impl Plan {
-    /// The value of a line by id (panics on an unknown id: a programming error).
-    pub fn value(&self, id: &str) -> f64 {
-        self.lines
-            .iter()
-            .find(|l| l.id == id)
-            .unwrap_or_else(|| panic!("no plan line {id}"))
-            .value
+    /// Space cost per accelerator-hour over ground cost per accelerator-hour (line X1).
+    pub fn space_to_ground_cost_ratio(&self) -> f64 {
+        self.space.cny_per_accelerator_hour / self.ground.cny_per_accelerator_hour
+    }
+
+    /// Every line in print order, with the id, label, unit and formula docs/plan.md
+    /// explains.
+    pub fn lines(&self) -> Vec<PlanLine> {
+        let mut lines = Vec::new();
+        lines.extend(self.orbit_lines());
+        lines.extend(self.compute_lines());
+        lines.extend(self.power_lines());
+        lines.extend(self.thermal_lines());
+        lines.extend(self.radiation_lines());
+        lines.extend(self.mass_lines());
+        lines.extend(self.verification_lines());
+        lines.extend(self.space_lines());
+        lines.extend(self.ground_lines());
+        lines.push(line(
+            "X1",
+            "comparison",
+            "space / ground cost per accelerator-hour",
+            self.space_to_ground_cost_ratio(),
+            "",
+            "S6 / G8",
+        ));
+        lines
+    }
+
+    fn orbit_lines(&self) -> [PlanLine; 7] {
+        let o = &self.orbit;
+        let l = |id, label, value, unit, formula| line(id, "orbit", label, value, unit, formula);
+        [
+            l("O1", "altitude", o.altitude_km, "km", "input"),
+            l(
+                "O2",
+                "inclination",
+                o.inclination_deg,
+                "deg",
+                "input, or sun-synchronous: cos i = -2 a^2 dOmega/dt / (3 J2 R^2 n)",
+            ),
+            l(
+                "O3",
+                "period",
+                o.period_s / 60.0,
+                "min",
+                "1440 / mean motion (rev/day)",
+            ),
+            l(
+                "O4",
+                "eclipse fraction, year mean",
+                o.mean_eclipse_fraction,
+                "",
+                "mean over sampled orbits of integral(1 - sunlit) dt / T",
+            ),
+            l(
+                "O5",
+                "eclipse fraction, worst orbit",
+                o.worst_eclipse_fraction,
+                "",
+                "max over sampled orbits",
+            ),
+            l(
+                "O6",
+                "longest shadow",
+                o.longest_shadow_s / 60.0,
+                "min",
+                "max over passes of integral(1 - sunlit) dt",
+            ),
+            l(
+                "O7",
+                "orbits with umbra",
+                o.fraction_with_umbra,
+                "",
+                "sampled orbits with any umbra / sampled orbits",
+            ),
+        ]
+    }
+
+    fn compute_lines(&self) -> [PlanLine; 8] {
+        let c = &self.compute;
+        let l = |id, label, value, unit, formula| line(id, "compute", label, value, unit, formula);
+        [
+            l(
+                "C1",
+                "accelerators",
+                c.n_accelerators,
+                "",
+                "--count, or --compute-power-w / C3",
+            ),
+            l(
+                "C2",
+                "accelerator max power",
+                c.accelerator_max_power_w,
+                "W",
+                "catalogue (datasheet)",
+            ),
+            l(
+                "C3",
+                "per-accelerator system power",
+                c.accelerator_system_power_w,
+                "W",
+                "C2 x (1 + host overhead)",
+            ),
+            l("C4", "payload power", c.payload_power_w, "W", "C1 x C3"),
+            l(
+                "C5",
+                "peak FP16 dense",
+                c.fp16_tflops_dense,
+                "TFLOPS",
+                "C1 x catalogue FP16",
+            ),
+            l(
+                "C6",
+                "peak INT8 dense",
+                c.int8_tops_dense,
+                "TOPS",
+                "C1 x catalogue INT8",
+            ),
+            l("C7", "bus power", c.bus_power_w, "W", "--bus-power-w"),
+            l("C8", "total load", c.load_power_w, "W", "C4 + C7"),
+        ]
+    }
+
+    fn power_lines(&self) -> [PlanLine; 8] {
+        let p = &self.power;
+        let l = |id, label, value, unit, formula| line(id, "power", label, value, unit, formula);
+        [
+            l(
+                "P1",
+                "panel efficiency, end of life",
+                p.panel_efficiency_eol,
+                "",
+                "eta_cell x packing x (1 + k_T (T_array - 301 K)) x (1 - d)^L",
+            ),
+            l(
+                "P2",
+                "energy per orbit, worst orbit",
+                p.orbit_energy_wh,
+                "Wh",
+                "C8 x (T - t_shadow + t_shadow / (eta_c eta_d))",
+            ),
+            l(
+                "P3",
+                "array area needed",
+                p.array_area_needed_m2,
+                "m2",
+                "max over orbits of P2 / (sunlight Wh/m2 x P1) x (1 + array margin)",
+            ),
+            l(
+                "P4",
+                "array area used",
+                p.array_area_m2,
+                "m2",
+                "P3, or --array-area-m2",
+            ),
+            l(
+                "P5",
+                "array power at beginning of life",
+                p.array_power_bol_w,
+                "W",
+                "1361 W/m2 x P4 x eta_cell x packing",
+            ),
+            l(
+                "P6",
+                "array mass",
+                p.array_mass_kg,
+                "kg",
+                "P4 x array kg/m2",
+            ),
+            l(
+                "P7",
+                "battery capacity",
+                p.battery_wh,
+                "Wh",
+                "max(C8 x O6, C7 x reserve h) / (DoD x eta_d)",
+            ),
+            l(
+                "P8",
+                "battery mass",
+                p.battery_mass_kg,
+                "kg",
+                "P7 / battery Wh/kg",
+            ),
+        ]
+    }
+
+    fn thermal_lines(&self) -> [PlanLine; 4] {
+        let t = &self.thermal;
+        let l = |id, label, value, unit, formula| line(id, "thermal", label, value, unit, formula);
+        [
+            l(
+                "T1",
+                "heat to reject",
+                t.heat_w,
+                "W",
+                "C8 (all electrical load ends as heat)",
+            ),
+            l(
+                "T2",
+                "radiator sink temperature",
+                t.sink_temp_k,
+                "K",
+                "((alpha q_albedo,max + eps q_IR,max) / (eps sigma))^(1/4)",
+            ),
+            l(
+                "T3",
+                "radiator area",
+                t.radiator_area_m2,
+                "m2",
+                "T1 / (eps sigma (T_rad^4 - T2^4))",
+            ),
+            l(
+                "T4",
+                "radiator mass",
+                t.radiator_mass_kg,
+                "kg",
+                "T3 x radiator kg/m2",
+            ),
+        ]
+    }
+
+    fn radiation_lines(&self) -> [PlanLine; 4] {
+        let r = &self.radiation;
+        let l =
+            |id, label, value, unit, formula| line(id, "radiation", label, value, unit, formula);
+        [
+            l(
+                "R1",
+                "mean SAA multiplier",
+                r.mean_saa_multiplier,
+                "",
+                "time average of 1 + (peak - 1) w(lat, lon) e^((h - 550)/200)",
+            ),
+            l(
+                "R2",
+                "upsets per accelerator-day",
+                r.upsets_per_accelerator_day,
+                "1/day",
+                "catalogue rate x R1",
+            ),
+            l(
+                "R3",
+                "upsets per satellite-day",
+                r.upsets_per_satellite_day,
+                "1/day",
+                "R2 x C1",
+            ),
+            l(
+                "R4",
+                "availability after upsets",
+                r.availability_fraction,
+                "",
+                "1 - R2 x recovery s / 86400",
+            ),
+        ]
+    }
+
+    fn mass_lines(&self) -> [PlanLine; 7] {
+        let m = &self.mass;
+        let l = |id, label, value, unit, formula| line(id, "mass", label, value, unit, formula);
+        [
+            l(
+                "M1",
+                "compute payload",
+                m.compute_kg,
+                "kg",
+                "C4 / 1000 x compute kg/kW",
+            ),
+            l("M2", "solar array", self.power.array_mass_kg, "kg", "P6"),
+            l("M3", "battery", self.power.battery_mass_kg, "kg", "P8"),
+            l("M4", "radiator", self.thermal.radiator_mass_kg, "kg", "T4"),
+            l(
+                "M5",
+                "structure and bus",
+                m.structure_kg,
+                "kg",
+                "(M1 + M2 + M3 + M4) x f_s / (1 - f_s)",
+            ),
+            l(
+                "M6",
+                "margin",
+                m.margin_kg,
+                "kg",
+                "(M1 + ... + M5) x margin",
+            ),
+            l(
+                "M7",
+                "total launch mass",
+                m.total_kg,
+                "kg",
+                "M1 + M2 + M3 + M4 + M5 + M6",
+            ),
+        ]
+    }
+
+    fn verification_lines(&self) -> [PlanLine; 3] {
+        let v = &self.verification;
+        let l =
+            |id, label, value, unit, formula| line(id, "verification", label, value, unit, formula);
+        [
+            l(
+                "V1",
+                "minimum state of charge",
+                v.min_soc_fraction,
+                "",
+                "worst sampled day stepped at 10 s, end of life",
+            ),
+            l("V2", "maximum temperature", v.max_temp_k, "K", "same run"),
+            l(
+                "V3",
+                "payload energy delivered",
+                v.delivered_fraction,
+                "",
+                "granted / requested payload energy, same run",
+            ),
+        ]
+    }
+
+    fn space_lines(&self) -> [PlanLine; 6] {
+        let s = &self.space;
+        let l = |id, label, value, unit, formula| line(id, "space", label, value, unit, formula);
+        [
+            l(
+                "S1",
+                "launch cost",
+                s.launch_cny,
+                "CNY",
+                "M7 x launch price",
+            ),
+            l(
+                "S2",
+                "spacecraft manufacturing",
+                s.manufacturing_cny,
+                "CNY",
+                "(M7 - M1) x spacecraft CNY/kg",
+            ),
+            l(
+                "S3",
+                "accelerators",
+                s.accelerators_cny,
+                "CNY",
+                "C1 x accelerator price",
+            ),
+            l("S4", "total cost", s.total_cny, "CNY", "S1 + S2 + S3"),
+            l(
+                "S5",
+                "delivered accelerator-hours",
+                s.accelerator_hours,
+                "h",
+                "C1 x lifetime x 8766 h x R4 x V3",
+            ),
+            l(
+                "S6",
+                "cost per accelerator-hour",
+                s.cny_per_accelerator_hour,
+                "CNY/h",
+                "S4 / S5",
+            ),
+        ]
+    }
+
+    fn ground_lines(&self) -> [PlanLine; 8] {
+        let g = &self.ground;
+        let l = |id, label, value, unit, formula| line(id, "ground", label, value, unit, formula);
+        [
+            l("G1", "IT power", g.it_power_w, "W", "C4"),
+            l(
+                "G2",
+                "data-centre capex",
+                g.capex_cny,
+                "CNY",
+                "G1 / 1000 x capex CNY/kW",
+            ),
+            l(
+                "G3",
+                "electricity",
+                g.electricity_kwh,
+                "kWh",
+                "G1 / 1000 x PUE x lifetime x 8766 h",
+            ),
+            l(
+                "G4",
+                "electricity cost",
+                g.electricity_cny,
+                "CNY",
+                "G3 x CNY/kWh",
+            ),
+            l("G5", "accelerators", g.accelerators_cny, "CNY", "S3"),
+            l("G6", "total cost", g.total_cny, "CNY", "G2 + G4 + G5"),
+            l(
+                "G7",
+                "delivered accelerator-hours",
+                g.accelerator_hours,
+                "h",
+                "C1 x lifetime x 8766 h",
+            ),
+            l(
+                "G8",
+                "cost per accelerator-hour",
+                g.cny_per_accelerator_hour,
+                "CNY/h",
+                "G6 / G7",
+            ),
+        ]
+    }
+}
+
+fn line(
+    id: &'static str,
+    section: &'static str,
+    label: &'static str,
+    value: f64,
+    unit: &'static str,
+    formula: &'static str,
+) -> PlanLine {
+    PlanLine {
+        id,
+        section,
+        label,
+        value,
+        unit,
+        formula,
     }
 }
 
@@ -309,12 +827,11 @@ fn satellite(input: &PlanInput) -> Result<(Satellite, f64), PlanError> {
     Ok((Satellite::new(elements)?, inclination_deg))
 }
 
-/// Sizes the satellite and prices it.
+/// Sizes the satellite and prices it: one function per section of the plan, in the order
+/// each needs the ones before.
 pub fn plan(input: &PlanInput) -> Result<Plan, PlanError> {
     input.validate()?;
-    let acc = input.accelerator;
     let (sat, inclination_deg) = satellite(input)?;
-    let saa = SaaModel::default();
     let survey = survey_orbit(
         &sat,
         input.epoch,
@@ -322,20 +839,78 @@ pub fn plan(input: &PlanInput) -> Result<Plan, PlanError> {
         input.survey_step_days,
         SURVEY_STEP_S,
         input.pointing,
-        &saa,
+        &SaaModel::default(),
     )?;
-    let worst = survey.worst_eclipse().clone();
-    let period_s = worst.period_s;
+    let orbit = orbit_figures(input, inclination_deg, &survey);
+    let compute = compute_figures(input);
+    let power = size_power(input, &compute, &survey)?;
+    let thermal = size_thermal(input, &compute, &survey)?;
+    let mass = mass_budget(input, &compute, &power, &thermal);
+    let radiation = radiation_figures(input, &compute, &survey);
+    // Verification: step the sized satellite, at end of life, through the worst day.
+    let verification = verify(
+        &sat,
+        sized_node(input, &compute, &power, &thermal, &mass)?,
+        survey.worst_eclipse().start,
+        input.lifetime_years,
+        input.radiator_temp_k,
+    )?;
+    let space = space_cost(input, &compute, &mass, &radiation, &verification);
+    let ground = ground_cost(input, &compute);
+    Ok(Plan {
+        orbit,
+        compute,
+        power,
+        thermal,
+        radiation,
+        mass,
+        verification,
+        space,
+        ground,
+        survey,
+    })
+}
 
-    // Compute.
+fn orbit_figures(input: &PlanInput, inclination_deg: f64, survey: &OrbitSurvey) -> OrbitFigures {
+    let worst = survey.worst_eclipse();
+    OrbitFigures {
+        altitude_km: input.altitude_km,
+        inclination_deg,
+        period_s: worst.period_s,
+        mean_eclipse_fraction: survey.mean_eclipse_fraction(),
+        worst_eclipse_fraction: worst.eclipse_fraction(),
+        longest_shadow_s: survey.max_longest_shadow_s(),
+        fraction_with_umbra: survey.fraction_with_umbra(),
+    }
+}
+
+fn compute_figures(input: &PlanInput) -> ComputeFigures {
+    let acc = input.accelerator;
     let n_acc = match input.compute {
         ComputeTarget::Count(n) => f64::from(n),
         ComputeTarget::PowerW(w) => w / acc.system_power_w(),
     };
     let payload_w = n_acc * acc.system_power_w();
-    let load_w = payload_w + input.bus_power_w;
+    ComputeFigures {
+        n_accelerators: n_acc,
+        accelerator_max_power_w: acc.max_power_w,
+        accelerator_system_power_w: acc.system_power_w(),
+        payload_power_w: payload_w,
+        fp16_tflops_dense: n_acc * acc.fp16_tflops_dense,
+        int8_tops_dense: n_acc * acc.int8_tops_dense,
+        bus_power_w: input.bus_power_w,
+        load_power_w: payload_w + input.bus_power_w,
+    }
+}
 
-    // Power: array sized on the sampled orbit that needs the most area at end of life.
+/// Array sized on the sampled orbit that needs the most area at end of life; battery for
+/// the longest shadow at full load, or the bus safe-mode reserve.
+fn size_power(
+    input: &PlanInput,
+    compute: &ComputeFigures,
+    survey: &OrbitSurvey,
+) -> Result<PowerFigures, PlanError> {
+    let load_w = compute.load_power_w;
     let probe = SolarArray::new(1.0, input.cell, input.cell_efficiency, input.pointing)?;
     let eta_eol = probe.panel_efficiency(input.lifetime_years);
     let round_trip = input.charge_efficiency * input.discharge_efficiency;
@@ -362,19 +937,32 @@ pub fn plan(input: &PlanInput) -> Result<Plan, PlanError> {
         .into());
     }
     let area_m2 = input.array_area_m2.unwrap_or(area_needed_m2);
-    let array_bol_w =
-        SOLAR_CONSTANT_W_M2 * area_m2 * probe.efficiency_bol() * probe.packing_factor();
-    let array_kg = area_m2 * input.array_kg_per_m2;
 
-    // Battery: the longest shadow at full load, or the bus safe-mode reserve.
-    let longest_shadow_s = survey.max_longest_shadow_s();
-    let eclipse_wh = load_w * longest_shadow_s / 3_600.0;
+    let eclipse_wh = load_w * survey.max_longest_shadow_s() / 3_600.0;
     let reserve_wh = input.bus_power_w * input.safe_mode_reserve_h;
     let battery_wh = eclipse_wh.max(reserve_wh) / (input.dod * input.discharge_efficiency);
-    let battery_kg = battery_wh / input.battery_wh_per_kg;
+    Ok(PowerFigures {
+        panel_efficiency_eol: eta_eol,
+        orbit_energy_wh: energy_need_wh,
+        array_area_needed_m2: area_needed_m2,
+        array_area_m2: area_m2,
+        array_power_bol_w: SOLAR_CONSTANT_W_M2
+            * area_m2
+            * probe.efficiency_bol()
+            * probe.packing_factor(),
+        array_mass_kg: area_m2 * input.array_kg_per_m2,
+        battery_wh,
+        battery_mass_kg: battery_wh / input.battery_wh_per_kg,
+    })
+}
 
-    // Thermal: radiator for the whole electrical load at the design temperature, against
-    // the hottest sampled environment.
+/// Radiator for the whole electrical load at the design temperature, against the hottest
+/// sampled environment.
+fn size_thermal(
+    input: &PlanInput,
+    compute: &ComputeFigures,
+    survey: &OrbitSurvey,
+) -> Result<ThermalFigures, PlanError> {
     let max_albedo = survey
         .orbits
         .iter()
@@ -387,483 +975,131 @@ pub fn plan(input: &PlanInput) -> Result<Plan, PlanError> {
         .fold(0.0, f64::max);
     let absorbed_w_m2 = input.absorptivity * max_albedo + input.emissivity * max_ir;
     let sink_k = sink_temp_k(absorbed_w_m2, input.emissivity);
-    let radiator_m2 = radiator_area_m2(load_w, input.radiator_temp_k, sink_k, input.emissivity)?;
-    let radiator_kg = radiator_m2 * input.radiator_kg_per_m2;
+    let heat_w = compute.load_power_w;
+    let radiator_m2 = radiator_area_m2(heat_w, input.radiator_temp_k, sink_k, input.emissivity)?;
+    Ok(ThermalFigures {
+        heat_w,
+        sink_temp_k: sink_k,
+        radiator_area_m2: radiator_m2,
+        radiator_mass_kg: radiator_m2 * input.radiator_kg_per_m2,
+    })
+}
 
-    // Mass.
-    let compute_kg = payload_w / 1_000.0 * input.compute_kg_per_kw;
-    let subsystems_kg = compute_kg + array_kg + battery_kg + radiator_kg;
+fn mass_budget(
+    input: &PlanInput,
+    compute: &ComputeFigures,
+    power: &PowerFigures,
+    thermal: &ThermalFigures,
+) -> MassFigures {
+    let compute_kg = compute.payload_power_w / 1_000.0 * input.compute_kg_per_kw;
+    let subsystems_kg =
+        compute_kg + power.array_mass_kg + power.battery_mass_kg + thermal.radiator_mass_kg;
     let structure_kg = subsystems_kg * input.structure_fraction / (1.0 - input.structure_fraction);
     let margin_kg = (subsystems_kg + structure_kg) * input.margin_fraction;
-    let total_kg = subsystems_kg + structure_kg + margin_kg;
+    MassFigures {
+        compute_kg,
+        structure_kg,
+        margin_kg,
+        total_kg: subsystems_kg + structure_kg + margin_kg,
+    }
+}
 
-    // Radiation.
+fn radiation_figures(
+    input: &PlanInput,
+    compute: &ComputeFigures,
+    survey: &OrbitSurvey,
+) -> RadiationFigures {
     let saa_mult = survey.mean_saa_multiplier();
-    let upsets_per_acc_day = acc.upsets_per_device_day * saa_mult;
-    let faults_per_day = upsets_per_acc_day * n_acc;
-    let availability = (1.0 - upsets_per_acc_day * input.fault_recovery_s / 86_400.0).max(0.0);
+    let upsets_per_acc_day = input.accelerator.upsets_per_device_day * saa_mult;
+    RadiationFigures {
+        mean_saa_multiplier: saa_mult,
+        upsets_per_accelerator_day: upsets_per_acc_day,
+        upsets_per_satellite_day: upsets_per_acc_day * compute.n_accelerators,
+        availability_fraction: (1.0 - upsets_per_acc_day * input.fault_recovery_s / 86_400.0)
+            .max(0.0),
+    }
+}
 
-    // Verification: step the sized satellite, at end of life, through the worst day.
+/// The sized satellite as the node model runs it.
+fn sized_node(
+    input: &PlanInput,
+    compute: &ComputeFigures,
+    power: &PowerFigures,
+    thermal: &ThermalFigures,
+    mass: &MassFigures,
+) -> Result<NodeConfig, PlanError> {
     let thermal = ThermalParams::new(
-        total_kg * input.specific_heat_j_per_kg_k * input.thermal_mass_fraction,
-        radiator_m2,
+        mass.total_kg * input.specific_heat_j_per_kg_k * input.thermal_mass_fraction,
+        thermal.radiator_area_m2,
         input.emissivity,
         input.absorptivity,
         input.temp_limit_k,
     )?;
-    let config = NodeConfig {
-        accelerator: acc,
-        n_accelerators: n_acc,
-        array: SolarArray::new(area_m2, input.cell, input.cell_efficiency, input.pointing)?,
+    Ok(NodeConfig {
+        accelerator: input.accelerator,
+        n_accelerators: compute.n_accelerators,
+        array: SolarArray::new(
+            power.array_area_m2,
+            input.cell,
+            input.cell_efficiency,
+            input.pointing,
+        )?,
         battery: Battery::new(
-            battery_wh,
+            power.battery_wh,
             input.dod,
             input.charge_efficiency,
             input.discharge_efficiency,
         )?,
         bus_power_w: input.bus_power_w,
         thermal,
-    };
-    let verification = verify(
-        &sat,
-        config,
-        worst.start,
-        input.lifetime_years,
-        input.radiator_temp_k,
-    )?;
-
-    // Cost.
-    let hours = input.lifetime_years * HOURS_PER_YEAR;
-    let launch_cny = total_kg * input.launch_price_cny_per_kg;
-    let manufacturing_cny = (total_kg - compute_kg) * input.spacecraft_cost_cny_per_kg;
-    let accelerators_cny = n_acc * input.accelerator_price_cny;
-    let space_cny = launch_cny + manufacturing_cny + accelerators_cny;
-    let space_hours = n_acc * hours * availability * verification.delivered_fraction;
-    let it_kw = payload_w / 1_000.0;
-    let dc_capex_cny = it_kw * input.dc_capex_cny_per_kw;
-    let energy_kwh = it_kw * input.pue * hours;
-    let electricity_cny = energy_kwh * input.electricity_cny_per_kwh;
-    let ground_cny = dc_capex_cny + electricity_cny + accelerators_cny;
-    let ground_hours = n_acc * hours;
-    let space_per_h = space_cny / space_hours.max(f64::MIN_POSITIVE);
-    let ground_per_h = ground_cny / ground_hours;
-
-    let l = |id, section, label, value, unit, formula| PlanLine {
-        id,
-        section,
-        label,
-        value,
-        unit,
-        formula,
-    };
-    let lines = vec![
-        l("O1", "orbit", "altitude", input.altitude_km, "km", "input"),
-        l(
-            "O2",
-            "orbit",
-            "inclination",
-            inclination_deg,
-            "deg",
-            "input, or sun-synchronous: cos i = -2 a^2 dOmega/dt / (3 J2 R^2 n)",
-        ),
-        l(
-            "O3",
-            "orbit",
-            "period",
-            period_s / 60.0,
-            "min",
-            "1440 / mean motion (rev/day)",
-        ),
-        l(
-            "O4",
-            "orbit",
-            "eclipse fraction, year mean",
-            survey.mean_eclipse_fraction(),
-            "",
-            "mean over sampled orbits of integral(1 - sunlit) dt / T",
-        ),
-        l(
-            "O5",
-            "orbit",
-            "eclipse fraction, worst orbit",
-            worst.eclipse_fraction(),
-            "",
-            "max over sampled orbits",
-        ),
-        l(
-            "O6",
-            "orbit",
-            "longest shadow",
-            longest_shadow_s / 60.0,
-            "min",
-            "max over passes of integral(1 - sunlit) dt",
-        ),
-        l(
-            "O7",
-            "orbit",
-            "orbits with umbra",
-            survey.fraction_with_umbra(),
-            "",
-            "sampled orbits with any umbra / sampled orbits",
-        ),
-        l(
-            "C1",
-            "compute",
-            "accelerators",
-            n_acc,
-            "",
-            "--count, or --compute-power-w / C3",
-        ),
-        l(
-            "C2",
-            "compute",
-            "accelerator max power",
-            acc.max_power_w,
-            "W",
-            "catalogue (datasheet)",
-        ),
-        l(
-            "C3",
-            "compute",
-            "per-accelerator system power",
-            acc.system_power_w(),
-            "W",
-            "C2 x (1 + host overhead)",
-        ),
-        l("C4", "compute", "payload power", payload_w, "W", "C1 x C3"),
-        l(
-            "C5",
-            "compute",
-            "peak FP16 dense",
-            n_acc * acc.fp16_tflops_dense,
-            "TFLOPS",
-            "C1 x catalogue FP16",
-        ),
-        l(
-            "C6",
-            "compute",
-            "peak INT8 dense",
-            n_acc * acc.int8_tops_dense,
-            "TOPS",
-            "C1 x catalogue INT8",
-        ),
-        l(
-            "C7",
-            "compute",
-            "bus power",
-            input.bus_power_w,
-            "W",
-            "--bus-power-w",
-        ),
-        l("C8", "compute", "total load", load_w, "W", "C4 + C7"),
-        l(
-            "P1",
-            "power",
-            "panel efficiency, end of life",
-            eta_eol,
-            "",
-            "eta_cell x packing x (1 + k_T (T_array - 301 K)) x (1 - d)^L",
-        ),
-        l(
-            "P2",
-            "power",
-            "energy per orbit, worst orbit",
-            energy_need_wh,
-            "Wh",
-            "C8 x (T - t_shadow + t_shadow / (eta_c eta_d))",
-        ),
-        l(
-            "P3",
-            "power",
-            "array area needed",
-            area_needed_m2,
-            "m2",
-            "max over orbits of P2 / (sunlight Wh/m2 x P1) x (1 + array margin)",
-        ),
-        l(
-            "P4",
-            "power",
-            "array area used",
-            area_m2,
-            "m2",
-            "P3, or --array-area-m2",
-        ),
-        l(
-            "P5",
-            "power",
-            "array power at beginning of life",
-            array_bol_w,
-            "W",
-            "1361 W/m2 x P4 x eta_cell x packing",
-        ),
-        l(
-            "P6",
-            "power",
-            "array mass",
-            array_kg,
-            "kg",
-            "P4 x array kg/m2",
-        ),
-        l(
-            "P7",
-            "power",
-            "battery capacity",
-            battery_wh,
-            "Wh",
-            "max(C8 x O6, C7 x reserve h) / (DoD x eta_d)",
-        ),
-        l(
-            "P8",
-            "power",
-            "battery mass",
-            battery_kg,
-            "kg",
-            "P7 / battery Wh/kg",
-        ),
-        l(
-            "T1",
-            "thermal",
-            "heat to reject",
-            load_w,
-            "W",
-            "C8 (all electrical load ends as heat)",
-        ),
-        l(
-            "T2",
-            "thermal",
-            "radiator sink temperature",
-            sink_k,
-            "K",
-            "((alpha q_albedo,max + eps q_IR,max) / (eps sigma))^(1/4)",
-        ),
-        l(
-            "T3",
-            "thermal",
-            "radiator area",
-            radiator_m2,
-            "m2",
-            "T1 / (eps sigma (T_rad^4 - T2^4))",
-        ),
-        l(
-            "T4",
-            "thermal",
-            "radiator mass",
-            radiator_kg,
-            "kg",
-            "T3 x radiator kg/m2",
-        ),
-        l(
-            "R1",
-            "radiation",
-            "mean SAA multiplier",
-            saa_mult,
-            "",
-            "time average of 1 + (peak - 1) w(lat, lon) e^((h - 550)/200)",
-        ),
-        l(
-            "R2",
-            "radiation",
-            "upsets per accelerator-day",
-            upsets_per_acc_day,
-            "1/day",
-            "catalogue rate x R1",
-        ),
-        l(
-            "R3",
-            "radiation",
-            "upsets per satellite-day",
-            faults_per_day,
-            "1/day",
-            "R2 x C1",
-        ),
-        l(
-            "R4",
-            "radiation",
-            "availability after upsets",
-            availability,
-            "",
-            "1 - R2 x recovery s / 86400",
-        ),
-        l(
-            "M1",
-            "mass",
-            "compute payload",
-            compute_kg,
-            "kg",
-            "C4 / 1000 x compute kg/kW",
-        ),
-        l("M2", "mass", "solar array", array_kg, "kg", "P6"),
-        l("M3", "mass", "battery", battery_kg, "kg", "P8"),
-        l("M4", "mass", "radiator", radiator_kg, "kg", "T4"),
-        l(
-            "M5",
-            "mass",
-            "structure and bus",
-            structure_kg,
-            "kg",
-            "(M1 + M2 + M3 + M4) x f_s / (1 - f_s)",
-        ),
-        l(
-            "M6",
-            "mass",
-            "margin",
-            margin_kg,
-            "kg",
-            "(M1 + ... + M5) x margin",
-        ),
-        l(
-            "M7",
-            "mass",
-            "total launch mass",
-            total_kg,
-            "kg",
-            "M1 + M2 + M3 + M4 + M5 + M6",
-        ),
-        l(
-            "V1",
-            "verification",
-            "minimum state of charge",
-            verification.min_soc_fraction,
-            "",
-            "worst sampled day stepped at 10 s, end of life",
-        ),
-        l(
-            "V2",
-            "verification",
-            "maximum temperature",
-            verification.max_temp_k,
-            "K",
-            "same run",
-        ),
-        l(
-            "V3",
-            "verification",
-            "payload energy delivered",
-            verification.delivered_fraction,
-            "",
-            "granted / requested payload energy, same run",
-        ),
-        l(
-            "S1",
-            "space",
-            "launch cost",
-            launch_cny,
-            "CNY",
-            "M7 x launch price",
-        ),
-        l(
-            "S2",
-            "space",
-            "spacecraft manufacturing",
-            manufacturing_cny,
-            "CNY",
-            "(M7 - M1) x spacecraft CNY/kg",
-        ),
-        l(
-            "S3",
-            "space",
-            "accelerators",
-            accelerators_cny,
-            "CNY",
-            "C1 x accelerator price",
-        ),
-        l(
-            "S4",
-            "space",
-            "total cost",
-            space_cny,
-            "CNY",
-            "S1 + S2 + S3",
-        ),
-        l(
-            "S5",
-            "space",
-            "delivered accelerator-hours",
-            space_hours,
-            "h",
-            "C1 x lifetime x 8766 h x R4 x V3",
-        ),
-        l(
-            "S6",
-            "space",
-            "cost per accelerator-hour",
-            space_per_h,
-            "CNY/h",
-            "S4 / S5",
-        ),
-        l("G1", "ground", "IT power", payload_w, "W", "C4"),
-        l(
-            "G2",
-            "ground",
-            "data-centre capex",
-            dc_capex_cny,
-            "CNY",
-            "G1 / 1000 x capex CNY/kW",
-        ),
-        l(
-            "G3",
-            "ground",
-            "electricity",
-            energy_kwh,
-            "kWh",
-            "G1 / 1000 x PUE x lifetime x 8766 h",
-        ),
-        l(
-            "G4",
-            "ground",
-            "electricity cost",
-            electricity_cny,
-            "CNY",
-            "G3 x CNY/kWh",
-        ),
-        l(
-            "G5",
-            "ground",
-            "accelerators",
-            accelerators_cny,
-            "CNY",
-            "S3",
-        ),
-        l(
-            "G6",
-            "ground",
-            "total cost",
-            ground_cny,
-            "CNY",
-            "G2 + G4 + G5",
-        ),
-        l(
-            "G7",
-            "ground",
-            "delivered accelerator-hours",
-            ground_hours,
-            "h",
-            "C1 x lifetime x 8766 h",
-        ),
-        l(
-            "G8",
-            "ground",
-            "cost per accelerator-hour",
-            ground_per_h,
-            "CNY/h",
-            "G6 / G7",
-        ),
-        l(
-            "X1",
-            "comparison",
-            "space / ground cost per accelerator-hour",
-            space_per_h / ground_per_h,
-            "",
-            "S6 / G8",
-        ),
-    ];
-    Ok(Plan {
-        inclination_deg,
-        n_accelerators: n_acc,
-        survey,
-        verification,
-        lines,
     })
+}
+
+fn space_cost(
+    input: &PlanInput,
+    compute: &ComputeFigures,
+    mass: &MassFigures,
+    radiation: &RadiationFigures,
+    verification: &Verification,
+) -> SpaceCost {
+    let n_acc = compute.n_accelerators;
+    let hours = input.lifetime_years * HOURS_PER_YEAR;
+    let launch_cny = mass.total_kg * input.launch_price_cny_per_kg;
+    let manufacturing_cny = (mass.total_kg - mass.compute_kg) * input.spacecraft_cost_cny_per_kg;
+    let accelerators_cny = n_acc * input.accelerator_price_cny;
+    let total_cny = launch_cny + manufacturing_cny + accelerators_cny;
+    let accelerator_hours =
+        n_acc * hours * radiation.availability_fraction * verification.delivered_fraction;
+    SpaceCost {
+        launch_cny,
+        manufacturing_cny,
+        accelerators_cny,
+        total_cny,
+        accelerator_hours,
+        cny_per_accelerator_hour: total_cny / accelerator_hours.max(f64::MIN_POSITIVE),
+    }
+}
+
+fn ground_cost(input: &PlanInput, compute: &ComputeFigures) -> GroundCost {
+    let n_acc = compute.n_accelerators;
+    let hours = input.lifetime_years * HOURS_PER_YEAR;
+    let it_kw = compute.payload_power_w / 1_000.0;
+    let capex_cny = it_kw * input.dc_capex_cny_per_kw;
+    let electricity_kwh = it_kw * input.pue * hours;
+    let electricity_cny = electricity_kwh * input.electricity_cny_per_kwh;
+    let accelerators_cny = n_acc * input.accelerator_price_cny;
+    let total_cny = capex_cny + electricity_cny + accelerators_cny;
+    let accelerator_hours = n_acc * hours;
+    GroundCost {
+        it_power_w: compute.payload_power_w,
+        capex_cny,
+        electricity_kwh,
+        electricity_cny,
+        accelerators_cny,
+        total_cny,
+        accelerator_hours,
+        cny_per_accelerator_hour: total_cny / accelerator_hours,
+    }
 }
 
 /// Steps the design through one day from `start` at full requested payload power.
@@ -928,57 +1164,104 @@ mod tests {
     fn eight_h100_dawn_dusk_breakdown_is_consistent() {
         let input = PlanInput::new(accelerator("h100").unwrap(), ComputeTarget::Count(8));
         let p = plan(&input).unwrap();
-        let v = |id| p.value(id);
+        let (c, pw, t, m) = (&p.compute, &p.power, &p.thermal, &p.mass);
         // Relative tolerance for re-deriving a line from others: only rounding differs.
         let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0);
-        assert!(close(v("C4"), 8.0 * 700.0 * (1.0 + SERVER_OVERHEAD)));
-        assert!(close(v("C8"), v("C4") + 300.0));
         assert!(close(
-            v("M7"),
-            v("M1") + v("M2") + v("M3") + v("M4") + v("M5") + v("M6")
+            c.payload_power_w,
+            8.0 * 700.0 * (1.0 + SERVER_OVERHEAD)
         ));
-        assert!(close(v("M2"), v("P4") * 2.45));
-        assert!(close(v("M3"), v("P7") / 150.0));
-        assert!(close(v("M4"), v("T3") * 7.0));
+        assert!(close(c.load_power_w, c.payload_power_w + 300.0));
+        let subsystems_kg =
+            m.compute_kg + pw.array_mass_kg + pw.battery_mass_kg + t.radiator_mass_kg;
         assert!(close(
-            v("M5"),
-            (v("M1") + v("M2") + v("M3") + v("M4")) * 0.3 / 0.7
+            m.total_kg,
+            subsystems_kg + m.structure_kg + m.margin_kg
         ));
-        assert!(close(v("S1"), v("M7") * 70_000.0));
-        assert!(close(v("S6"), v("S4") / v("S5")));
+        assert!(close(pw.array_mass_kg, pw.array_area_m2 * 2.45));
+        assert!(close(pw.battery_mass_kg, pw.battery_wh / 150.0));
+        assert!(close(t.radiator_mass_kg, t.radiator_area_m2 * 7.0));
+        assert!(close(m.structure_kg, subsystems_kg * 0.3 / 0.7));
+        assert!(close(p.space.launch_cny, m.total_kg * 70_000.0));
         assert!(close(
-            v("G4"),
-            v("C4") / 1_000.0 * 1.3 * 5.0 * 8_766.0 * 0.6
+            p.space.cny_per_accelerator_hour,
+            p.space.total_cny / p.space.accelerator_hours
         ));
-        assert!(close(v("G8"), v("G6") / v("G7")));
         assert!(close(
-            v("T3") * radiator_flux_w_m2(310.0, v("T2"), 0.85),
-            v("T1")
+            p.ground.electricity_cny,
+            c.payload_power_w / 1_000.0 * 1.3 * 5.0 * 8_766.0 * 0.6
+        ));
+        assert!(close(
+            p.ground.cny_per_accelerator_hour,
+            p.ground.total_cny / p.ground.accelerator_hours
+        ));
+        assert!(close(
+            t.radiator_area_m2 * radiator_flux_w_m2(310.0, t.sink_temp_k, 0.85),
+            t.heat_w
         ));
         // Dawn-dusk: no umbra on most sampled orbits; the year mean cannot exceed the worst
         // orbit's share times the share of orbits with any shadow (penumbra-only orbits
         // aside, which the 1 % allowance covers).
-        assert!(v("O7") < 0.5, "{}", v("O7"));
+        let o = &p.orbit;
+        assert!(o.fraction_with_umbra < 0.5, "{}", o.fraction_with_umbra);
         assert!(
-            v("O4") <= v("O5") * v("O7") + 0.01,
-            "{} {} {}",
-            v("O4"),
-            v("O5"),
-            v("O7")
+            o.mean_eclipse_fraction <= o.worst_eclipse_fraction * o.fraction_with_umbra + 0.01,
+            "{o:?}"
         );
         assert!(
-            v("R1") > 1.0,
+            p.radiation.mean_saa_multiplier > 1.0,
             "the year's samples must cross the SAA: {}",
-            v("R1")
+            p.radiation.mean_saa_multiplier
         );
-        assert!((v("O2") - 97.59).abs() < 0.05);
+        assert!((o.inclination_deg - 97.59).abs() < 0.05);
         // The sized design carries its full load through the worst day within its limits.
-        assert!(v("V3") > 0.999, "{:?}", p.verification);
-        assert!(v("V1") >= 1.0 - 0.3 - 1e-9, "{:?}", p.verification);
-        assert!(v("V2") <= 318.0 + 1e-9, "{:?}", p.verification);
+        let v = &p.verification;
+        assert!(v.delivered_fraction > 0.999, "{v:?}");
+        assert!(v.min_soc_fraction >= 1.0 - 0.3 - 1e-9, "{v:?}");
+        assert!(v.max_temp_k <= 318.0 + 1e-9, "{v:?}");
     }
 
     const SERVER_OVERHEAD: f64 = crate::payload::SERVER_HOST_OVERHEAD;
+
+    /// The printed lines are the fields: ids in documented order, each value the field's
+    /// (unit conversions aside), and the ratio X1 = S6 / G8.
+    #[test]
+    fn lines_show_the_fields() {
+        let mut input = PlanInput::new(accelerator("orin").unwrap(), ComputeTarget::Count(4));
+        input.survey_orbits = 2;
+        let p = plan(&input).unwrap();
+        let lines = p.lines();
+        let ids: Vec<&str> = lines.iter().map(|l| l.id).collect();
+        let sections = [
+            ("O", 7),
+            ("C", 8),
+            ("P", 8),
+            ("T", 4),
+            ("R", 4),
+            ("M", 7),
+            ("V", 3),
+            ("S", 6),
+            ("G", 8),
+            ("X", 1),
+        ];
+        let expected: Vec<String> = sections
+            .iter()
+            .flat_map(|(s, n)| (1..=*n).map(move |k| format!("{s}{k}")))
+            .collect();
+        assert_eq!(ids, expected);
+        let value = |id: &str| lines.iter().find(|l| l.id == id).map(|l| l.value);
+        assert_eq!(value("O3"), Some(p.orbit.period_s / 60.0));
+        assert_eq!(value("P4"), Some(p.power.array_area_m2));
+        assert_eq!(value("P7"), Some(p.power.battery_wh));
+        assert_eq!(value("T3"), Some(p.thermal.radiator_area_m2));
+        assert_eq!(value("M2"), Some(p.power.array_mass_kg));
+        assert_eq!(value("M7"), Some(p.mass.total_kg));
+        assert_eq!(value("G5"), Some(p.space.accelerators_cny));
+        assert_eq!(
+            value("X1"),
+            Some(p.space.cny_per_accelerator_hour / p.ground.cny_per_accelerator_hour)
+        );
+    }
 
     #[test]
     fn bad_inputs_name_the_field() {
@@ -1003,10 +1286,18 @@ mod tests {
         input.survey_orbits = 4;
         input.survey_step_days = 30.0;
         let sized = plan(&input).unwrap();
-        assert!(sized.value("V3") > 0.999, "{:?}", sized.verification);
-        input.array_area_m2 = Some(sized.value("P3") * 0.5);
+        assert!(
+            sized.verification.delivered_fraction > 0.999,
+            "{:?}",
+            sized.verification
+        );
+        input.array_area_m2 = Some(sized.power.array_area_needed_m2 * 0.5);
         let small = plan(&input).unwrap();
-        assert!(small.value("V3") < 0.9, "{:?}", small.verification);
+        assert!(
+            small.verification.delivered_fraction < 0.9,
+            "{:?}",
+            small.verification
+        );
         assert!(small.verification.power_limited_s > 0.0);
     }
 }

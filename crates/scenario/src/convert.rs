@@ -17,7 +17,7 @@ use tiandi_orbit::{Epoch, GroundStation, Satellite, TleOptions};
 use tiandi_twin::FaultSetup;
 use tiandi_workload::{EoConfig, NodeIdx, PoissonConfig, TargetArea, Task};
 
-use crate::error::{KeyPath, Locator, ScenarioError};
+use crate::error::{KeyPath, Locator, ScenarioError, SettingError};
 use crate::file::{self, ScenarioFile};
 use crate::{DEFAULT_EPOCH, Scenario};
 
@@ -89,33 +89,105 @@ impl Check<'_> {
     }
 }
 
-/// Reads a file named in the scenario, relative to the scenario's directory.
+/// Reads a file named in the scenario, relative to the scenario's directory, and folds its
+/// text into the scenario's fingerprint `hash`.
 fn read_referenced(
     check: &Check<'_>,
     base: &Path,
     path: &KeyPath,
     name: &str,
+    hash: &mut u64,
 ) -> Result<(PathBuf, String)> {
     let full = base.join(name);
     match std::fs::read_to_string(&full) {
-        Ok(text) => Ok((full, text)),
+        Ok(text) => {
+            *hash = fnv1a64(fnv1a64(*hash, &[0xff]), text.as_bytes());
+            Ok((full, text))
+        }
         Err(e) => Err(check.err(path, format!("cannot read {}: {e}", full.display()))),
     }
 }
 
 /// Parses and validates a scenario. `file_name` is used in messages; `base_dir` resolves the
 /// files the scenario refers to.
+///
+/// The sections are checked in file order (run, constellation, satellite, ground segment,
+/// ground compute, network, faults, workloads), so the first error reported is the same
+/// whichever sections are wrong; the fingerprint covers the text, then each referenced
+/// file in the order read.
 pub fn parse_scenario(text: &str, file_name: &str, base_dir: &Path) -> Result<Scenario> {
     let check = Check {
         loc: Locator::new(file_name, text),
     };
     let raw: ScenarioFile = toml::from_str(text).map_err(|e| check.loc.from_toml(&e))?;
-    let root = KeyPath::root();
     let mut hash = fnv1a64(FNV_OFFSET, text.as_bytes());
+    let run = run_section(&check, &raw.run)?;
+    let constellation = constellation(&check, &raw.constellation, run.start, base_dir, &mut hash)?;
+    let node = satellite_config(
+        &check,
+        &raw.satellite,
+        run.start,
+        constellation.altitude_km,
+        constellation.inclination_deg,
+    )?;
+    let satellites = constellation.satellites;
+    let n_sats = satellites.len();
+    let (ground, names) = ground_segment(&check, &raw, base_dir, &mut hash, &satellites)?;
+    let (slot_flops, slot_memory_bytes) =
+        ground_compute(&check, &raw.ground_compute, &ground.data_centres)?;
+    let network = network_spec(
+        &check,
+        &raw.network,
+        &names,
+        n_sats,
+        constellation.n_planes,
+        ground,
+    )?;
+    let faults = fault_setup(&check, &raw.faults, &node, &names, n_sats, run.start)?;
+    let workloads = workloads(
+        &check,
+        &raw.workloads,
+        &network,
+        &names,
+        base_dir,
+        &mut hash,
+        run.start,
+    )?;
+    Ok(Scenario {
+        name: raw.name.clone().unwrap_or_else(|| file_name.to_string()),
+        source: file_name.to_string(),
+        hash,
+        start: run.start,
+        horizon_h: run.horizon_h,
+        step_ns: (run.step_s * 1e9).round() as i64,
+        seed: run.seed,
+        policy: run.policy,
+        satellites,
+        node,
+        network,
+        slot_flops,
+        slot_memory_bytes,
+        faults,
+        eo: workloads.eo,
+        blind_zone: workloads.blind_zone,
+        ground_ai: workloads.ground_ai,
+        trace: workloads.trace,
+        node_names: names,
+    })
+}
 
-    // [run]
-    let run = root.key("run");
-    let start = match &raw.run.start {
+/// `[run]`, checked.
+struct RunSection {
+    start: Epoch,
+    horizon_h: f64,
+    step_s: f64,
+    seed: u64,
+    policy: String,
+}
+
+fn run_section(check: &Check<'_>, r: &file::RunFile) -> Result<RunSection> {
+    let run = KeyPath::root().key("run");
+    let start = match &r.start {
         None => DEFAULT_EPOCH,
         Some(v) => {
             let s = match v {
@@ -136,159 +208,251 @@ pub fn parse_scenario(text: &str, file_name: &str, base_dir: &Path) -> Result<Sc
     };
     let horizon_h = check.within(
         &run.key("horizon_h"),
-        raw.run.horizon_h.unwrap_or(6.0),
+        r.horizon_h.unwrap_or(6.0),
         1e-3,
         MAX_HORIZON_H,
     )?;
-    let step_s = check.within(
-        &run.key("step_s"),
-        raw.run.step_s.unwrap_or(10.0),
-        0.1,
-        3_600.0,
-    )?;
-    let seed = raw.run.seed.unwrap_or(1);
-    let policy = raw.run.policy.clone().unwrap_or_else(|| "unified".into());
-    check_policy(&policy).map_err(|m| check.err(&run.key("policy"), m))?;
+    let step_s = check.within(&run.key("step_s"), r.step_s.unwrap_or(10.0), 0.1, 3_600.0)?;
+    let seed = r.seed.unwrap_or(1);
+    let policy = r.policy.clone().unwrap_or_else(|| "unified".into());
+    check_policy(&policy).map_err(|e| check.err(&run.key("policy"), e.to_string()))?;
+    Ok(RunSection {
+        start,
+        horizon_h,
+        step_s,
+        seed,
+        policy,
+    })
+}
 
-    // [constellation]
-    let con = root.key("constellation");
-    let (satellites, n_planes, orbit_hint) =
-        match (&raw.constellation.walker, &raw.constellation.tle) {
-            (Some(_), Some(_)) => {
-                return Err(check.err(&con.key("tle"), "give either `walker` or `tle`, not both"));
+/// `[constellation]`: the satellites, and the orbit the satellite design is sized for.
+struct Constellation {
+    satellites: Vec<Satellite>,
+    /// Known when the satellites are listed plane by plane.
+    n_planes: Option<u32>,
+    /// Of the design, or of the first satellite in the file.
+    altitude_km: f64,
+    inclination_deg: f64,
+}
+
+fn constellation(
+    check: &Check<'_>,
+    c: &file::ConstellationFile,
+    start: Epoch,
+    base_dir: &Path,
+    hash: &mut u64,
+) -> Result<Constellation> {
+    let con = KeyPath::root().key("constellation");
+    match (&c.walker, &c.tle) {
+        (Some(_), Some(_)) => {
+            Err(check.err(&con.key("tle"), "give either `walker` or `tle`, not both"))
+        }
+        (None, None) => Err(check.err(&con, "give a `walker` table or a `tle` file")),
+        (Some(w), None) => {
+            if c.planes.is_some() || c.lenient.is_some() {
+                return Err(check.err(
+                    &con.key("planes"),
+                    "`planes` and `lenient` go with `tle`; a walker has its own planes",
+                ));
             }
-            (None, None) => return Err(check.err(&con, "give a `walker` table or a `tle` file")),
-            (Some(w), None) => {
-                let wp = con.key("walker");
-                if raw.constellation.planes.is_some() || raw.constellation.lenient.is_some() {
-                    return Err(check.err(
-                        &con.key("planes"),
-                        "`planes` and `lenient` go with `tle`; a walker has its own planes",
-                    ));
-                }
-                let kind = match w.kind.as_deref().unwrap_or("delta") {
-                    "delta" => WalkerKind::Delta,
-                    "star" => WalkerKind::Star,
-                    other => {
-                        return Err(check.err(
-                            &wp.key("kind"),
-                            format!("expected delta or star, found {other:?}"),
-                        ));
-                    }
-                };
-                let design = WalkerDesign {
-                    kind,
-                    n_planes: w.planes,
-                    sats_per_plane: w.sats_per_plane,
-                    phasing: w.phasing.unwrap_or(0),
-                    altitude_km: w.altitude_km,
-                    inclination_deg: w.inclination_deg,
-                    epoch: start,
-                    raan_offset_deg: w.raan_offset_deg.unwrap_or(0.0),
-                    first_norad_id: w.first_norad_id.unwrap_or(90_000),
-                    name_prefix: w.name_prefix.clone().unwrap_or_else(|| "TD".into()),
-                };
-                let elements = design.elements().map_err(|e| {
-                    let key = match e.field {
-                        "n_planes" | "planes" => "planes",
-                        "sats_per_plane" => "sats_per_plane",
-                        "phasing" => "phasing",
-                        "altitude_km" => "altitude_km",
-                        "inclination_deg" => "inclination_deg",
-                        _ => "",
-                    };
-                    let p = if key.is_empty() {
-                        wp.clone()
-                    } else {
-                        wp.key(key)
-                    };
-                    check.err(&p, e.to_string())
-                })?;
-                if elements.len() > 100_000 {
-                    return Err(check.err(
-                        &wp,
-                        format!("{} satellites: at most 100,000", elements.len()),
-                    ));
-                }
-                let sats = elements
-                    .into_iter()
-                    .map(Satellite::new)
-                    .collect::<std::result::Result<Vec<_>, _>>()
-                    .map_err(|e| check.err(&wp, e.to_string()))?;
-                (sats, Some(w.planes), (w.altitude_km, w.inclination_deg))
-            }
-            (None, Some(tle)) => {
-                let tp = con.key("tle");
-                let (full, text) = read_referenced(&check, base_dir, &tp, tle)?;
-                hash = fnv1a64(fnv1a64(hash, &[0xff]), text.as_bytes());
-                let name = full.display().to_string();
-                let lenient = raw.constellation.lenient.unwrap_or(false);
-                let elements = match tiandi_orbit::omm::detect(&text) {
-                    Some(tiandi_orbit::omm::OmmFormat::Json) => {
-                        tiandi_orbit::omm::parse_omm_json(&text, &name)
-                            .map_err(|e| check.err(&tp, e.to_string()))?
-                    }
-                    Some(tiandi_orbit::omm::OmmFormat::Csv) => {
-                        tiandi_orbit::omm::parse_omm_csv(&text, &name)
-                            .map_err(|e| check.err(&tp, e.to_string()))?
-                    }
-                    None => {
-                        tiandi_orbit::parse_tle(&text, &name, TleOptions { lenient })
-                            .map_err(|e| check.err(&tp, e.to_string()))?
-                            .elements
-                    }
-                };
-                if elements.is_empty() {
-                    return Err(check.err(
-                        &tp,
-                        format!(
-                            "{name}: no element sets found (expected TLE lines or OMM records)"
-                        ),
-                    ));
-                }
-                let first = elements[0].clone();
-                let sats = elements
-                    .into_iter()
-                    .map(Satellite::new)
-                    .collect::<std::result::Result<Vec<_>, _>>()
-                    .map_err(|e| check.err(&tp, format!("{name}: {e}")))?;
-                if let Some(p) = raw.constellation.planes
-                    && (p == 0 || !sats.len().is_multiple_of(p as usize))
-                {
-                    return Err(check.err(
-                        &con.key("planes"),
-                        format!(
-                            "{p} planes do not divide the {} satellites into equal planes",
-                            sats.len()
-                        ),
-                    ));
-                }
-                // Altitude of the first satellite from its mean motion (Kepler's third law).
-                let n_rad_s = first.mean_motion_rev_day * std::f64::consts::TAU / 86_400.0;
-                let a_km = (tiandi_orbit::walker::MU_WGS72_KM3_S2 / (n_rad_s * n_rad_s)).cbrt();
-                (
-                    sats,
-                    raw.constellation.planes,
-                    (a_km - RADIUS_WGS72_KM, first.inclination_deg),
-                )
-            }
+            walker_constellation(check, &con.key("walker"), w, start)
+        }
+        (None, Some(tle)) => tle_constellation(check, &con, c, tle, base_dir, hash),
+    }
+}
+
+fn walker_constellation(
+    check: &Check<'_>,
+    wp: &KeyPath,
+    w: &file::WalkerFile,
+    start: Epoch,
+) -> Result<Constellation> {
+    let kind = match w.kind.as_deref().unwrap_or("delta") {
+        "delta" => WalkerKind::Delta,
+        "star" => WalkerKind::Star,
+        other => {
+            return Err(check.err(
+                &wp.key("kind"),
+                format!("expected delta or star, found {other:?}"),
+            ));
+        }
+    };
+    let design = WalkerDesign {
+        kind,
+        n_planes: w.planes,
+        sats_per_plane: w.sats_per_plane,
+        phasing: w.phasing.unwrap_or(0),
+        altitude_km: w.altitude_km,
+        inclination_deg: w.inclination_deg,
+        epoch: start,
+        raan_offset_deg: w.raan_offset_deg.unwrap_or(0.0),
+        first_norad_id: w.first_norad_id.unwrap_or(90_000),
+        name_prefix: w.name_prefix.clone().unwrap_or_else(|| "TD".into()),
+    };
+    let elements = design.elements().map_err(|e| {
+        let key = match e.field {
+            "n_planes" | "planes" => "planes",
+            "sats_per_plane" => "sats_per_plane",
+            "phasing" => "phasing",
+            "altitude_km" => "altitude_km",
+            "inclination_deg" => "inclination_deg",
+            _ => "",
         };
-    let n_sats = satellites.len();
+        let p = if key.is_empty() {
+            wp.clone()
+        } else {
+            wp.key(key)
+        };
+        check.err(&p, e.to_string())
+    })?;
+    if elements.len() > 100_000 {
+        return Err(check.err(
+            wp,
+            format!("{} satellites: at most 100,000", elements.len()),
+        ));
+    }
+    let satellites = elements
+        .into_iter()
+        .map(Satellite::new)
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| check.err(wp, e.to_string()))?;
+    Ok(Constellation {
+        satellites,
+        n_planes: Some(w.planes),
+        altitude_km: w.altitude_km,
+        inclination_deg: w.inclination_deg,
+    })
+}
 
-    // [satellite]
-    let node = satellite_config(&check, &raw.satellite, start, orbit_hint)?;
+/// Satellites from a TLE or OMM (JSON or CSV) file, recognised by content.
+fn tle_constellation(
+    check: &Check<'_>,
+    con: &KeyPath,
+    c: &file::ConstellationFile,
+    tle: &str,
+    base_dir: &Path,
+    hash: &mut u64,
+) -> Result<Constellation> {
+    let tp = con.key("tle");
+    let (full, text) = read_referenced(check, base_dir, &tp, tle, hash)?;
+    let name = full.display().to_string();
+    let lenient = c.lenient.unwrap_or(false);
+    let elements = match tiandi_orbit::omm::detect(&text) {
+        Some(tiandi_orbit::omm::OmmFormat::Json) => tiandi_orbit::omm::parse_omm_json(&text, &name)
+            .map_err(|e| check.err(&tp, e.to_string()))?,
+        Some(tiandi_orbit::omm::OmmFormat::Csv) => tiandi_orbit::omm::parse_omm_csv(&text, &name)
+            .map_err(|e| check.err(&tp, e.to_string()))?,
+        None => {
+            tiandi_orbit::parse_tle(&text, &name, TleOptions { lenient })
+                .map_err(|e| check.err(&tp, e.to_string()))?
+                .elements
+        }
+    };
+    if elements.is_empty() {
+        return Err(check.err(
+            &tp,
+            format!("{name}: no element sets found (expected TLE lines or OMM records)"),
+        ));
+    }
+    let first = elements[0].clone();
+    let satellites = elements
+        .into_iter()
+        .map(Satellite::new)
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| check.err(&tp, format!("{name}: {e}")))?;
+    if let Some(p) = c.planes
+        && (p == 0 || !satellites.len().is_multiple_of(p as usize))
+    {
+        return Err(check.err(
+            &con.key("planes"),
+            format!(
+                "{p} planes do not divide the {} satellites into equal planes",
+                satellites.len()
+            ),
+        ));
+    }
+    // Altitude of the first satellite from its mean motion (Kepler's third law).
+    let n_rad_s = first.mean_motion_rev_day * std::f64::consts::TAU / 86_400.0;
+    let a_km = (tiandi_orbit::walker::MU_WGS72_KM3_S2 / (n_rad_s * n_rad_s)).cbrt();
+    Ok(Constellation {
+        satellites,
+        n_planes: c.planes,
+        altitude_km: a_km - RADIUS_WGS72_KM,
+        inclination_deg: first.inclination_deg,
+    })
+}
 
-    // Ground segment: stations (CSV first, then the table), data centres, user regions.
+/// Stations, data centres and user regions.
+struct GroundSegment {
+    stations: Vec<StationNode>,
+    data_centres: Vec<DataCentre>,
+    user_regions: Vec<UserTerminalRegion>,
+}
+
+/// The ground segment, and every node by name: satellite labels, stations, data centres,
+/// user regions.
+fn ground_segment(
+    check: &Check<'_>,
+    raw: &ScenarioFile,
+    base_dir: &Path,
+    hash: &mut u64,
+    satellites: &[Satellite],
+) -> Result<(GroundSegment, BTreeMap<String, NodeIdx>)> {
     let mut names: BTreeMap<String, NodeIdx> = BTreeMap::new();
     for (i, s) in satellites.iter().enumerate() {
         names.entry(s.label().to_string()).or_insert(i as NodeIdx);
     }
+    let (stations, station_paths) = stations(check, raw, base_dir, hash)?;
+    let data_centres = data_centres(check, &raw.data_centres)?;
+    let user_regions = user_regions(check, &raw.user_regions)?;
+    // Ground names must be unique: traces and fibre lists refer to nodes by name.
+    let root = KeyPath::root();
+    let ground_names = stations
+        .iter()
+        .map(|s| s.station.name.clone())
+        .zip(station_paths)
+        .chain(
+            raw.data_centres
+                .iter()
+                .enumerate()
+                .map(|(i, d)| (d.name.clone(), root.key("data_centres").index(i))),
+        )
+        .chain(
+            raw.user_regions
+                .iter()
+                .enumerate()
+                .map(|(i, r)| (r.name.clone(), root.key("user_regions").index(i))),
+        );
+    for (k, (name, p)) in ground_names.enumerate() {
+        let idx = (satellites.len() + k) as NodeIdx;
+        if names.insert(name.clone(), idx).is_some() {
+            return Err(check.err(
+                &p.key("name"),
+                format!("{name:?} is already the name of another node"),
+            ));
+        }
+    }
+    let ground = GroundSegment {
+        stations,
+        data_centres,
+        user_regions,
+    };
+    Ok((ground, names))
+}
+
+/// Ground stations, the CSV's first, then the table's, each with the key path it came from.
+fn stations(
+    check: &Check<'_>,
+    raw: &ScenarioFile,
+    base_dir: &Path,
+    hash: &mut u64,
+) -> Result<(Vec<StationNode>, Vec<KeyPath>)> {
+    let root = KeyPath::root();
     let mut stations = Vec::new();
     let mut station_paths = Vec::new();
     if let Some(csv_name) = &raw.ground_stations_csv {
         let p = root.key("ground_stations_csv");
-        let (full, text) = read_referenced(&check, base_dir, &p, csv_name)?;
-        hash = fnv1a64(fnv1a64(hash, &[0xff]), text.as_bytes());
+        let (full, text) = read_referenced(check, base_dir, &p, csv_name, hash)?;
         for st in crate::csv_in::parse_stations_csv(&text, &full.display().to_string())? {
             stations.push(StationNode::new(st));
             station_paths.push(p.clone());
@@ -297,7 +461,7 @@ pub fn parse_scenario(text: &str, file_name: &str, base_dir: &Path) -> Result<Sc
     for (i, s) in raw.ground_stations.iter().enumerate() {
         let p = root.key("ground_stations").index(i);
         let station = ground_site(
-            &check,
+            check,
             &p,
             &s.name,
             s.latitude_deg,
@@ -317,11 +481,16 @@ pub fn parse_scenario(text: &str, file_name: &str, base_dir: &Path) -> Result<Sc
     if stations.is_empty() {
         return Err(check.err(&root.key("ground_stations"), "at least one ground station is needed (`[[ground_stations]]` or `ground_stations_csv`)"));
     }
+    Ok((stations, station_paths))
+}
+
+fn data_centres(check: &Check<'_>, raw: &[file::DataCentreFile]) -> Result<Vec<DataCentre>> {
+    let root = KeyPath::root();
     let mut data_centres = Vec::new();
-    for (i, d) in raw.data_centres.iter().enumerate() {
+    for (i, d) in raw.iter().enumerate() {
         let p = root.key("data_centres").index(i);
         let site = ground_site(
-            &check,
+            check,
             &p,
             &d.name,
             d.latitude_deg,
@@ -341,9 +510,13 @@ pub fn parse_scenario(text: &str, file_name: &str, base_dir: &Path) -> Result<Sc
             "at least one `[[data_centres]]` is needed",
         ));
     }
+    Ok(data_centres)
+}
+
+fn user_regions(check: &Check<'_>, raw: &[file::RegionFile]) -> Result<Vec<UserTerminalRegion>> {
     let mut regions = Vec::new();
-    for (i, r) in raw.user_regions.iter().enumerate() {
-        let p = root.key("user_regions").index(i);
+    for (i, r) in raw.iter().enumerate() {
+        let p = KeyPath::root().key("user_regions").index(i);
         if r.name.trim().is_empty() {
             return Err(check.err(&p.key("name"), "must not be empty"));
         }
@@ -373,45 +546,22 @@ pub fn parse_scenario(text: &str, file_name: &str, base_dir: &Path) -> Result<Sc
             links: r.links,
         });
     }
-    // Ground names must be unique: traces and fibre lists refer to nodes by name.
-    let n_stations = stations.len();
-    let n_dcs = data_centres.len();
-    let ground_names = stations
-        .iter()
-        .map(|s| s.station.name.clone())
-        .zip(station_paths.iter().cloned())
-        .chain(
-            raw.data_centres
-                .iter()
-                .enumerate()
-                .map(|(i, d)| (d.name.clone(), root.key("data_centres").index(i))),
-        )
-        .chain(
-            raw.user_regions
-                .iter()
-                .enumerate()
-                .map(|(i, r)| (r.name.clone(), root.key("user_regions").index(i))),
-        );
-    for (k, (name, p)) in ground_names.enumerate() {
-        let idx = (n_sats + k) as NodeIdx;
-        if names.insert(name.clone(), idx).is_some() {
-            return Err(check.err(
-                &p.key("name"),
-                format!("{name:?} is already the name of another node"),
-            ));
-        }
-    }
+    Ok(regions)
+}
 
-    // [ground_compute]
+/// `[ground_compute]`: (FLOP/s, memory bytes) of one data-centre slot; every data centre
+/// must hold at least one.
+fn ground_compute(
+    check: &Check<'_>,
+    g: &file::GroundComputeFile,
+    data_centres: &[DataCentre],
+) -> Result<(f64, u64)> {
+    let root = KeyPath::root();
     let gc = root.key("ground_compute");
-    let slot_flops = check.positive(
-        &gc.key("slot_tflops"),
-        raw.ground_compute.slot_tflops.unwrap_or(989.4),
-    )? * 1e12;
-    let slot_memory_bytes = (check.positive(
-        &gc.key("slot_memory_gb"),
-        raw.ground_compute.slot_memory_gb.unwrap_or(80.0),
-    )? * 1e9)
+    let slot_flops = check.positive(&gc.key("slot_tflops"), g.slot_tflops.unwrap_or(989.4))? * 1e12;
+    let slot_memory_bytes = (check
+        .positive(&gc.key("slot_memory_gb"), g.slot_memory_gb.unwrap_or(80.0))?
+        * 1e9)
         .round() as u64;
     for (i, d) in data_centres.iter().enumerate() {
         if d.compute_capacity_flops < slot_flops {
@@ -428,43 +578,63 @@ pub fn parse_scenario(text: &str, file_name: &str, base_dir: &Path) -> Result<Sc
             ));
         }
     }
+    Ok((slot_flops, slot_memory_bytes))
+}
 
-    // [network]
-    let links = link_config(&check, &raw.network, &names, n_sats)?;
+/// `[network]` with the nodes it joins, checked by building the network once.
+fn network_spec(
+    check: &Check<'_>,
+    n: &file::NetworkFile,
+    names: &BTreeMap<String, NodeIdx>,
+    n_sats: usize,
+    n_planes: Option<u32>,
+    ground: GroundSegment,
+) -> Result<NetworkSpec> {
+    let np = KeyPath::root().key("network");
+    let links = link_config(check, n, names, n_sats)?;
     let network = NetworkSpec {
         n_satellites: n_sats,
         n_planes,
-        stations,
-        data_centres,
-        user_terminals: regions,
+        stations: ground.stations,
+        data_centres: ground.data_centres,
+        user_terminals: ground.user_regions,
         links,
     };
     if matches!(network.links.isl.pattern, IslPattern::PlusGrid { .. }) && n_planes.is_none() {
         return Err(check.err(
-            &root.key("network").key("isl"),
+            &np.key("isl"),
             "plus-grid ISLs need the satellites listed plane by plane: set constellation.planes",
         ));
     }
-    Network::new(network.clone()).map_err(|e| check.err(&root.key("network"), e.to_string()))?;
+    Network::new(network.clone()).map_err(|e| check.err(&np, e.to_string()))?;
+    Ok(network)
+}
 
-    // [faults]
-    let fp = root.key("faults");
-    let radiation = if raw.faults.radiation.unwrap_or(true) {
+/// `[faults]`: radiation upsets, retries and scheduled outages.
+fn fault_setup(
+    check: &Check<'_>,
+    f: &file::FaultsFile,
+    node: &NodeConfig,
+    names: &BTreeMap<String, NodeIdx>,
+    n_sats: usize,
+    start: Epoch,
+) -> Result<FaultSetup> {
+    let fp = KeyPath::root().key("faults");
+    let radiation = if f.radiation.unwrap_or(true) {
         let rate = check.non_negative(
             &fp.key("upsets_per_device_day"),
-            raw.faults
-                .upsets_per_device_day
+            f.upsets_per_device_day
                 .unwrap_or(node.accelerator.upsets_per_device_day),
         )?;
         let mut saa = SaaModel::default();
-        if let Some(m) = raw.faults.saa_peak_multiplier {
+        if let Some(m) = f.saa_peak_multiplier {
             saa.peak_multiplier = check.within(&fp.key("saa_peak_multiplier"), m, 1.0, 1e6)?;
         }
         Some(FaultModel::new(rate, saa).map_err(|e| check.err(&fp, e.to_string()))?)
     } else {
         None
     };
-    let max_retries = raw.faults.max_retries.unwrap_or(3);
+    let max_retries = f.max_retries.unwrap_or(3);
     if max_retries > 100 {
         return Err(check.err(
             &fp.key("max_retries"),
@@ -472,7 +642,7 @@ pub fn parse_scenario(text: &str, file_name: &str, base_dir: &Path) -> Result<Sc
         ));
     }
     let mut outages = Vec::new();
-    for (i, o) in raw.faults.outages.iter().enumerate() {
+    for (i, o) in f.outages.iter().enumerate() {
         let p = fp.key("outages").index(i);
         let sat = match &o.satellite {
             file::SatRef::Index(k) if (*k as usize) < n_sats => *k,
@@ -503,90 +673,93 @@ pub fn parse_scenario(text: &str, file_name: &str, base_dir: &Path) -> Result<Sc
             start.add_s_f64(to * 3_600.0),
         ));
     }
-    let faults = FaultSetup {
+    Ok(FaultSetup {
         radiation,
         max_retries,
         outages,
-    };
+    })
+}
 
-    // [workloads]
-    let wp = root.key("workloads");
-    let eo = match &raw.workloads.earth_observation {
+/// `[workloads]`, each kind checked; the trace is read here, the rest generated later.
+struct Workloads {
+    eo: Option<EoWorkload>,
+    blind_zone: Option<PoissonWorkload>,
+    ground_ai: Option<PoissonWorkload>,
+    trace: Vec<Task>,
+}
+
+fn workloads(
+    check: &Check<'_>,
+    w: &file::WorkloadsFile,
+    network: &NetworkSpec,
+    names: &BTreeMap<String, NodeIdx>,
+    base_dir: &Path,
+    hash: &mut u64,
+    start: Epoch,
+) -> Result<Workloads> {
+    let wp = KeyPath::root().key("workloads");
+    let eo = match &w.earth_observation {
         None => None,
-        Some(e) => Some(eo_workload(&check, &wp.key("earth_observation"), e)?),
+        Some(e) => Some(eo_workload(check, &wp.key("earth_observation"), e)?),
     };
+    // Node numbering: satellites, stations, data centres, user regions.
+    let first_dc = network.n_satellites + network.stations.len();
+    let first_region = first_dc + network.data_centres.len();
     let region_nodes: Vec<NodeIdx> = (0..network.user_terminals.len())
-        .map(|r| (n_sats + n_stations + n_dcs + r) as NodeIdx)
+        .map(|r| (first_region + r) as NodeIdx)
         .collect();
-    let dc_nodes: Vec<NodeIdx> = (0..n_dcs)
-        .map(|d| (n_sats + n_stations + d) as NodeIdx)
+    let dc_nodes: Vec<NodeIdx> = (0..network.data_centres.len())
+        .map(|d| (first_dc + d) as NodeIdx)
         .collect();
-    let blind_zone = match &raw.workloads.blind_zone {
+    let blind_zone = match &w.blind_zone {
         None => None,
         Some(b) => Some(poisson_workload(
-            &check,
+            check,
             &wp.key("blind_zone"),
             b,
-            &names,
+            names,
             &region_nodes,
             "user region",
             &BLIND_ZONE_DEFAULTS,
         )?),
     };
-    let ground_ai = match &raw.workloads.ground_ai {
+    let ground_ai = match &w.ground_ai {
         None => None,
         Some(g) => Some(poisson_workload(
-            &check,
+            check,
             &wp.key("ground_ai"),
             g,
-            &names,
+            names,
             &dc_nodes,
             "data centre",
             &GROUND_AI_DEFAULTS,
         )?),
     };
-    let trace: Vec<Task> = match &raw.workloads.trace {
+    let trace: Vec<Task> = match &w.trace {
         None => Vec::new(),
         Some(t) => {
             let p = wp.key("trace").key("file");
-            let (full, text) = read_referenced(&check, base_dir, &p, &t.file)?;
-            hash = fnv1a64(fnv1a64(hash, &[0xff]), text.as_bytes());
-            crate::csv_in::parse_trace_csv(&text, &full.display().to_string(), &names, start)?
+            let (full, text) = read_referenced(check, base_dir, &p, &t.file, hash)?;
+            crate::csv_in::parse_trace_csv(&text, &full.display().to_string(), names, start)?
         }
     };
-
-    Ok(Scenario {
-        name: raw.name.clone().unwrap_or_else(|| file_name.to_string()),
-        source: file_name.to_string(),
-        hash,
-        start,
-        horizon_h,
-        step_ns: (step_s * 1e9).round() as i64,
-        seed,
-        policy,
-        satellites,
-        node,
-        network,
-        slot_flops,
-        slot_memory_bytes,
-        faults,
+    Ok(Workloads {
         eo,
         blind_zone,
         ground_ai,
         trace,
-        node_names: names,
     })
 }
 
 /// `Ok` for a policy `tiandi_scheduler::by_name` knows.
-pub fn check_policy(name: &str) -> std::result::Result<(), String> {
+pub fn check_policy(name: &str) -> std::result::Result<(), SettingError> {
     if tiandi_scheduler::POLICY_NAMES.contains(&name) {
         Ok(())
     } else {
-        Err(format!(
-            "unknown policy {name:?}: expected one of {}",
-            tiandi_scheduler::POLICY_NAMES.join(", ")
-        ))
+        Err(SettingError::UnknownPolicy {
+            name: name.to_string(),
+            known: &tiandi_scheduler::POLICY_NAMES,
+        })
     }
 }
 
@@ -611,13 +784,22 @@ fn ground_site(
     })
 }
 
+/// What the planner sized for the figures the file leaves out.
+struct PlannedDesign {
+    array_area_m2: f64,
+    battery_wh: f64,
+    radiator_area_m2: f64,
+    heat_capacity_j_per_k: f64,
+}
+
 /// The satellite's compute, power and thermal design; what the file leaves out is sized
 /// by the `tiandi plan` planner for the constellation's orbit.
 fn satellite_config(
     check: &Check<'_>,
     s: &file::SatelliteFile,
     start: Epoch,
-    (altitude_km, inclination_deg): (f64, f64),
+    altitude_km: f64,
+    inclination_deg: f64,
 ) -> Result<NodeConfig> {
     let p = KeyPath::root().key("satellite");
     let acc_name = s.accelerator.as_deref().unwrap_or("orin");
@@ -691,30 +873,33 @@ fn satellite_config(
         input.survey_step_days = 30.0;
         let pl =
             plan(&input).map_err(|e| check.err(&p, format!("cannot size the satellite: {e}")))?;
-        let specific_heat_j_per_kg_k = input.specific_heat_j_per_kg_k;
-        let thermal_mass_fraction = input.thermal_mass_fraction;
-        Some((
-            pl.value("P4"),
-            pl.value("P7"),
-            pl.value("T3"),
-            pl.value("M7") * specific_heat_j_per_kg_k * thermal_mass_fraction,
-        ))
+        Some(PlannedDesign {
+            array_area_m2: pl.power.array_area_m2,
+            battery_wh: pl.power.battery_wh,
+            radiator_area_m2: pl.thermal.radiator_area_m2,
+            heat_capacity_j_per_k: pl.mass.total_kg
+                * input.specific_heat_j_per_kg_k
+                * input.thermal_mass_fraction,
+        })
     } else {
         None
     };
-    let pick = |v: Option<f64>, k: usize| {
-        v.unwrap_or_else(|| {
-            let s = sized.expect("sized when a value is missing");
-            [s.0, s.1, s.2, s.3][k]
-        })
+    // The file's value, or the planner's when the file leaves it out.
+    let pick = |v: Option<f64>, figure: fn(&PlannedDesign) -> f64| {
+        v.unwrap_or_else(|| figure(sized.as_ref().expect("sized when a value is missing")))
     };
-    let array = SolarArray::new(pick(s.array_area_m2, 0), cell, None, pointing)
-        .map_err(|e| check.err(&p.key("array_area_m2"), e.to_string()))?;
-    let battery = Battery::new(pick(s.battery_wh, 1), dod, 0.95, 0.95)
+    let array = SolarArray::new(
+        pick(s.array_area_m2, |z| z.array_area_m2),
+        cell,
+        None,
+        pointing,
+    )
+    .map_err(|e| check.err(&p.key("array_area_m2"), e.to_string()))?;
+    let battery = Battery::new(pick(s.battery_wh, |z| z.battery_wh), dod, 0.95, 0.95)
         .map_err(|e| check.err(&p.key("battery_wh"), e.to_string()))?;
     let thermal = ThermalParams::new(
-        pick(s.heat_capacity_j_per_k, 3),
-        pick(s.radiator_area_m2, 2),
+        pick(s.heat_capacity_j_per_k, |z| z.heat_capacity_j_per_k),
+        pick(s.radiator_area_m2, |z| z.radiator_area_m2),
         emissivity,
         absorptivity,
         temp_limit_k,

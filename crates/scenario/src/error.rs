@@ -36,6 +36,19 @@ impl ScenarioError {
     }
 }
 
+/// A setting given outside a scenario file (a command-line override, a policy name) that
+/// cannot be used. Inside a file the same checks become a [`ScenarioError`] at the key.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SettingError {
+    #[error("horizon {horizon_h} h: expected more than 0 and at most {max_h} h")]
+    Horizon { horizon_h: f64, max_h: f64 },
+    #[error("unknown policy {name:?}: expected one of {}", known.join(", "))]
+    UnknownPolicy {
+        name: String,
+        known: &'static [&'static str],
+    },
+}
+
 /// 1-based line of a byte offset in `text`.
 pub fn line_of(text: &str, offset: usize) -> usize {
     let end = offset.min(text.len());

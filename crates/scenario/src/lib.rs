@@ -28,7 +28,7 @@ use tiandi_twin::{FaultSetup, SimSetup};
 use tiandi_workload::{NodeIdx, Task};
 
 pub use convert::{EoWorkload, PoissonWorkload, check_policy, parse_scenario};
-pub use error::ScenarioError;
+pub use error::{ScenarioError, SettingError};
 
 /// Epoch of the default constellation's elements and default start of every window:
 /// 2026-11-24T00:00:00Z.
@@ -147,12 +147,12 @@ impl Scenario {
     }
 
     /// Overrides the horizon (the command line's `--horizon-h`).
-    pub fn set_horizon_h(&mut self, horizon_h: f64) -> Result<(), String> {
+    pub fn set_horizon_h(&mut self, horizon_h: f64) -> Result<(), SettingError> {
         if !(horizon_h.is_finite() && horizon_h > 0.0 && horizon_h <= convert::MAX_HORIZON_H) {
-            return Err(format!(
-                "horizon {horizon_h} h: expected more than 0 and at most {} h",
-                convert::MAX_HORIZON_H
-            ));
+            return Err(SettingError::Horizon {
+                horizon_h,
+                max_h: convert::MAX_HORIZON_H,
+            });
         }
         self.horizon_h = horizon_h;
         Ok(())

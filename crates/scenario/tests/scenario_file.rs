@@ -4,7 +4,9 @@
 use std::path::{Path, PathBuf};
 
 use tiandi_orbit::format_tle;
-use tiandi_scenario::{DEFAULT_SCENARIO_TOML, Scenario, ScenarioError, parse_scenario};
+use tiandi_scenario::{
+    DEFAULT_SCENARIO_TOML, Scenario, ScenarioError, SettingError, parse_scenario,
+};
 use tiandi_workload::{Destination, TaskKind};
 
 /// A fresh directory under cargo's per-crate temporary directory.
@@ -127,7 +129,13 @@ fn workload_follows_the_seed_and_horizon() {
     assert!((a.len() as f64 - 900.0).abs() < 150.0, "{}", a.len());
     s.set_horizon_h(1.0).unwrap();
     assert!(s.setup().unwrap().tasks.len() > a.len() + 400);
-    assert!(s.set_horizon_h(-1.0).is_err());
+    let e = s.set_horizon_h(-1.0).unwrap_err();
+    assert!(matches!(e, SettingError::Horizon { horizon_h, .. } if horizon_h == -1.0));
+    assert_eq!(
+        e.to_string(),
+        "horizon -1 h: expected more than 0 and at most 168 h"
+    );
+    assert_eq!(s.horizon_h, 1.0, "a rejected horizon leaves the old one");
 }
 
 #[test]
@@ -197,6 +205,10 @@ fn unknown_policy_and_wrong_types() {
         "{}",
         e.message
     );
+    // Outside a file (`--policy`), the same check is a typed error naming the policy.
+    let e = tiandi_scenario::check_policy("teleport").unwrap_err();
+    assert!(matches!(&e, SettingError::UnknownPolicy { name, .. } if name == "teleport"));
+    assert_eq!(e.to_string(), parse(&text).unwrap_err().message);
     let text = variant("planes = 16", "planes = \"sixteen\"");
     let e = parse(&text).unwrap_err();
     assert_eq!(
