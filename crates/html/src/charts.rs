@@ -15,7 +15,11 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::HtmlError;
 use crate::geo::{self, Geography, Ring};
-use crate::load::{FaultRow, LinkKind, LinkRow, NodeRow, Output, PolicyData, TaskRow};
+use tiandi_network::LinkKind;
+use tiandi_report::tasks::TaskRow;
+use tiandi_sim::model::{FaultRecord, LinkSample, NodeSample};
+
+use crate::load::{Output, PolicyData};
 
 /// Sentinel colours, restyled by the page's CSS (see `page.rs`).
 pub const OCEAN: RGBColor = RGBColor(0xDD, 0xEB, 0xF7);
@@ -105,7 +109,7 @@ pub struct MapLayers<'a> {
     /// Time of the snapshot, s from the run's start.
     pub t_s: f64,
     /// Links that carried data at the snapshot (from the output).
-    pub used_links: Vec<LinkRow>,
+    pub used_links: Vec<LinkSample>,
     /// Satellite to highlight with its ground track.
     pub highlight: Option<u32>,
 }
@@ -311,22 +315,16 @@ pub fn map_figure(out: &Output, layers: &MapLayers<'_>, policy: &str) -> Result<
 
 /// Where faults struck, on the map: position of the satellite at each fault.
 pub fn fault_map_figure(
-    out: &Output,
     geo: &Geography,
-    faults: &[FaultRow],
+    faults: &[FaultRecord],
     policy: &str,
 ) -> Result<Figure, HtmlError> {
     let (land, holes) = geo::land();
     let title = format!("Where faults struck ({policy}): sub-satellite point at each upset");
     let (x_label, y_label) = ("longitude (deg E)", "latitude (deg N)");
-    let pts: Vec<((f64, f64), &FaultRow)> = faults
+    let pts: Vec<((f64, f64), &FaultRecord)> = faults
         .iter()
-        .filter_map(|f| {
-            Some((
-                geo.sub_point(f.satellite as usize, out.start.add_s_f64(f.t_s))?,
-                f,
-            ))
-        })
+        .filter_map(|f| Some((geo.sub_point(f.satellite as usize, f.t)?, f)))
         .collect();
     let svg = render(1160, 600, |root| {
         let mut chart = ChartBuilder::on(root)
@@ -384,7 +382,7 @@ pub fn fault_map_figure(
     })
 }
 
-fn fault_class(f: &FaultRow) -> u8 {
+fn fault_class(f: &FaultRecord) -> u8 {
     match (f.task, f.recovered) {
         (None, _) => 0,
         (Some(_), true) => 1,
@@ -403,7 +401,7 @@ fn fault_classes() -> [(u8, RGBColor, &'static str); 3] {
 /// When faults struck: time against satellite.
 pub fn fault_timeline_figure(
     out: &Output,
-    faults: &[FaultRow],
+    faults: &[FaultRecord],
     policy: &str,
     n_sats: u32,
 ) -> Result<Figure, HtmlError> {
@@ -429,7 +427,10 @@ pub fn fault_timeline_figure(
             chart
                 .draw_series(faults.iter().filter(|f| fault_class(f) == cls).map(|f| {
                     Circle::new(
-                        (f.t_s / 3_600.0, f64::from(f.satellite) + 0.5),
+                        (
+                            out.since_start_s(f.t) / 3_600.0,
+                            f64::from(f.satellite) + 0.5,
+                        ),
                         3,
                         c.filled(),
                     )
@@ -479,20 +480,21 @@ pub fn hhmm(t_s: f64) -> String {
 /// Completion-latency CDF of one task kind, one line per policy. The curve of a policy
 /// ends at the fraction of its tasks that completed.
 pub fn cdf_figure(
+    out: &Output,
     kind: &str,
     runs: &[(&PolicyData, &[TaskRow])],
 ) -> Result<Option<Figure>, HtmlError> {
     let mut curves = Vec::new();
     let (mut lo, mut hi) = (f64::INFINITY, 0f64);
     for (i, (run, tasks)) in runs.iter().enumerate() {
-        let of_kind: Vec<&TaskRow> = tasks.iter().filter(|t| t.kind == kind).collect();
+        let of_kind: Vec<&TaskRow> = tasks.iter().filter(|t| t.kind.as_str() == kind).collect();
         if of_kind.is_empty() {
             continue;
         }
         // A latency below 1 ms is drawn at 1 ms: the log axis needs a floor.
         let mut lat: Vec<f64> = of_kind
             .iter()
-            .filter_map(|t| t.latency_s)
+            .filter_map(|t| out.latency_s(t))
             .map(|l| l.max(1e-3))
             .collect();
         lat.sort_by(f64::total_cmp);
@@ -794,7 +796,7 @@ pub fn kinds_of(out: &Output) -> Vec<String> {
 /// links (GSL), per data centre's fibre, and the busiest ISL; columns are time bins.
 pub fn heatmap_figure(
     out: &Output,
-    links: &[LinkRow],
+    links: &[LinkSample],
     policy: &str,
     labels: &dyn Fn(u32) -> String,
 ) -> Result<Option<Figure>, HtmlError> {
@@ -924,7 +926,7 @@ pub fn heatmap_figure(
 }
 
 /// The most stressed satellite: lowest state of charge reached, then highest temperature.
-pub fn most_stressed(nodes: &[NodeRow]) -> Option<u32> {
+pub fn most_stressed(nodes: &[NodeSample]) -> Option<u32> {
     let mut worst: BTreeMap<u32, (f32, f32)> = BTreeMap::new();
     for n in nodes {
         let e = worst
@@ -947,35 +949,35 @@ pub fn most_stressed(nodes: &[NodeRow]) -> Option<u32> {
 /// One satellite's state of charge, temperature and compute power over time.
 pub fn satellite_figure(
     out: &Output,
-    nodes: &[NodeRow],
+    nodes: &[NodeSample],
     sat: u32,
     label: &str,
     policy: &str,
     why: &str,
 ) -> Result<Option<Figure>, HtmlError> {
-    let rows: Vec<&NodeRow> = nodes.iter().filter(|n| n.satellite == sat).collect();
+    let rows: Vec<&NodeSample> = nodes.iter().filter(|n| n.satellite == sat).collect();
     if rows.is_empty() {
         return Ok(None);
     }
     let hours = out.duration_s() / 3_600.0;
-    let t = |n: &NodeRow| f64::from(n.step + 1) * out.summary.step_s / 3_600.0;
+    let t = |n: &NodeSample| f64::from(n.step + 1) * out.summary.step_s / 3_600.0;
     let title = format!("Satellite {label} ({policy}): battery, temperature, compute power");
     let x_label = "time since start (h)";
-    type Panel = (&'static str, fn(&NodeRow) -> f64, RGBColor);
+    type Panel = (&'static str, fn(&NodeSample) -> f64, RGBColor);
     let panels: [Panel; 3] = [
         (
             "state of charge (%)",
-            |n: &NodeRow| f64::from(n.soc_fraction) * 100.0,
+            |n: &NodeSample| f64::from(n.soc_fraction) * 100.0,
             RGBColor(0x1A, 0x9E, 0x77),
         ),
         (
             "temperature (K)",
-            |n: &NodeRow| f64::from(n.temp_k),
+            |n: &NodeSample| f64::from(n.temp_k),
             RGBColor(0xC0, 0x39, 0x2B),
         ),
         (
             "compute power (W)",
-            |n: &NodeRow| f64::from(n.compute_w),
+            |n: &NodeSample| f64::from(n.compute_w),
             RGBColor(0x2E, 0x86, 0xDE),
         ),
     ];

@@ -9,9 +9,8 @@ use std::path::Path;
 
 use tiandi_network::{Network, NetworkSpec, RegionShape, SnapshotBuilder};
 use tiandi_orbit::{Epoch, Frame, Satellite, ecef_to_geodetic};
+use tiandi_report::summary::SummaryFile;
 use tiandi_scenario::Scenario;
-
-use crate::load::SummaryFile;
 
 /// Natural Earth 1:110m land, one ring per line (see data/README.md).
 const LAND: &str = include_str!("../data/land-110m.txt");

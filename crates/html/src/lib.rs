@@ -27,13 +27,14 @@ pub const REPORT_FILE: &str = "report.html";
 /// Why a report could not be made.
 #[derive(Debug, thiserror::Error)]
 pub enum HtmlError {
+    /// An output file that cannot be read (the error names it).
+    #[error(transparent)]
+    Read(#[from] tiandi_report::ReadError),
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{path}: {message}")]
-    Malformed { path: PathBuf, message: String },
     #[error("--node {node}: {message}")]
     UnknownNode { node: String, message: String },
     #[error("drawing a figure: {0}")]

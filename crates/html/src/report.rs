@@ -6,6 +6,10 @@ use std::path::Path;
 
 use crate::charts::{self, Figure, MapLayers, policy_colour};
 use crate::geo::{self, Geography};
+use tiandi_report::summary::PolicyFigures;
+use tiandi_report::tasks::TaskRow;
+use tiandi_sim::model::LinkSample;
+
 use crate::load::{self, Output, PolicyData};
 use crate::page::{Page, escape, table};
 use crate::{HtmlError, ReportOptions};
@@ -80,7 +84,7 @@ fn pick_satellite(
         }
         return Ok(Some((idx, "Chosen with --node.".into())));
     }
-    Ok(run.nodes.as_ref().ok().and_then(|n| charts::most_stressed(n)).map(|s| (s, "The most stressed satellite: the lowest state of charge reached (ties: the hottest); choose another with `tiandi report DIR --node N`.".to_string())))
+    Ok(run.files.nodes.as_ref().ok().and_then(|n| charts::most_stressed(n)).map(|s| (s, "The most stressed satellite: the lowest state of charge reached (ties: the hottest); choose another with `tiandi report DIR --node N`.".to_string())))
 }
 
 /// The report of the output directory `dir` as one HTML page.
@@ -194,7 +198,7 @@ pub fn render_report(dir: &Path, options: &ReportOptions) -> Result<String, Html
                 highlight: chosen.as_ref().map(|c| c.0),
             };
             page.figure(&charts::map_figure(&out, &layers, &fpol)?);
-            if let Err(e) = &frun.links {
+            if let Err(e) = &frun.files.links {
                 page.note(&format!("Links that carried data: {e}."));
             }
         }
@@ -207,19 +211,19 @@ pub fn render_report(dir: &Path, options: &ReportOptions) -> Result<String, Html
 
     // Tasks.
     page.section("tasks", "Task latency, deadlines and bytes");
-    let with_tasks: Vec<(&PolicyData, &[load::TaskRow])> = out
+    let with_tasks: Vec<(&PolicyData, &[TaskRow])> = out
         .runs
         .iter()
-        .filter_map(|r| Some((r, r.tasks.as_ref().ok()?.as_slice())))
+        .filter_map(|r| Some((r, r.files.tasks.as_ref().ok()?.as_slice())))
         .collect();
     let mut figs: Vec<Figure> = Vec::new();
     for kind in charts::kinds_of(&out) {
-        if let Some(f) = charts::cdf_figure(&kind, &with_tasks)? {
+        if let Some(f) = charts::cdf_figure(&out, &kind, &with_tasks)? {
             figs.push(f);
         }
     }
     for r in &out.runs {
-        if let Err(e) = &r.tasks {
+        if let Err(e) = &r.files.tasks {
             page.note(&format!("Task records of {}: {e}.", r.figures.policy));
         }
     }
@@ -235,7 +239,7 @@ pub fn render_report(dir: &Path, options: &ReportOptions) -> Result<String, Html
 
     // Utilisation.
     page.section("utilisation", "Link utilisation");
-    match &frun.links {
+    match &frun.files.links {
         Ok(links) => match charts::heatmap_figure(&out, links, &fpol, &label)? {
             Some(f) => page.figure(&f),
             None => page.note(&format!("No link carried data under {fpol}.")),
@@ -245,7 +249,7 @@ pub fn render_report(dir: &Path, options: &ReportOptions) -> Result<String, Html
 
     // One satellite.
     page.section("satellite", "Power and thermal");
-    match (&frun.nodes, &chosen) {
+    match (&frun.files.nodes, &chosen) {
         (Ok(nodes), Some((sat, why))) => {
             match charts::satellite_figure(&out, nodes, *sat, &label(*sat), &fpol, why)? {
                 Some(f) => page.figure(&f),
@@ -287,12 +291,12 @@ pub fn render_report(dir: &Path, options: &ReportOptions) -> Result<String, Html
         ],
         &fault_rows,
     ));
-    match &frun.faults {
+    match &frun.files.faults {
         Ok(faults) if faults.is_empty() => page.note(&format!("No fault struck under {fpol}.")),
         Ok(faults) => {
             let mut figs = vec![charts::fault_timeline_figure(&out, faults, &fpol, n_sats)?];
             match &geo {
-                Ok(g) => figs.insert(0, charts::fault_map_figure(&out, g, faults, &fpol)?),
+                Ok(g) => figs.insert(0, charts::fault_map_figure(g, faults, &fpol)?),
                 Err(e) => page.note(&format!("Where faults struck: not in this output ({e}).")),
             }
             for f in &figs {
@@ -352,8 +356,8 @@ fn ground_table(g: &Geography) -> String {
 }
 
 /// The step at which the featured policy moved the most bytes, and the links busy then.
-fn snapshot_step(out: &Output, run: &PolicyData) -> (u32, Vec<load::LinkRow>) {
-    let Ok(links) = &run.links else {
+fn snapshot_step(out: &Output, run: &PolicyData) -> (u32, Vec<LinkSample>) {
+    let Ok(links) = &run.files.links else {
         return (
             ((out.duration_s() / out.summary.step_s) / 2.0) as u32,
             Vec::new(),
@@ -387,7 +391,7 @@ fn policy_table(out: &Output) -> String {
         )
         .collect();
     let mut rows = Vec::new();
-    let mut row = |label: &str, f: &dyn Fn(&load::PolicyFigures) -> String| {
+    let mut row = |label: &str, f: &dyn Fn(&PolicyFigures) -> String| {
         rows.push(
             std::iter::once(label.to_string())
                 .chain(out.runs.iter().map(|r| f(&r.figures)))

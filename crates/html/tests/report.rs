@@ -39,22 +39,6 @@ fn fresh_dir(name: &str) -> PathBuf {
     d
 }
 
-/// Fault records in the layout the report reads (`faults.csv`); the report crate does not
-/// write them yet.
-fn write_faults(dir: &Path, r: &RunResult) {
-    let mut text = String::from("time_utc,satellite,task,recovered\n");
-    for f in &r.faults {
-        text.push_str(&format!(
-            "{},{},{},{}\n",
-            f.t,
-            f.satellite,
-            f.task.map(|t| t.to_string()).unwrap_or_default(),
-            f.recovered
-        ));
-    }
-    std::fs::write(dir.join("faults.csv"), text).unwrap();
-}
-
 /// Runs the example once under both policies and writes the outputs.
 fn run_dir() -> &'static PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
@@ -93,9 +77,6 @@ fn run_dir() -> &'static PathBuf {
             .collect();
         let dir = fresh_dir("run");
         tiandi_report::write_outputs(&dir, &meta, &runs).unwrap();
-        for (p, r) in POLICIES.iter().zip(&results) {
-            write_faults(&dir.join(p), r);
-        }
         dir
     })
 }
@@ -270,14 +251,9 @@ fn csv_series_read_like_parquet() {
     }
     let from_parquet = render_report(&dir, &ReportOptions::default()).unwrap();
     let out = tiandi_html::load::read_output(&dir).unwrap();
-    let links = out.runs[0].links.as_ref().unwrap();
-    let nodes = out.runs[0].nodes.as_ref().unwrap();
+    let links = out.runs[0].files.links.as_ref().unwrap();
+    let nodes = out.runs[0].files.nodes.as_ref().unwrap();
     assert!(!links.is_empty() && !nodes.is_empty());
-    let kind = |k: tiandi_html::load::LinkKind| match k {
-        tiandi_html::load::LinkKind::Isl => "isl",
-        tiandi_html::load::LinkKind::Gsl => "gsl",
-        tiandi_html::load::LinkKind::Fibre => "fibre",
-    };
     let mut l = String::from("step,time_utc,a,b,kind,bytes,utilisation\n");
     for r in links {
         l.push_str(&format!(
@@ -285,18 +261,25 @@ fn csv_series_read_like_parquet() {
             r.step,
             r.a,
             r.b,
-            kind(r.kind),
+            r.kind.as_str(),
             r.bytes,
             r.utilisation
         ));
     }
     let mut n = String::from(
-        "step,time_utc,satellite,soc_fraction,temp_k,compute_w,curtailed_w,throttled\n",
+        "step,time_utc,satellite,soc_fraction,temp_k,compute_w,curtailed_w,throttled,work_flop\n",
     );
     for r in nodes {
         n.push_str(&format!(
-            "{},x,{},{},{},{},0,false\n",
-            r.step, r.satellite, r.soc_fraction, r.temp_k, r.compute_w
+            "{},x,{},{},{},{},{},{},{}\n",
+            r.step,
+            r.satellite,
+            r.soc_fraction,
+            r.temp_k,
+            r.compute_w,
+            r.curtailed_w,
+            r.throttled,
+            r.work_flop
         ));
     }
     std::fs::remove_file(dir.join("links.parquet")).unwrap();

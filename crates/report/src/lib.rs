@@ -1,22 +1,35 @@
-//! Run results to files: `summary.json`, `tasks.csv`, and with the `parquet` feature
-//! `tasks.parquet`, `links.parquet` and `nodes.parquet` (CSV otherwise).
+//! Run results to files and back: `summary.json`, `tasks.csv`, `faults.csv`, and with the
+//! `parquet` feature `tasks.parquet`, `links.parquet` and `nodes.parquet` (links and nodes
+//! as CSV otherwise).
 //!
-//! An edge crate. Deterministic: the same results give byte-identical files (no wall-clock
-//! times, no hash-map order; floats printed by shortest round trip). Files are written
-//! atomically (a temporary file in the same directory, then a rename), so a failed or
-//! interrupted run never leaves a half-written file under the final name.
+//! An edge crate. Each file's rows are defined once, in the module of that file, beside its
+//! writer and its reader ([`summary`], [`tasks`], [`links`], [`nodes`], [`faults`]): the
+//! link, node and fault rows are the simulator's own records, the task and summary rows
+//! are this crate's. Deterministic: the same results give byte-identical files (no
+//! wall-clock times, no hash-map order; floats printed by shortest round trip). Files are
+//! written atomically (a temporary file in the same directory, then a rename), so a failed
+//! or interrupted run never leaves a half-written file under the final name. Readers name
+//! the file, the line or row and the column of what they cannot read, and never panic.
 
 pub mod atomic;
-pub mod csv_out;
+pub mod faults;
+pub mod links;
+pub mod nodes;
 #[cfg(feature = "parquet")]
-pub mod parquet_out;
+mod parquet_io;
+pub mod read;
 pub mod summary;
+pub mod tasks;
 
 use std::path::{Path, PathBuf};
 
-use tiandi_sim::model::RunResult;
+use tiandi_sim::model::{FaultRecord, LinkSample, NodeSample, RunResult};
+
+use crate::read::first_of;
+use crate::tasks::TaskRow;
 
 pub use atomic::write_atomic;
+pub use read::{Found, MAX_ROWS, Missing, ReadError};
 pub use summary::{RunMeta, summary_json};
 
 /// Why outputs could not be written.
@@ -53,24 +66,24 @@ pub fn write_run_files(
             written.push(path);
             Ok::<(), ReportError>(())
         };
-    put("tasks.csv", &|w| csv_out::write_tasks(w, run.result))?;
-    put("faults.csv", &|w| csv_out::write_faults(w, run.result))?;
+    put(tasks::CSV_FILE, &|w| tasks::write_csv(w, run.result))?;
+    put(faults::CSV_FILE, &|w| faults::write_csv(w, run.result))?;
     #[cfg(feature = "parquet")]
     {
-        put("tasks.parquet", &|w| {
-            parquet_out::write_tasks(w, run.result)
+        put(tasks::PARQUET_FILE, &|w| {
+            tasks::write_parquet(w, run.result)
         })?;
-        put("links.parquet", &|w| {
-            parquet_out::write_links(w, meta, run.result)
+        put(links::PARQUET_FILE, &|w| {
+            links::write_parquet(w, meta, run.result)
         })?;
-        put("nodes.parquet", &|w| {
-            parquet_out::write_nodes(w, meta, run.result)
+        put(nodes::PARQUET_FILE, &|w| {
+            nodes::write_parquet(w, meta, run.result)
         })?;
     }
     #[cfg(not(feature = "parquet"))]
     {
-        put("links.csv", &|w| csv_out::write_links(w, meta, run.result))?;
-        put("nodes.csv", &|w| csv_out::write_nodes(w, meta, run.result))?;
+        put(links::CSV_FILE, &|w| links::write_csv(w, meta, run.result))?;
+        put(nodes::CSV_FILE, &|w| nodes::write_csv(w, meta, run.result))?;
     }
     Ok(written)
 }
@@ -89,20 +102,58 @@ pub fn write_outputs(
     };
     std::fs::create_dir_all(out).map_err(io(out))?;
     let mut written = Vec::new();
-    if let [one] = runs {
-        written.extend(write_run_files(out, meta, one)?);
-    } else {
-        for run in runs {
-            let dir = out.join(run.policy);
-            std::fs::create_dir_all(&dir).map_err(io(&dir))?;
-            written.extend(write_run_files(&dir, meta, run)?);
-        }
+    for run in runs {
+        let dir = policy_dir(out, runs.len(), run.policy);
+        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+        written.extend(write_run_files(&dir, meta, run)?);
     }
-    let path = out.join("summary.json");
+    let path = out.join(summary::FILE);
     let json = summary_json(meta, runs);
     write_atomic(&path, |w| w.write_all(json.as_bytes())).map_err(io(&path))?;
     written.push(path);
     Ok(written)
+}
+
+/// The directory of one policy's files in an output directory of `n_policies` policies:
+/// the output directory itself for one policy, `out/<policy>/` for several.
+pub fn policy_dir(out: &Path, n_policies: usize, policy: &str) -> PathBuf {
+    if n_policies == 1 {
+        out.to_path_buf()
+    } else {
+        out.join(policy)
+    }
+}
+
+/// One policy's per-run files as read back; each may be missing.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunFiles {
+    pub tasks: Found<TaskRow>,
+    pub links: Found<LinkSample>,
+    pub nodes: Found<NodeSample>,
+    pub faults: Found<FaultRecord>,
+}
+
+/// Reads the per-run files of one policy in `dir`, what [`write_run_files`] writes: the
+/// Parquet file of a series where there is one, else its CSV file.
+pub fn read_run_files(dir: &Path) -> Result<RunFiles, ReadError> {
+    Ok(RunFiles {
+        tasks: first_of(dir, &[tasks::CSV_FILE], &[tasks::read_csv])?,
+        links: first_of(
+            dir,
+            &[links::PARQUET_FILE, links::CSV_FILE],
+            &[links::read_parquet, links::read_csv],
+        )?,
+        nodes: first_of(
+            dir,
+            &[nodes::PARQUET_FILE, nodes::CSV_FILE],
+            &[nodes::read_parquet, nodes::read_csv],
+        )?,
+        faults: first_of(
+            dir,
+            &[faults::PARQUET_FILE, faults::CSV_FILE],
+            &[faults::read_parquet, faults::read_csv],
+        )?,
+    })
 }
 
 /// Whether this build writes Parquet.

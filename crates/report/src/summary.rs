@@ -1,13 +1,22 @@
 //! `summary.json`: the run's identity (version, scenario hash, seed, window) and one entry
 //! per policy with every figure of [`tiandi_sim::model::Summary`], per task kind too, and
 //! where each kind was computed (in orbit or on the ground), which explains the bytes.
+//!
+//! [`SummaryFile`] is the file: [`summary_json`] writes it and [`read_summary`] reads it
+//! back. The reader accepts files of earlier versions, which lack some figures (options:
+//! a missing one reads as `None`), and ignores fields it does not know.
 
-use serde::Serialize;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
 use tiandi_orbit::Epoch;
 use tiandi_sim::model::{KindSummary, Summary};
 use tiandi_workload::TaskKind;
 
 use crate::PolicyRun;
+use crate::read::{ReadError, bad, io_err};
+
+pub const FILE: &str = "summary.json";
 
 /// What identifies a run, written beside the figures.
 #[derive(Clone, Debug, PartialEq)]
@@ -39,133 +48,195 @@ impl RunMeta {
     }
 }
 
-#[derive(Serialize)]
-struct File<'a> {
-    tiandi_version: &'a str,
-    scenario: &'a str,
-    scenario_source: &'a str,
-    scenario_hash: String,
-    seed: u64,
-    start_utc: String,
-    end_utc: String,
-    step_s: f64,
-    n_satellites: u32,
-    n_ground_stations: u32,
-    n_data_centres: u32,
-    n_user_regions: u32,
-    policies: Vec<PolicyOut<'a>>,
+/// `summary.json`. Figures that have no value (a percentile of no completed task) are
+/// `null`, read as `None`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SummaryFile {
+    pub tiandi_version: Option<String>,
+    pub scenario: Option<String>,
+    pub scenario_source: Option<String>,
+    pub scenario_hash: Option<String>,
+    pub seed: Option<u64>,
+    pub start_utc: String,
+    pub end_utc: String,
+    pub step_s: f64,
+    pub n_satellites: Option<u32>,
+    pub n_ground_stations: Option<u32>,
+    pub n_data_centres: Option<u32>,
+    pub n_user_regions: Option<u32>,
+    pub policies: Vec<PolicyFigures>,
 }
 
-#[derive(Serialize)]
-struct PolicyOut<'a> {
-    policy: &'a str,
-    tiandi_version: &'a str,
-    scenario_hash: String,
-    seed: u64,
-    tasks_total: u64,
-    completed: u64,
-    failed: u64,
-    dropped: u64,
-    deadline_met_ratio: f64,
-    latency_p50_s: f64,
-    latency_p95_s: f64,
-    latency_p99_s: f64,
-    downlink_bytes: u64,
-    isl_bytes: u64,
-    energy_used_wh: f64,
-    energy_curtailed_wh: f64,
-    throttled_s: f64,
-    faults_injected: u64,
-    faults_recovered: u64,
-    by_kind: Vec<KindOut>,
+/// One policy's entry of `summary.json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PolicyFigures {
+    pub policy: String,
+    pub tiandi_version: Option<String>,
+    pub scenario_hash: Option<String>,
+    pub seed: Option<u64>,
+    pub tasks_total: u64,
+    pub completed: u64,
+    pub failed: u64,
+    pub dropped: u64,
+    pub deadline_met_ratio: Option<f64>,
+    pub latency_p50_s: Option<f64>,
+    pub latency_p95_s: Option<f64>,
+    pub latency_p99_s: Option<f64>,
+    pub downlink_bytes: u64,
+    pub isl_bytes: u64,
+    pub energy_used_wh: Option<f64>,
+    pub energy_curtailed_wh: Option<f64>,
+    pub throttled_s: Option<f64>,
+    pub faults_injected: Option<u64>,
+    pub faults_recovered: Option<u64>,
+    #[serde(default)]
+    pub by_kind: Vec<KindFigures>,
 }
 
-#[derive(Serialize)]
-struct KindOut {
-    kind: &'static str,
-    total: u64,
-    completed: u64,
-    deadline_met_ratio: f64,
-    latency_p50_s: f64,
-    latency_p95_s: f64,
-    downlink_bytes: u64,
-    isl_bytes: u64,
+/// One task kind's entry of a policy.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KindFigures {
+    pub kind: String,
+    pub total: u64,
+    pub completed: u64,
+    pub deadline_met_ratio: Option<f64>,
+    pub latency_p50_s: Option<f64>,
+    pub latency_p95_s: Option<f64>,
+    pub downlink_bytes: Option<u64>,
+    pub isl_bytes: Option<u64>,
     /// Tasks whose first stage ran on a satellite / on the ground (data centre).
-    computed_in_orbit: u64,
-    computed_on_ground: u64,
+    pub computed_in_orbit: Option<u64>,
+    pub computed_on_ground: Option<u64>,
 }
 
-fn kind_out(k: &KindSummary, run: &PolicyRun<'_>, n_satellites: u32) -> KindOut {
-    let of_kind = || run.result.tasks.iter().filter(|t| t.kind == k.kind);
-    KindOut {
-        kind: k.kind.as_str(),
-        total: k.total,
-        completed: k.completed,
-        deadline_met_ratio: k.deadline_met_ratio,
-        latency_p50_s: k.latency_p50_s,
-        latency_p95_s: k.latency_p95_s,
-        downlink_bytes: k.downlink_bytes,
-        isl_bytes: of_kind().map(|t| t.isl_bytes).sum(),
-        computed_in_orbit: of_kind()
-            .filter(|t| t.placement.first().is_some_and(|&n| n < n_satellites))
-            .count() as u64,
-        computed_on_ground: of_kind()
-            .filter(|t| t.placement.first().is_some_and(|&n| n >= n_satellites))
-            .count() as u64,
+/// A figure that has a value: not NaN (a percentile of nothing) nor infinite. JSON has no
+/// such numbers; `null` stands for them.
+fn value(x: f64) -> Option<f64> {
+    x.is_finite().then_some(x)
+}
+
+impl KindFigures {
+    fn of(k: &KindSummary, run: &PolicyRun<'_>, n_satellites: u32) -> KindFigures {
+        let of_kind = || run.result.tasks.iter().filter(|t| t.kind == k.kind);
+        let first_on = |in_orbit: bool| {
+            of_kind()
+                .filter(|t| {
+                    t.placement
+                        .first()
+                        .is_some_and(|&n| (n < n_satellites) == in_orbit)
+                })
+                .count() as u64
+        };
+        KindFigures {
+            kind: k.kind.as_str().to_string(),
+            total: k.total,
+            completed: k.completed,
+            deadline_met_ratio: value(k.deadline_met_ratio),
+            latency_p50_s: value(k.latency_p50_s),
+            latency_p95_s: value(k.latency_p95_s),
+            downlink_bytes: Some(k.downlink_bytes),
+            isl_bytes: Some(of_kind().map(|t| t.isl_bytes).sum()),
+            computed_in_orbit: Some(first_on(true)),
+            computed_on_ground: Some(first_on(false)),
+        }
     }
 }
 
-fn policy_out<'a>(meta: &'a RunMeta, run: &'a PolicyRun<'a>) -> PolicyOut<'a> {
-    let s: &Summary = &run.result.summary;
-    PolicyOut {
-        policy: run.policy,
-        tiandi_version: &meta.tiandi_version,
-        scenario_hash: meta.hash_text(),
-        seed: s.seed,
-        tasks_total: s.tasks_total,
-        completed: s.completed,
-        failed: s.failed,
-        dropped: s.dropped,
-        deadline_met_ratio: s.deadline_met_ratio,
-        latency_p50_s: s.latency_p50_s,
-        latency_p95_s: s.latency_p95_s,
-        latency_p99_s: s.latency_p99_s,
-        downlink_bytes: s.downlink_bytes,
-        isl_bytes: s.isl_bytes,
-        energy_used_wh: s.energy_used_wh,
-        energy_curtailed_wh: s.energy_curtailed_wh,
-        throttled_s: s.throttled_s,
-        faults_injected: s.faults_injected,
-        faults_recovered: s.faults_recovered,
-        by_kind: s
-            .by_kind
-            .iter()
-            .map(|k| kind_out(k, run, meta.n_satellites))
-            .collect(),
+impl PolicyFigures {
+    fn of(meta: &RunMeta, run: &PolicyRun<'_>) -> PolicyFigures {
+        let s: &Summary = &run.result.summary;
+        PolicyFigures {
+            policy: run.policy.to_string(),
+            tiandi_version: Some(meta.tiandi_version.clone()),
+            scenario_hash: Some(meta.hash_text()),
+            seed: Some(s.seed),
+            tasks_total: s.tasks_total,
+            completed: s.completed,
+            failed: s.failed,
+            dropped: s.dropped,
+            deadline_met_ratio: value(s.deadline_met_ratio),
+            latency_p50_s: value(s.latency_p50_s),
+            latency_p95_s: value(s.latency_p95_s),
+            latency_p99_s: value(s.latency_p99_s),
+            downlink_bytes: s.downlink_bytes,
+            isl_bytes: s.isl_bytes,
+            energy_used_wh: value(s.energy_used_wh),
+            energy_curtailed_wh: value(s.energy_curtailed_wh),
+            throttled_s: value(s.throttled_s),
+            faults_injected: Some(s.faults_injected),
+            faults_recovered: Some(s.faults_recovered),
+            by_kind: s
+                .by_kind
+                .iter()
+                .map(|k| KindFigures::of(k, run, meta.n_satellites))
+                .collect(),
+        }
+    }
+}
+
+impl SummaryFile {
+    /// The file of these runs.
+    pub fn of(meta: &RunMeta, runs: &[PolicyRun<'_>]) -> SummaryFile {
+        SummaryFile {
+            tiandi_version: Some(meta.tiandi_version.clone()),
+            scenario: Some(meta.scenario.clone()),
+            scenario_source: Some(meta.scenario_source.clone()),
+            scenario_hash: Some(meta.hash_text()),
+            seed: Some(meta.seed),
+            start_utc: meta.start.to_string(),
+            end_utc: meta.end.to_string(),
+            step_s: meta.step_ns as f64 / 1e9,
+            n_satellites: Some(meta.n_satellites),
+            n_ground_stations: Some(meta.n_ground_stations),
+            n_data_centres: Some(meta.n_data_centres),
+            n_user_regions: Some(meta.n_user_regions),
+            policies: runs.iter().map(|r| PolicyFigures::of(meta, r)).collect(),
+        }
     }
 }
 
 /// The text of `summary.json` (pretty-printed, ending in a newline). Figures that have no
 /// value (a percentile of no completed task) are `null`.
 pub fn summary_json(meta: &RunMeta, runs: &[PolicyRun<'_>]) -> String {
-    let file = File {
-        tiandi_version: &meta.tiandi_version,
-        scenario: &meta.scenario,
-        scenario_source: &meta.scenario_source,
-        scenario_hash: meta.hash_text(),
-        seed: meta.seed,
-        start_utc: meta.start.to_string(),
-        end_utc: meta.end.to_string(),
-        step_s: meta.step_ns as f64 / 1e9,
-        n_satellites: meta.n_satellites,
-        n_ground_stations: meta.n_ground_stations,
-        n_data_centres: meta.n_data_centres,
-        n_user_regions: meta.n_user_regions,
-        policies: runs.iter().map(|r| policy_out(meta, r)).collect(),
-    };
-    let mut s = serde_json::to_string_pretty(&file).expect("plain data serialises");
+    let mut s =
+        serde_json::to_string_pretty(&SummaryFile::of(meta, runs)).expect("plain data serialises");
     s.push('\n');
     s
+}
+
+/// `summary.json` as read back, with its window parsed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SummaryRead {
+    pub file: SummaryFile,
+    pub start: Epoch,
+    pub end: Epoch,
+}
+
+/// Reads and checks `path`: at least one policy, a positive step, a window in ISO-8601 UTC.
+pub fn read_summary(path: &Path) -> Result<SummaryRead, ReadError> {
+    let text = std::fs::read_to_string(path).map_err(io_err(path))?;
+    let file: SummaryFile = serde_json::from_str(&text).map_err(|e| {
+        bad(
+            path,
+            format!("line {}, column {}: {e}", e.line(), e.column()),
+        )
+    })?;
+    if file.policies.is_empty() {
+        return Err(bad(path, "no policies"));
+    }
+    if !(file.step_s.is_finite() && file.step_s > 0.0) {
+        return Err(bad(
+            path,
+            format!(
+                "step_s {}: expected a positive number of seconds",
+                file.step_s
+            ),
+        ));
+    }
+    let start =
+        Epoch::parse_iso(&file.start_utc).map_err(|e| bad(path, format!("start_utc: {e}")))?;
+    let end = Epoch::parse_iso(&file.end_utc).map_err(|e| bad(path, format!("end_utc: {e}")))?;
+    Ok(SummaryRead { file, start, end })
 }
 
 /// The figures of one kind, if the run had tasks of it.

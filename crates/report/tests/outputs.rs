@@ -1,12 +1,15 @@
 //! Output files from a hand-made run result: the exact tasks.csv text, summary.json fields
 //! (every Summary figure, per kind, null for no value), the one-policy and compare
-//! layouts, and byte-identical rewrites.
+//! layouts, byte-identical rewrites, and the readers: every file reads back as written,
+//! and a missing or malformed file is named with its line and column.
 
 use std::path::{Path, PathBuf};
 
 use tiandi_network::LinkKind;
 use tiandi_orbit::Epoch;
-use tiandi_report::{PolicyRun, RunMeta, summary_json, write_outputs};
+use tiandi_report::summary::{SummaryFile, read_summary};
+use tiandi_report::tasks::{CSV_HEADER, TaskRow};
+use tiandi_report::{PolicyRun, RunFiles, RunMeta, read_run_files, summary_json, write_outputs};
 use tiandi_sim::model::{
     FaultRecord, KindSummary, LinkSample, NodeSample, Outcome, RunResult, Summary, TaskRecord,
 };
@@ -145,7 +148,7 @@ fn result(policy: &str) -> RunResult {
 fn tasks_csv_is_exact() {
     let r = result("unified");
     let mut buf = Vec::new();
-    tiandi_report::csv_out::write_tasks(&mut buf, &r).unwrap();
+    tiandi_report::tasks::write_csv(&mut buf, &r).unwrap();
     assert_eq!(
         String::from_utf8(buf).unwrap(),
         "id,kind,arrival_utc,placement,start_utc,finish_utc,bytes_moved,downlink_bytes,isl_bytes,retries,outcome,deadline_met\n\
@@ -256,4 +259,135 @@ fn layouts_and_byte_identical_rewrites() {
         .filter(|n| n.starts_with('.'))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn files_read_back_as_written() {
+    let dir = fresh_dir("read_back");
+    let r = result("unified");
+    let runs = [PolicyRun {
+        policy: "unified",
+        result: &r,
+    }];
+    write_outputs(&dir, &meta(), &runs).unwrap();
+    let summary = read_summary(&dir.join("summary.json")).unwrap();
+    assert_eq!(summary.file, SummaryFile::of(&meta(), &runs));
+    assert_eq!((summary.start, summary.end), (meta().start, meta().end));
+    // No ground-AI task completed: its percentile is null in the file, None read back.
+    assert_eq!(summary.file.policies[0].by_kind[1].latency_p95_s, None);
+    let rows: Vec<TaskRow> = r.tasks.iter().map(TaskRow::of).collect();
+    // Links and nodes from Parquet or CSV, whichever this build writes. The fault's time
+    // is a whole millisecond, which is what faults.csv keeps.
+    assert_eq!(
+        read_run_files(&dir).unwrap(),
+        RunFiles {
+            tasks: Ok(rows),
+            links: Ok(r.links.clone()),
+            nodes: Ok(r.nodes.clone()),
+            faults: Ok(r.faults.clone()),
+        }
+    );
+}
+
+/// The error of reading `file` in `dir` after writing `text` into it.
+fn error_of(
+    dir: &Path,
+    file: &str,
+    text: &str,
+    read: fn(&Path) -> Result<(), tiandi_report::ReadError>,
+) -> String {
+    std::fs::write(dir.join(file), text).unwrap();
+    let e = read(dir).unwrap_err().to_string();
+    std::fs::remove_file(dir.join(file)).unwrap();
+    let path = dir.join(file).display().to_string();
+    e.strip_prefix(&format!("{path}: "))
+        .unwrap_or_else(|| panic!("{e:?} does not start with {path}"))
+        .to_string()
+}
+
+#[test]
+fn missing_files_are_named_and_bad_ones_are_errors_naming_line_and_column() {
+    let dir = fresh_dir("bad_rows");
+    assert_eq!(
+        read_run_files(&dir).unwrap().links.unwrap_err().to_string(),
+        format!(
+            "not in this output (no links.parquet or links.csv in {})",
+            dir.display()
+        )
+    );
+    let read = |d: &Path| read_run_files(d).map(drop);
+    let row = "0,earth-observation,2026-11-24T00:00:01.500Z,2,,2026-11-24T00:00:30.250Z,3000,1000,2000,1,completed";
+    assert_eq!(
+        error_of(
+            &dir,
+            "tasks.csv",
+            &format!("{CSV_HEADER}\n{row},maybe\n"),
+            read
+        ),
+        "line 2: deadline_met \"maybe\" is not a valid value"
+    );
+    assert_eq!(
+        error_of(
+            &dir,
+            "tasks.csv",
+            &format!("{CSV_HEADER}\n{row},true\n{row}-x,true\n"),
+            read
+        ),
+        "line 3: outcome \"completed-x\": expected completed, failed or dropped"
+    );
+    assert_eq!(
+        error_of(&dir, "nodes.csv", "step,satellite\n0,1\n", read),
+        "no column \"soc_fraction\""
+    );
+    assert_eq!(
+        error_of(
+            &dir,
+            "links.csv",
+            "step,time_utc,a,b,kind,bytes,utilisation\n0,x,1,2,laser,5,0.1\n",
+            read
+        ),
+        "line 2: link kind \"laser\": expected isl, gsl or fibre"
+    );
+    // Not Parquet at all (or a build without Parquet): an error naming the file.
+    error_of(&dir, "links.parquet", "not parquet", read);
+    assert!(
+        error_of(
+            &dir,
+            "faults.csv",
+            "time_utc,satellite,task,recovered\nyesterday,1,,false\n",
+            read
+        )
+        .starts_with("line 2: time_utc \"yesterday\": ")
+    );
+    let summary = |d: &Path| read_summary(&d.join("summary.json")).map(drop);
+    let window = r#""start_utc": "2026-11-24T00:00:00Z", "end_utc": "2026-11-24T01:00:00Z""#;
+    assert_eq!(
+        error_of(
+            &dir,
+            "summary.json",
+            &format!("{{{window}, \"step_s\": 10, \"policies\": []}}"),
+            summary
+        ),
+        "no policies"
+    );
+    let policy = r#"{"policy": "p", "tasks_total": 0, "completed": 0, "failed": 0, "dropped": 0, "downlink_bytes": 0, "isl_bytes": 0}"#;
+    assert_eq!(
+        error_of(
+            &dir,
+            "summary.json",
+            &format!("{{{window}, \"step_s\": -1, \"policies\": [{policy}]}}"),
+            summary
+        ),
+        "step_s -1: expected a positive number of seconds"
+    );
+    let e = error_of(
+        &dir,
+        "summary.json",
+        &format!("{{{window}, \"step_s\": 10, \"policies\": [{{}}]}}"),
+        summary,
+    );
+    assert!(
+        e.starts_with("line 1, column ") && e.contains("missing field `policy`"),
+        "{e}"
+    );
 }
