@@ -7,8 +7,9 @@
 
 use std::collections::BTreeMap;
 
-use plotters::coord::Shift;
 use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, Ranged};
+use plotters::coord::types::RangedCoordf64;
+use plotters::coord::{CoordTranslate, Shift};
 use plotters::prelude::*;
 use plotters::style::colors::colormaps::{ColorMap, ViridisRGB};
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -16,6 +17,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use crate::HtmlError;
 use crate::geo::{self, Geography, Ring};
 use tiandi_network::LinkKind;
+use tiandi_orbit::Epoch;
 use tiandi_report::tasks::TaskRow;
 use tiandi_sim::model::{FaultRecord, LinkSample, NodeSample};
 
@@ -114,183 +116,268 @@ pub struct MapLayers<'a> {
     pub highlight: Option<u32>,
 }
 
+/// Axis titles of the world maps.
+const MAP_X_LABEL: &str = "longitude (deg E)";
+const MAP_Y_LABEL: &str = "latitude (deg N)";
+
+/// A chart with numeric axes, x and y (a map's are longitude and latitude).
+type XyChart<'a, 'b> =
+    ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// An equirectangular world map filling `root`: ocean, graticule and Natural Earth land.
+fn world_chart<'a, 'b>(
+    root: &'a Area<'b>,
+    title: &str,
+) -> Result<XyChart<'a, 'b>, Box<dyn std::error::Error>> {
+    let (land, holes) = geo::land();
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, (FONT, TITLE_PX))
+        .margin(8)
+        .x_label_area_size(40)
+        .y_label_area_size(56)
+        .build_cartesian_2d(-180f64..180f64, -90f64..90f64)?;
+    chart.plotting_area().fill(&OCEAN)?;
+    chart
+        .configure_mesh()
+        .x_labels(13)
+        .y_labels(7)
+        .x_desc(MAP_X_LABEL)
+        .y_desc(MAP_Y_LABEL)
+        .label_style((FONT, LABEL_PX))
+        .bold_line_style(grid_bold())
+        .light_line_style(TRANSPARENT)
+        .draw()?;
+    chart.draw_series(land.iter().map(|r| Polygon::new(r.clone(), LAND.filled())))?;
+    chart.draw_series(
+        holes
+            .iter()
+            .map(|r| Polygon::new(r.clone(), OCEAN.filled())),
+    )?;
+    Ok(chart)
+}
+
+/// The legend of a chart's labelled series, in the house style.
+fn draw_legend<'a, 'b: 'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, SVGBackend<'b>, CT>,
+    position: SeriesLabelPosition,
+) -> DrawResult {
+    chart
+        .configure_series_labels()
+        .position(position)
+        .label_font((FONT, 16))
+        .background_style(PANEL.mix(0.85))
+        .border_style(BLACK)
+        .draw()?;
+    Ok(())
+}
+
+/// Node positions (longitude, latitude) at one instant, by node index; `None` where unknown.
+type Positions = [Option<(f64, f64)>];
+
+/// Map segments of the links `(a, b)` whose ends have positions, split at the antimeridian.
+fn link_segments(
+    pos: &Positions,
+    links: impl Iterator<Item = (u32, u32)>,
+) -> Vec<((f64, f64), (f64, f64))> {
+    links
+        .filter_map(|(a, b)| {
+            Some((
+                pos.get(a as usize).copied()??,
+                pos.get(b as usize).copied()??,
+            ))
+        })
+        .flat_map(|(p, q)| geo::wrap_segment(p, q))
+        .collect()
+}
+
+/// User regions, filled and outlined.
+fn draw_regions(chart: &mut XyChart<'_, '_>, geo: &Geography) -> DrawResult {
+    let region_c = RGBColor(0xD4, 0x8A, 0x00);
+    let regions = geo.regions();
+    chart.draw_series(
+        regions
+            .iter()
+            .map(|(_, r)| Polygon::new(r.clone(), region_c.mix(0.25).filled())),
+    )?;
+    chart
+        .draw_series(
+            regions
+                .iter()
+                .map(|(_, r)| PathElement::new(r.clone(), region_c.stroke_width(1))),
+        )?
+        .label("user region")
+        .legend(legend_box(region_c));
+    Ok(())
+}
+
+/// Every link of the topology at the snapshot in grey, then the links that carried data,
+/// coloured by kind.
+fn draw_links(
+    chart: &mut XyChart<'_, '_>,
+    pos: &Positions,
+    topology: Option<&[(u32, u32)]>,
+    used: &[LinkSample],
+) -> DrawResult {
+    if let Some(links) = topology {
+        let idle = GRID.mix(0.35).stroke_width(1);
+        chart
+            .draw_series(
+                link_segments(pos, links.iter().copied())
+                    .into_iter()
+                    .map(|(p, q)| PathElement::new(vec![p, q], idle)),
+            )?
+            .label("link (topology at this instant)")
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], idle));
+    }
+    for (kind, c, name) in [
+        (
+            LinkKind::Fibre,
+            RGBColor(0x8E, 0x44, 0xAD),
+            "fibre carrying data",
+        ),
+        (
+            LinkKind::Isl,
+            RGBColor(0xE6, 0x61, 0x00),
+            "ISL carrying data",
+        ),
+        (
+            LinkKind::Gsl,
+            RGBColor(0x1A, 0x9E, 0x77),
+            "GSL carrying data",
+        ),
+    ] {
+        let of_kind = used.iter().filter(|l| l.kind == kind).map(|l| (l.a, l.b));
+        chart
+            .draw_series(
+                link_segments(pos, of_kind)
+                    .into_iter()
+                    .map(|(p, q)| PathElement::new(vec![p, q], c.stroke_width(2))),
+            )?
+            .label(name)
+            .legend(legend_line(c));
+    }
+    Ok(())
+}
+
+/// Sub-satellite track of satellite `sat` for `minutes` either side of `t`.
+fn track(geo: &Geography, sat: usize, t: Epoch, minutes: i32) -> Vec<Ring> {
+    let pts: Vec<(f64, f64)> = (-minutes..=minutes)
+        .filter_map(|m| geo.sub_point(sat, t.add_s_f64(f64::from(m) * 60.0)))
+        .collect();
+    geo::split_at_antimeridian(&pts)
+}
+
+/// Minutes of ground track drawn either side of the snapshot: about half an orbit.
+const TRACK_MIN: i32 = 48;
+
+/// One ground track per plane (its first satellite), and every satellite at `t`: the full
+/// set of tracks would hide the map.
+fn draw_satellites(
+    chart: &mut XyChart<'_, '_>,
+    geo: &Geography,
+    t: Epoch,
+    pos: &Positions,
+) -> DrawResult {
+    let n_sats = geo.satellites().len();
+    let n_planes = geo.spec().n_planes.unwrap_or(1).max(1) as usize;
+    let per_plane = (n_sats / n_planes).max(1);
+    let track_c = RGBColor(0x4A, 0x6F, 0xA5);
+    let tracks: Vec<Ring> = (0..n_planes)
+        .map(|p| p * per_plane)
+        .filter(|&s| s < n_sats)
+        .flat_map(|s| track(geo, s, t, TRACK_MIN))
+        .collect();
+    chart
+        .draw_series(
+            tracks
+                .into_iter()
+                .map(|r| PathElement::new(r, track_c.mix(0.7).stroke_width(1))),
+        )?
+        .label("ground track, one satellite per plane (+-48 min)")
+        .legend(legend_line(track_c));
+    chart
+        .draw_series(
+            pos[..n_sats]
+                .iter()
+                .flatten()
+                .map(|&p| Circle::new(p, 2, track_c.filled())),
+        )?
+        .label("satellite")
+        .legend(move |(x, y)| Circle::new((x + 6, y), 3, track_c.filled()));
+    Ok(())
+}
+
+/// Ground stations and data centres.
+fn draw_ground_segment(chart: &mut XyChart<'_, '_>, geo: &Geography) -> DrawResult {
+    let st_c = RGBColor(0xC0, 0x39, 0x2B);
+    chart
+        .draw_series(
+            geo.stations()
+                .iter()
+                .map(|p| TriangleMarker::new((p.lon, p.lat), 6, st_c.filled())),
+        )?
+        .label("ground station")
+        .legend(move |(x, y)| TriangleMarker::new((x + 6, y), 6, st_c.filled()));
+    let dc_c = RGBColor(0x6C, 0x34, 0x83);
+    chart
+        .draw_series(geo.data_centres().iter().map(|p| {
+            EmptyElement::at((p.lon, p.lat)) + Rectangle::new([(-4, -4), (4, 4)], dc_c.filled())
+        }))?
+        .label("data centre")
+        .legend(move |(x, y)| Rectangle::new([(x + 2, y - 4), (x + 10, y + 4)], dc_c.filled()));
+    Ok(())
+}
+
+/// The satellite of the power/thermal figure: its track, a ring and its name.
+fn draw_highlight(
+    chart: &mut XyChart<'_, '_>,
+    geo: &Geography,
+    t: Epoch,
+    pos: &Positions,
+    sat: usize,
+) -> DrawResult {
+    let c = RGBColor(0xE0, 0x1B, 0x84);
+    for r in track(geo, sat, t, TRACK_MIN) {
+        chart.draw_series(std::iter::once(PathElement::new(r, c.stroke_width(2))))?;
+    }
+    if let Some(p) = pos[sat] {
+        chart
+            .draw_series(std::iter::once(
+                EmptyElement::at(p)
+                    + Circle::new((0, 0), 6, c.stroke_width(2))
+                    + Text::new(geo.labels[sat].clone(), (8, -14), (FONT, LABEL_PX)),
+            ))?
+            .label("satellite of the power/thermal figure")
+            .legend(move |(x, y)| Circle::new((x + 6, y), 5, c.stroke_width(2)));
+    }
+    Ok(())
+}
+
 /// The world map with ground tracks, ground segment and a snapshot of links.
 pub fn map_figure(out: &Output, layers: &MapLayers<'_>, policy: &str) -> Result<Figure, HtmlError> {
     let geo = layers.geo;
     let t = out.start.add_s_f64(layers.t_s);
     let pos = geo.node_positions(t);
     let topology = geo.topology(t);
-    let n_sats = geo.satellites().len();
-    let n_planes = geo.spec().n_planes.unwrap_or(1).max(1) as usize;
-    let per_plane = (n_sats / n_planes).max(1);
-    // One ground track per plane (its first satellite), half an orbit either side of the
-    // snapshot: the full set would hide the map.
-    let track_of = |sat: usize, minutes: i32| -> Vec<Ring> {
-        let pts: Vec<(f64, f64)> = (-minutes..=minutes)
-            .filter_map(|m| geo.sub_point(sat, t.add_s_f64(f64::from(m) * 60.0)))
-            .collect();
-        geo::split_at_antimeridian(&pts)
-    };
-    let (land, holes) = geo::land();
     let title = format!(
         "Network at T+{} ({policy}): ground tracks, ground segment, links",
         hhmm(layers.t_s)
     );
-    let (x_label, y_label) = ("longitude (deg E)", "latitude (deg N)");
-    let hl = layers.highlight.map(|s| s as usize).filter(|&s| s < n_sats);
+    let highlight = layers
+        .highlight
+        .map(|s| s as usize)
+        .filter(|&s| s < geo.satellites().len());
     let svg = render(1160, 640, |root| {
-        let mut chart = ChartBuilder::on(root)
-            .caption(&title, (FONT, TITLE_PX))
-            .margin(8)
-            .x_label_area_size(40)
-            .y_label_area_size(56)
-            .build_cartesian_2d(-180f64..180f64, -90f64..90f64)?;
-        chart.plotting_area().fill(&OCEAN)?;
-        chart
-            .configure_mesh()
-            .x_labels(13)
-            .y_labels(7)
-            .x_desc(x_label)
-            .y_desc(y_label)
-            .label_style((FONT, LABEL_PX))
-            .bold_line_style(grid_bold())
-            .light_line_style(TRANSPARENT)
-            .draw()?;
-        chart.draw_series(land.iter().map(|r| Polygon::new(r.clone(), LAND.filled())))?;
-        chart.draw_series(
-            holes
-                .iter()
-                .map(|r| Polygon::new(r.clone(), OCEAN.filled())),
-        )?;
-        let region_c = RGBColor(0xD4, 0x8A, 0x00);
-        let regions = geo.regions();
-        chart.draw_series(
-            regions
-                .iter()
-                .map(|(_, r)| Polygon::new(r.clone(), region_c.mix(0.25).filled())),
-        )?;
-        chart
-            .draw_series(
-                regions
-                    .iter()
-                    .map(|(_, r)| PathElement::new(r.clone(), region_c.stroke_width(1))),
-            )?
-            .label("user region")
-            .legend(legend_box(region_c));
-        if let Ok(links) = &topology {
-            let idle = GRID.mix(0.35).stroke_width(1);
-            let segs = links.iter().filter_map(|&(a, b)| {
-                Some((
-                    pos.get(a as usize).copied()??,
-                    pos.get(b as usize).copied()??,
-                ))
-            });
-            chart
-                .draw_series(
-                    segs.flat_map(|(p, q)| geo::wrap_segment(p, q))
-                        .map(|(p, q)| PathElement::new(vec![p, q], idle)),
-                )?
-                .label("link (topology at this instant)")
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], idle));
+        let mut chart = world_chart(root, &title)?;
+        draw_regions(&mut chart, geo)?;
+        let links = topology.as_ref().ok().map(Vec::as_slice);
+        draw_links(&mut chart, &pos, links, &layers.used_links)?;
+        draw_satellites(&mut chart, geo, t, &pos)?;
+        draw_ground_segment(&mut chart, geo)?;
+        if let Some(s) = highlight {
+            draw_highlight(&mut chart, geo, t, &pos, s)?;
         }
-        for (kind, c, name) in [
-            (
-                LinkKind::Fibre,
-                RGBColor(0x8E, 0x44, 0xAD),
-                "fibre carrying data",
-            ),
-            (
-                LinkKind::Isl,
-                RGBColor(0xE6, 0x61, 0x00),
-                "ISL carrying data",
-            ),
-            (
-                LinkKind::Gsl,
-                RGBColor(0x1A, 0x9E, 0x77),
-                "GSL carrying data",
-            ),
-        ] {
-            let segs = layers
-                .used_links
-                .iter()
-                .filter(|l| l.kind == kind)
-                .filter_map(|l| {
-                    Some((
-                        pos.get(l.a as usize).copied()??,
-                        pos.get(l.b as usize).copied()??,
-                    ))
-                });
-            chart
-                .draw_series(
-                    segs.flat_map(|(p, q)| geo::wrap_segment(p, q))
-                        .map(|(p, q)| PathElement::new(vec![p, q], c.stroke_width(2))),
-                )?
-                .label(name)
-                .legend(legend_line(c));
-        }
-        let track_c = RGBColor(0x4A, 0x6F, 0xA5);
-        let tracks: Vec<Ring> = (0..n_planes)
-            .map(|p| p * per_plane)
-            .filter(|&s| s < n_sats)
-            .flat_map(|s| track_of(s, 48))
-            .collect();
-        chart
-            .draw_series(
-                tracks
-                    .into_iter()
-                    .map(|r| PathElement::new(r, track_c.mix(0.7).stroke_width(1))),
-            )?
-            .label("ground track, one satellite per plane (+-48 min)")
-            .legend(legend_line(track_c));
-        chart
-            .draw_series(
-                pos[..n_sats]
-                    .iter()
-                    .flatten()
-                    .map(|&p| Circle::new(p, 2, track_c.filled())),
-            )?
-            .label("satellite")
-            .legend(move |(x, y)| Circle::new((x + 6, y), 3, track_c.filled()));
-        let st = geo.stations();
-        let st_c = RGBColor(0xC0, 0x39, 0x2B);
-        chart
-            .draw_series(
-                st.iter()
-                    .map(|p| TriangleMarker::new((p.lon, p.lat), 6, st_c.filled())),
-            )?
-            .label("ground station")
-            .legend(move |(x, y)| TriangleMarker::new((x + 6, y), 6, st_c.filled()));
-        let dc_c = RGBColor(0x6C, 0x34, 0x83);
-        chart
-            .draw_series(geo.data_centres().iter().map(|p| {
-                EmptyElement::at((p.lon, p.lat)) + Rectangle::new([(-4, -4), (4, 4)], dc_c.filled())
-            }))?
-            .label("data centre")
-            .legend(move |(x, y)| Rectangle::new([(x + 2, y - 4), (x + 10, y + 4)], dc_c.filled()));
-        if let Some(s) = hl {
-            let c = RGBColor(0xE0, 0x1B, 0x84);
-            for r in track_of(s, 48) {
-                chart.draw_series(std::iter::once(PathElement::new(r, c.stroke_width(2))))?;
-            }
-            if let Some(p) = pos[s] {
-                chart
-                    .draw_series(std::iter::once(
-                        EmptyElement::at(p)
-                            + Circle::new((0, 0), 6, c.stroke_width(2))
-                            + Text::new(geo.labels[s].clone(), (8, -14), (FONT, LABEL_PX)),
-                    ))?
-                    .label("satellite of the power/thermal figure")
-                    .legend(move |(x, y)| Circle::new((x + 6, y), 5, c.stroke_width(2)));
-            }
-        }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerLeft)
-            .label_font((FONT, 16))
-            .background_style(PANEL.mix(0.85))
-            .border_style(BLACK)
-            .draw()?;
-        Ok(())
+        draw_legend(&mut chart, SeriesLabelPosition::LowerLeft)
     })?;
     let topo_note = match &topology {
         Ok(l) => format!(
@@ -302,8 +389,8 @@ pub fn map_figure(out: &Output, layers: &MapLayers<'_>, policy: &str) -> Result<
     Ok(Figure {
         id: "map".into(),
         title,
-        x_label: x_label.into(),
-        y_label: y_label.into(),
+        x_label: MAP_X_LABEL.into(),
+        y_label: MAP_Y_LABEL.into(),
         svg,
         caption: format!(
             "Equirectangular map, Natural Earth 1:110m land. Snapshot at the step when policy {policy} moved the most bytes; {} of its links carried data then (coloured, from the link output); {topo_note}. Positions by SGP4 from the scenario: {}.",
@@ -319,61 +406,21 @@ pub fn fault_map_figure(
     faults: &[FaultRecord],
     policy: &str,
 ) -> Result<Figure, HtmlError> {
-    let (land, holes) = geo::land();
     let title = format!("Where faults struck ({policy}): sub-satellite point at each upset");
-    let (x_label, y_label) = ("longitude (deg E)", "latitude (deg N)");
     let pts: Vec<((f64, f64), &FaultRecord)> = faults
         .iter()
         .filter_map(|f| Some((geo.sub_point(f.satellite as usize, f.t)?, f)))
         .collect();
     let svg = render(1160, 600, |root| {
-        let mut chart = ChartBuilder::on(root)
-            .caption(&title, (FONT, TITLE_PX))
-            .margin(8)
-            .x_label_area_size(40)
-            .y_label_area_size(56)
-            .build_cartesian_2d(-180f64..180f64, -90f64..90f64)?;
-        chart.plotting_area().fill(&OCEAN)?;
-        chart
-            .configure_mesh()
-            .x_labels(13)
-            .y_labels(7)
-            .x_desc(x_label)
-            .y_desc(y_label)
-            .label_style((FONT, LABEL_PX))
-            .bold_line_style(grid_bold())
-            .light_line_style(TRANSPARENT)
-            .draw()?;
-        chart.draw_series(land.iter().map(|r| Polygon::new(r.clone(), LAND.filled())))?;
-        chart.draw_series(
-            holes
-                .iter()
-                .map(|r| Polygon::new(r.clone(), OCEAN.filled())),
-        )?;
-        for (cls, c, name) in fault_classes() {
-            chart
-                .draw_series(
-                    pts.iter()
-                        .filter(|(_, f)| fault_class(f) == cls)
-                        .map(|(p, _)| Circle::new(*p, 4, c.filled())),
-                )?
-                .label(name)
-                .legend(move |(x, y)| Circle::new((x + 6, y), 4, c.filled()));
-        }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerLeft)
-            .label_font((FONT, 16))
-            .background_style(PANEL.mix(0.85))
-            .border_style(BLACK)
-            .draw()?;
-        Ok(())
+        let mut chart = world_chart(root, &title)?;
+        draw_faults(&mut chart, &pts, 4)?;
+        draw_legend(&mut chart, SeriesLabelPosition::LowerLeft)
     })?;
     Ok(Figure {
         id: "fault-map".into(),
         title,
-        x_label: x_label.into(),
-        y_label: y_label.into(),
+        x_label: MAP_X_LABEL.into(),
+        y_label: MAP_Y_LABEL.into(),
         svg,
         caption: format!(
             "{} faults of policy {policy}, placed by propagating the satellite to the fault's time.",
@@ -398,6 +445,25 @@ fn fault_classes() -> [(u8, RGBColor, &'static str); 3] {
     ]
 }
 
+/// A marker of `radius_px` at each fault's point, one labelled series per class.
+fn draw_faults(
+    chart: &mut XyChart<'_, '_>,
+    pts: &[((f64, f64), &FaultRecord)],
+    radius_px: i32,
+) -> DrawResult {
+    for (cls, c, name) in fault_classes() {
+        chart
+            .draw_series(
+                pts.iter()
+                    .filter(|(_, f)| fault_class(f) == cls)
+                    .map(|(p, _)| Circle::new(*p, radius_px, c.filled())),
+            )?
+            .label(name)
+            .legend(move |(x, y)| Circle::new((x + 6, y), 4, c.filled()));
+    }
+    Ok(())
+}
+
 /// When faults struck: time against satellite.
 pub fn fault_timeline_figure(
     out: &Output,
@@ -408,6 +474,17 @@ pub fn fault_timeline_figure(
     let title = format!("When faults struck ({policy})");
     let (x_label, y_label) = ("time since start (h)", "satellite index");
     let hours = (out.duration_s() / 3_600.0).max(1e-3);
+    // Hours since the start, and the middle of the satellite's row.
+    let pts: Vec<((f64, f64), &FaultRecord)> = faults
+        .iter()
+        .map(|f| {
+            let at = (
+                out.since_start_s(f.t) / 3_600.0,
+                f64::from(f.satellite) + 0.5,
+            );
+            (at, f)
+        })
+        .collect();
     let svg = render(1160, 380, |root| {
         let mut chart = ChartBuilder::on(root)
             .caption(&title, (FONT, TITLE_PX))
@@ -423,29 +500,8 @@ pub fn fault_timeline_figure(
             .bold_line_style(grid_bold())
             .light_line_style(grid_light())
             .draw()?;
-        for (cls, c, name) in fault_classes() {
-            chart
-                .draw_series(faults.iter().filter(|f| fault_class(f) == cls).map(|f| {
-                    Circle::new(
-                        (
-                            out.since_start_s(f.t) / 3_600.0,
-                            f64::from(f.satellite) + 0.5,
-                        ),
-                        3,
-                        c.filled(),
-                    )
-                }))?
-                .label(name)
-                .legend(move |(x, y)| Circle::new((x + 6, y), 4, c.filled()));
-        }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .label_font((FONT, 16))
-            .background_style(PANEL.mix(0.85))
-            .border_style(BLACK)
-            .draw()?;
-        Ok(())
+        draw_faults(&mut chart, &pts, 3)?;
+        draw_legend(&mut chart, SeriesLabelPosition::UpperRight)
     })?;
     Ok(Figure {
         id: "fault-timeline".into(),
@@ -550,14 +606,7 @@ pub fn cdf_figure(
                 .label(name.as_str())
                 .legend(legend_line(*c));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .label_font((FONT, 16))
-            .background_style(PANEL.mix(0.85))
-            .border_style(BLACK)
-            .draw()?;
-        Ok(())
+        draw_legend(&mut chart, SeriesLabelPosition::UpperLeft)
     })?;
     Ok(Some(Figure {
         id: format!("cdf-{kind}"),
@@ -674,13 +723,7 @@ fn grouped_bars(
             }))?;
         }
         if series.len() > 1 {
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperRight)
-                .label_font((FONT, 16))
-                .background_style(PANEL.mix(0.85))
-                .border_style(BLACK)
-                .draw()?;
+            draw_legend(&mut chart, SeriesLabelPosition::UpperRight)?;
         }
         Ok(())
     })
@@ -1129,14 +1172,7 @@ pub fn cost_figure(
                     .legend(legend_box(c));
             }
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .label_font((FONT, 16))
-            .background_style(PANEL.mix(0.85))
-            .border_style(BLACK)
-            .draw()?;
-        Ok(())
+        draw_legend(&mut chart, SeriesLabelPosition::UpperRight)
     })?;
     Ok(Figure {
         id: "cost".into(),

@@ -51,19 +51,15 @@ pub fn read_parquet(path: &Path) -> Result<Vec<FaultRecord>, ReadError> {
     use arrow_array::types::{TimestampNanosecondType, UInt32Type, UInt64Type};
     use tiandi_orbit::Epoch;
 
-    use crate::parquet_io::{Batch, batches};
+    use crate::parquet_io::batches;
 
     let mut rows = Vec::new();
-    for batch in batches(path)? {
-        let b = Batch {
-            path,
-            batch: &batch,
-        };
+    for b in batches(path)? {
         let t = b.numbers::<TimestampNanosecondType>("time_utc")?;
         let sat = b.numbers::<UInt32Type>("satellite")?;
         let task = b.numbers::<UInt64Type>("task")?;
         let recovered = b.flags("recovered")?;
-        for i in 0..batch.num_rows() {
+        for i in 0..b.n_rows() {
             rows.push(FaultRecord {
                 t: Epoch::from_unix_ns(t.value(i)),
                 satellite: sat.value(i),

@@ -12,13 +12,11 @@ use crate::RunMeta;
 use crate::read::{Csv, ReadError, field, text};
 
 #[cfg(feature = "parquet")]
-use crate::parquet_io::{Batch, batches, numbers, texts, times, utc, write_rows};
+use crate::parquet_io::{Columns, batches, write_rows};
 #[cfg(feature = "parquet")]
 use crate::read::bad;
 #[cfg(feature = "parquet")]
 use arrow_array::types::{Float64Type, UInt32Type, UInt64Type};
-#[cfg(feature = "parquet")]
-use arrow_schema::{DataType, Field, Schema};
 
 pub const PARQUET_FILE: &str = "links.parquet";
 pub const CSV_FILE: &str = "links.csv";
@@ -78,37 +76,29 @@ pub fn write_parquet(
     meta: &RunMeta,
     r: &RunResult,
 ) -> std::io::Result<()> {
-    let schema = Schema::new(vec![
-        Field::new("step", DataType::UInt32, false),
-        Field::new("time_utc", utc(), false),
-        Field::new("a", DataType::UInt32, false),
-        Field::new("b", DataType::UInt32, false),
-        Field::new("kind", DataType::Utf8, false),
-        Field::new("bytes", DataType::UInt64, false),
-        Field::new("utilisation", DataType::Float64, false),
-    ]);
-    write_rows(w, schema, &r.links, |rows| {
-        vec![
-            numbers::<UInt32Type, _>(rows, |l| l.step),
-            times(rows, |l| Some(meta.step_start(l.step).unix_ns())),
-            numbers::<UInt32Type, _>(rows, |l| l.a),
-            numbers::<UInt32Type, _>(rows, |l| l.b),
-            texts(rows, |l| l.kind.as_str()),
-            numbers::<UInt64Type, _>(rows, |l| l.bytes),
-            numbers::<Float64Type, _>(rows, |l| l.utilisation),
-        ]
-    })
+    let c = Columns::<LinkSample>::new();
+    write_rows(
+        w,
+        &r.links,
+        &[
+            c.numbers::<UInt32Type>("step", |l| l.step),
+            c.times("time_utc", false, |l| {
+                Some(meta.step_start(l.step).unix_ns())
+            }),
+            c.numbers::<UInt32Type>("a", |l| l.a),
+            c.numbers::<UInt32Type>("b", |l| l.b),
+            c.texts("kind", |l| l.kind.as_str()),
+            c.numbers::<UInt64Type>("bytes", |l| l.bytes),
+            c.numbers::<Float64Type>("utilisation", |l| l.utilisation),
+        ],
+    )
 }
 
 /// Reads `links.parquet` at `path`.
 #[cfg(feature = "parquet")]
 pub fn read_parquet(path: &Path) -> Result<Vec<LinkSample>, ReadError> {
     let mut rows = Vec::new();
-    for batch in batches(path)? {
-        let b = Batch {
-            path,
-            batch: &batch,
-        };
+    for b in batches(path)? {
         let (step, a, bb) = (
             b.numbers::<UInt32Type>("step")?,
             b.numbers::<UInt32Type>("a")?,
@@ -117,7 +107,7 @@ pub fn read_parquet(path: &Path) -> Result<Vec<LinkSample>, ReadError> {
         let bytes = b.numbers::<UInt64Type>("bytes")?;
         let util = b.numbers::<Float64Type>("utilisation")?;
         let kind = b.texts("kind")?;
-        for i in 0..batch.num_rows() {
+        for i in 0..b.n_rows() {
             let k = kind.value(i);
             rows.push(LinkSample {
                 step: step.value(i),

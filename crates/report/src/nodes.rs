@@ -11,11 +11,9 @@ use crate::RunMeta;
 use crate::read::{Csv, ReadError, field};
 
 #[cfg(feature = "parquet")]
-use crate::parquet_io::{Batch, batches, flags, numbers, times, utc, write_rows};
+use crate::parquet_io::{Columns, batches, write_rows};
 #[cfg(feature = "parquet")]
 use arrow_array::types::{Float32Type, Float64Type, UInt32Type};
-#[cfg(feature = "parquet")]
-use arrow_schema::{DataType, Field, Schema};
 
 pub const PARQUET_FILE: &str = "nodes.parquet";
 pub const CSV_FILE: &str = "nodes.csv";
@@ -82,41 +80,31 @@ pub fn write_parquet(
     meta: &RunMeta,
     r: &RunResult,
 ) -> std::io::Result<()> {
-    let schema = Schema::new(vec![
-        Field::new("step", DataType::UInt32, false),
-        Field::new("time_utc", utc(), false),
-        Field::new("satellite", DataType::UInt32, false),
-        Field::new("soc_fraction", DataType::Float32, false),
-        Field::new("temp_k", DataType::Float32, false),
-        Field::new("compute_w", DataType::Float32, false),
-        Field::new("curtailed_w", DataType::Float32, false),
-        Field::new("throttled", DataType::Boolean, false),
-        Field::new("work_flop", DataType::Float64, false),
-    ]);
-    write_rows(w, schema, &r.nodes, |rows| {
-        vec![
-            numbers::<UInt32Type, _>(rows, |n| n.step),
-            times(rows, |n| Some(meta.step_start(n.step + 1).unix_ns())),
-            numbers::<UInt32Type, _>(rows, |n| n.satellite),
-            numbers::<Float32Type, _>(rows, |n| n.soc_fraction),
-            numbers::<Float32Type, _>(rows, |n| n.temp_k),
-            numbers::<Float32Type, _>(rows, |n| n.compute_w),
-            numbers::<Float32Type, _>(rows, |n| n.curtailed_w),
-            flags(rows, |n| n.throttled),
-            numbers::<Float64Type, _>(rows, |n| n.work_flop),
-        ]
-    })
+    let c = Columns::<NodeSample>::new();
+    write_rows(
+        w,
+        &r.nodes,
+        &[
+            c.numbers::<UInt32Type>("step", |n| n.step),
+            c.times("time_utc", false, |n| {
+                Some(meta.step_start(n.step + 1).unix_ns())
+            }),
+            c.numbers::<UInt32Type>("satellite", |n| n.satellite),
+            c.numbers::<Float32Type>("soc_fraction", |n| n.soc_fraction),
+            c.numbers::<Float32Type>("temp_k", |n| n.temp_k),
+            c.numbers::<Float32Type>("compute_w", |n| n.compute_w),
+            c.numbers::<Float32Type>("curtailed_w", |n| n.curtailed_w),
+            c.flags("throttled", |n| n.throttled),
+            c.numbers::<Float64Type>("work_flop", |n| n.work_flop),
+        ],
+    )
 }
 
 /// Reads `nodes.parquet` at `path`.
 #[cfg(feature = "parquet")]
 pub fn read_parquet(path: &Path) -> Result<Vec<NodeSample>, ReadError> {
     let mut rows = Vec::new();
-    for batch in batches(path)? {
-        let b = Batch {
-            path,
-            batch: &batch,
-        };
+    for b in batches(path)? {
         let (step, sat) = (
             b.numbers::<UInt32Type>("step")?,
             b.numbers::<UInt32Type>("satellite")?,
@@ -129,7 +117,7 @@ pub fn read_parquet(path: &Path) -> Result<Vec<NodeSample>, ReadError> {
         );
         let throttled = b.flags("throttled")?;
         let work = b.numbers::<Float64Type>("work_flop")?;
-        for i in 0..batch.num_rows() {
+        for i in 0..b.n_rows() {
             rows.push(NodeSample {
                 step: step.value(i),
                 satellite: sat.value(i),

@@ -167,41 +167,27 @@ pub fn read_csv(path: &Path) -> Result<Vec<TaskRow>, ReadError> {
 /// `tasks.parquet`: the columns of `tasks.csv`, plus the deadline and the latency.
 #[cfg(feature = "parquet")]
 pub fn write_parquet(w: &mut (dyn Write + Send), r: &RunResult) -> std::io::Result<()> {
-    use crate::parquet_io::{flags, numbers, texts, times, utc, write_rows};
+    use crate::parquet_io::{Columns, write_rows};
     use arrow_array::types::{Float64Type, UInt32Type, UInt64Type};
-    use arrow_schema::{DataType, Field, Schema};
-    let schema = Schema::new(vec![
-        Field::new("id", DataType::UInt64, false),
-        Field::new("kind", DataType::Utf8, false),
-        Field::new("arrival_utc", utc(), false),
-        Field::new("deadline_utc", utc(), false),
-        Field::new("placement", DataType::Utf8, false),
-        Field::new("start_utc", utc(), true),
-        Field::new("finish_utc", utc(), false),
-        Field::new("latency_s", DataType::Float64, false),
-        Field::new("bytes_moved", DataType::UInt64, false),
-        Field::new("downlink_bytes", DataType::UInt64, false),
-        Field::new("isl_bytes", DataType::UInt64, false),
-        Field::new("retries", DataType::UInt32, false),
-        Field::new("outcome", DataType::Utf8, false),
-        Field::new("deadline_met", DataType::Boolean, false),
-    ]);
-    write_rows(w, schema, &r.tasks, |rows| {
-        vec![
-            numbers::<UInt64Type, _>(rows, |t| t.id),
-            texts(rows, |t| t.kind.as_str()),
-            times(rows, |t| Some(t.arrival.unix_ns())),
-            times(rows, |t| Some(t.deadline.unix_ns())),
-            texts(rows, |t| placement_text(&t.placement)),
-            times(rows, |t| t.start.map(|s| s.unix_ns())),
-            times(rows, |t| Some(t.finish.unix_ns())),
-            numbers::<Float64Type, _>(rows, TaskRecord::latency_s),
-            numbers::<UInt64Type, _>(rows, |t| t.bytes_moved),
-            numbers::<UInt64Type, _>(rows, |t| t.downlink_bytes),
-            numbers::<UInt64Type, _>(rows, |t| t.isl_bytes),
-            numbers::<UInt32Type, _>(rows, |t| t.retries),
-            texts(rows, |t| t.outcome.as_str()),
-            flags(rows, TaskRecord::deadline_met),
-        ]
-    })
+    let c = Columns::<TaskRecord>::new();
+    write_rows(
+        w,
+        &r.tasks,
+        &[
+            c.numbers::<UInt64Type>("id", |t| t.id),
+            c.texts("kind", |t| t.kind.as_str()),
+            c.times("arrival_utc", false, |t| Some(t.arrival.unix_ns())),
+            c.times("deadline_utc", false, |t| Some(t.deadline.unix_ns())),
+            c.texts("placement", |t| placement_text(&t.placement)),
+            c.times("start_utc", true, |t| t.start.map(|s| s.unix_ns())),
+            c.times("finish_utc", false, |t| Some(t.finish.unix_ns())),
+            c.numbers::<Float64Type>("latency_s", TaskRecord::latency_s),
+            c.numbers::<UInt64Type>("bytes_moved", |t| t.bytes_moved),
+            c.numbers::<UInt64Type>("downlink_bytes", |t| t.downlink_bytes),
+            c.numbers::<UInt64Type>("isl_bytes", |t| t.isl_bytes),
+            c.numbers::<UInt32Type>("retries", |t| t.retries),
+            c.texts("outcome", |t| t.outcome.as_str()),
+            c.flags("deadline_met", TaskRecord::deadline_met),
+        ],
+    )
 }
