@@ -737,12 +737,7 @@ async fn get_node(
         });
         out["temperature_k"] = json!(s.temp_k);
     }
-    out["telemetry"] = json!(t.report(v).map(|r| Telemetry {
-        battery_soc: r.battery_soc,
-        temperature_k: r.temperature_k,
-        failed: r.failed,
-        slots: r.slots,
-    }));
+    out["telemetry"] = json!(t.report(v).map(Telemetry::from));
     out["at"] = json!(iso(st.clock.now_ns()));
     Ok(axum::Json(out).into_response())
 }

@@ -40,7 +40,9 @@ pub enum ServeError {
     #[error(transparent)]
     Store(#[from] store::StoreError),
     #[error("twin: {0}")]
-    Twin(String),
+    Start(#[from] service::StartError),
+    #[error("twin: {0}")]
+    Twin(#[from] tiandi_twin::TwinError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -98,7 +100,7 @@ pub fn build_state(
             factor: 1.0,
         },
     };
-    let mut svc = Service::new(scenario, &config.policy).map_err(ServeError::Twin)?;
+    let mut svc = Service::new(scenario, &config.policy)?;
     svc.max_active_per_tenant = config.max_active_per_tenant;
     svc.max_active_bytes_per_tenant = config.max_active_bytes_per_tenant;
     svc.heartbeat_timeout = Duration::from_secs_f64(config.heartbeat_timeout_s);
@@ -108,7 +110,7 @@ pub fn build_state(
     // The first step catches up with the time the service was down: work that ended
     // meanwhile is stored as ended, with the clock, before anything is served. Its events
     // went to nobody and are dropped.
-    svc.tick(clock.now_ns(), wall).map_err(ServeError::Twin)?;
+    svc.tick(clock.now_ns(), wall)?;
     let mut writes = svc.take_changes().writes;
     let meta = serde_json::to_vec(&StoredClock {
         mode: clock_text.to_string(),

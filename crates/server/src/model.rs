@@ -246,6 +246,18 @@ pub struct Telemetry {
     pub slots: Option<u32>,
 }
 
+impl From<&tiandi_twin::NodeReport> for Telemetry {
+    /// What the twin holds of a node's last report, as it went over the wire.
+    fn from(r: &tiandi_twin::NodeReport) -> Self {
+        Telemetry {
+            battery_soc: r.battery_soc,
+            temperature_k: r.temperature_k,
+            failed: r.failed,
+            slots: r.slots,
+        }
+    }
+}
+
 /// One piece of work handed to an agent.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Assignment {

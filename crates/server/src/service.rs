@@ -14,7 +14,7 @@ use base64::Engine as _;
 use tiandi_orbit::Epoch;
 use tiandi_scenario::Scenario;
 use tiandi_scheduler::{Decision, Policy, View};
-use tiandi_twin::{Executors, Load, NodeReport, Occupancy, Twin, TwinView};
+use tiandi_twin::{Executors, Load, NodeReport, Occupancy, Twin, TwinError, TwinView};
 use tiandi_workload::{Destination, Task};
 
 use crate::model::{
@@ -79,6 +79,15 @@ impl Occupancy for Loads {
     fn link_busy_until_ns(&self, _a: u32, _b: u32) -> i64 {
         i64::MIN
     }
+}
+
+/// Why a service could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Twin(#[from] TwinError),
+    #[error("unknown policy {0:?}")]
+    UnknownPolicy(String),
 }
 
 /// What kind of refusal: the HTTP layer maps each to its status.
@@ -258,8 +267,8 @@ pub(crate) fn secs_ns(s: f64) -> i64 {
 }
 
 impl Service {
-    pub fn new(scenario: &Scenario, policy: &str) -> Result<Service, String> {
-        let twin = Twin::new(&scenario.world()).map_err(|e| e.to_string())?;
+    pub fn new(scenario: &Scenario, policy: &str) -> Result<Service, StartError> {
+        let twin = Twin::new(&scenario.world())?;
         let names = scenario.node_labels();
         let by_name = names
             .iter()
@@ -267,7 +276,7 @@ impl Service {
             .map(|(i, n)| (n.clone(), i as u32))
             .collect();
         let policy_box: Box<dyn Policy + Send> = tiandi_scheduler::by_name(policy)
-            .ok_or_else(|| format!("unknown policy {policy:?}"))?;
+            .ok_or_else(|| StartError::UnknownPolicy(policy.to_string()))?;
         let n = twin.n_nodes();
         Ok(Service {
             twin,
@@ -820,11 +829,8 @@ impl Service {
 
     /// Advances to twin time `now_ns`: topology and node model, modelled stage finishes,
     /// lost agents, and another try for unplaced stages.
-    pub fn tick(&mut self, now_ns: i64, wall: Instant) -> Result<(), String> {
-        let changes = self
-            .twin
-            .advance_to(now_ns, &self.loads)
-            .map_err(|e| e.to_string())?;
+    pub fn tick(&mut self, now_ns: i64, wall: Instant) -> Result<(), TwinError> {
+        let changes = self.twin.advance_to(now_ns, &self.loads)?;
         for c in changes {
             let (a, b) = (
                 self.names[c.a as usize].clone(),
