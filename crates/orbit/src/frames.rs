@@ -120,11 +120,9 @@ pub fn ecef_to_geodetic(r: DVec3) -> Geodetic {
     for _ in 0..10 {
         let (sin_lat, cos_lat) = lat.sin_cos();
         let n = WGS84_A_KM / (1.0 - WGS84_E2 * sin_lat * sin_lat).sqrt();
-        alt = if cos_lat.abs() > 1e-6 {
-            p / cos_lat - n
-        } else {
-            r.z.abs() / sin_lat.abs() - n * (1.0 - WGS84_E2)
-        };
+        // h = p cos(lat) + z sin(lat) - a sqrt(1 - e^2 sin^2 lat): no division by cos(lat),
+        // so it stays exact to rounding up to the poles.
+        alt = p * cos_lat + r.z * sin_lat - WGS84_A_KM * WGS84_A_KM / n;
         let next = r.z.atan2(p * (1.0 - WGS84_E2 * n / (n + alt)));
         let done = (next - lat).abs() < 1e-14;
         lat = next;
