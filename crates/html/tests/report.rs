@@ -267,18 +267,26 @@ fn csv_series_read_like_parquet() {
         ));
     }
     let mut n = String::from(
-        "step,time_utc,satellite,soc_fraction,temp_k,compute_w,curtailed_w,throttled,work_flop\n",
+        "step,time_utc,satellite,soc_fraction,temp_k,compute_w,idle_w,bus_w,heater_w,\
+         harvested_w,loss_w,curtailed_w,throttled,power_limited,powered_slots,work_flop\n",
     );
     for r in nodes {
         n.push_str(&format!(
-            "{},x,{},{},{},{},{},{},{}\n",
+            "{},x,{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
             r.step,
             r.satellite,
             r.soc_fraction,
             r.temp_k,
             r.compute_w,
+            r.idle_w,
+            r.bus_w,
+            r.heater_w,
+            r.harvested_w,
+            r.loss_w,
             r.curtailed_w,
             r.throttled,
+            r.power_limited,
+            r.powered_slots,
             r.work_flop
         ));
     }

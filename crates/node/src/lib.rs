@@ -20,7 +20,7 @@ pub mod thermal;
 
 pub use environment::{Environment, OrbitSurvey, survey_orbit};
 pub use error::ParamError;
-pub use node::{Limit, NodeConfig, NodeState, StepResult};
+pub use node::{Grant, Limit, NodeConfig, NodeState, StepResult};
 pub use payload::{Accelerator, CATALOGUE, accelerator};
 pub use power::{Battery, CellType, Pointing, PowerFlows, SolarArray};
 pub use radiation::{FaultModel, FaultRng, SaaModel};

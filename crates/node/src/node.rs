@@ -5,7 +5,7 @@ use crate::environment::Environment;
 use crate::error::{ParamError, within};
 use crate::payload::Accelerator;
 use crate::power::{Battery, PowerFlows, SolarArray, payload_available_w, step_power};
-use crate::thermal::ThermalParams;
+use crate::thermal::{ThermalEnv, ThermalParams};
 
 /// Seconds per Julian year, for array ageing.
 const S_PER_YEAR: f64 = 365.25 * 86_400.0;
@@ -31,9 +31,10 @@ impl NodeConfig {
 }
 
 /// What bounded the payload in a step.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Limit {
     /// Granted what was requested.
+    #[default]
     None,
     /// Not enough array and battery energy.
     Power,
@@ -41,12 +42,35 @@ pub enum Limit {
     Thermal,
 }
 
+/// What the node can give its payload over the coming step, decided at the step's start
+/// (see [`NodeState::grant`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Grant {
+    pub array_w: f64,
+    /// What was asked for, clamped to the payload's maximum, W.
+    pub requested_w: f64,
+    /// Heater power reserved so the electronics stay at or above their minimum even if the
+    /// payload draws only its floor, W.
+    pub heater_w: f64,
+    /// The largest average payload power the step allows (array, battery above its
+    /// depth-of-discharge floor, and radiator), W.
+    pub payload_cap_w: f64,
+    /// What bounded the cap below the request.
+    pub limit: Limit,
+    thermal_env: ThermalEnv,
+}
+
 /// The outcome of one step.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct StepResult {
     pub array_w: f64,
     pub requested_w: f64,
+    /// Average payload power drawn in the step, W.
     pub granted_w: f64,
+    /// Average heater power drawn, W.
+    pub heater_w: f64,
+    /// Average bus power served, W.
+    pub bus_w: f64,
     /// Fraction of the payload's peak throughput delivered at `granted_w`.
     pub throughput_fraction: f64,
     pub limit: Limit,
@@ -102,10 +126,18 @@ impl NodeState {
         self.age_s / S_PER_YEAR
     }
 
-    /// Advances `dt_s` seconds in a constant environment. The payload gets the least of
-    /// what it requests, its maximum, what power allows and what keeps the temperature at
-    /// or below the limit; the bus is served first.
-    pub fn step(&mut self, dt_s: f64, env: &Environment, requested_payload_w: f64) -> StepResult {
+    /// What the coming `dt_s` step allows the payload, in a constant environment, when it
+    /// asks for `requested_payload_w` and will draw at least `floor_w` (its powered idle
+    /// devices). The bus is served first, then the heaters (sized for the floor), then the
+    /// payload up to what the array and the battery above its depth-of-discharge floor can
+    /// supply and what keeps the temperature at or below the limit. Changes nothing.
+    pub fn grant(
+        &self,
+        dt_s: f64,
+        env: &Environment,
+        requested_payload_w: f64,
+        floor_w: f64,
+    ) -> Grant {
         assert!(dt_s.is_finite() && dt_s >= 0.0, "step {dt_s} s");
         let cfg = &self.config;
         let requested_w = requested_payload_w.clamp(0.0, cfg.payload_max_w());
@@ -115,41 +147,78 @@ impl NodeState {
             env.array_cos_incidence(cfg.array.pointing()),
             self.age_years(),
         );
-        let power_cap_w =
-            payload_available_w(&cfg.battery, self.soc_wh, array_w, cfg.bus_power_w, dt_s);
         let thermal_env = env.thermal();
+        let floor_w = floor_w.clamp(0.0, requested_w);
+        let heater_w =
+            cfg.thermal
+                .heater_w(self.temp_k, cfg.bus_power_w + floor_w, &thermal_env, dt_s);
+        let power_cap_w = payload_available_w(
+            &cfg.battery,
+            self.soc_wh,
+            array_w,
+            cfg.bus_power_w + heater_w,
+            dt_s,
+        );
         let wanted_w = requested_w.min(power_cap_w);
-        let granted_w = cfg.thermal.max_payload_heat_w(
+        let payload_cap_w = cfg.thermal.max_payload_heat_w(
             self.temp_k,
-            cfg.bus_power_w,
+            cfg.bus_power_w + heater_w,
             wanted_w,
             &thermal_env,
             dt_s,
         );
-        let limit = if granted_w >= requested_w {
+        let limit = if payload_cap_w >= requested_w {
             Limit::None
-        } else if granted_w < wanted_w {
+        } else if payload_cap_w < wanted_w {
             Limit::Thermal
         } else {
             Limit::Power
         };
+        Grant {
+            array_w,
+            requested_w,
+            heater_w,
+            payload_cap_w,
+            limit,
+            thermal_env,
+        }
+    }
+
+    /// Ends the step that `grant` opened: the payload drew `payload_w` on average (at most
+    /// the grant's cap). The heaters draw what the actual heat leaves them to do, the
+    /// battery takes the balance and the temperature follows.
+    pub fn settle(&mut self, dt_s: f64, grant: &Grant, payload_w: f64) -> StepResult {
+        let cfg = &self.config;
+        let payload_w = payload_w.clamp(0.0, grant.payload_cap_w);
+        let heater_w = cfg
+            .thermal
+            .heater_w(
+                self.temp_k,
+                cfg.bus_power_w + payload_w,
+                &grant.thermal_env,
+                dt_s,
+            )
+            .min(grant.heater_w);
         let flows = step_power(
             &cfg.battery,
             &mut self.soc_wh,
-            array_w,
-            cfg.bus_power_w,
-            granted_w,
+            grant.array_w,
+            cfg.bus_power_w + heater_w,
+            payload_w,
             dt_s,
         );
-        let bus_served_w = if dt_s > 0.0 {
-            cfg.bus_power_w - flows.bus_unserved_wh * 3_600.0 / dt_s
+        let unserved_w = if dt_s > 0.0 {
+            flows.bus_unserved_wh * 3_600.0 / dt_s
         } else {
-            cfg.bus_power_w
+            0.0
         };
+        // A brown-out takes from the heaters first, then from the bus.
+        let bus_w = cfg.bus_power_w - (unserved_w - heater_w).max(0.0);
+        let heater_w = (heater_w - unserved_w).max(0.0);
         self.temp_k = cfg.thermal.integrate(
             self.temp_k,
-            bus_served_w + flows.payload_w,
-            &thermal_env,
+            bus_w + heater_w + flows.payload_w,
+            &grant.thermal_env,
             dt_s,
         );
         self.age_s += dt_s;
@@ -159,15 +228,24 @@ impl NodeState {
             0.0
         };
         StepResult {
-            array_w,
-            requested_w,
+            array_w: grant.array_w,
+            requested_w: grant.requested_w,
             granted_w: flows.payload_w,
+            heater_w,
+            bus_w,
             throughput_fraction: cfg.accelerator.throughput_fraction(per_accelerator_w),
-            limit,
+            limit: grant.limit,
             power: flows,
             temp_k: self.temp_k,
             soc_wh: self.soc_wh,
         }
+    }
+
+    /// Advances `dt_s` seconds in a constant environment with the payload drawing all it
+    /// is granted of `requested_payload_w` ([`Self::grant`] then [`Self::settle`]).
+    pub fn step(&mut self, dt_s: f64, env: &Environment, requested_payload_w: f64) -> StepResult {
+        let grant = self.grant(dt_s, env, requested_payload_w, 0.0);
+        self.settle(dt_s, &grant, grant.payload_cap_w)
     }
 }
 

@@ -61,7 +61,22 @@ pub struct ThermalParams {
     emissivity: f64,
     absorptivity: f64,
     temp_limit_k: f64,
+    /// The electronics' minimum operating temperature, K: heaters hold it.
+    min_temp_k: f64,
+    /// Heater power available, W.
+    heater_max_w: f64,
 }
+
+/// Minimum operating temperature of the payload electronics, K: -20 C, the cold end of the
+/// typical operating range of spacecraft electronics boxes (-20 to +50 C; Gilmore,
+/// Spacecraft Thermal Control Handbook vol. 1, 2nd ed., 2002, ch. 1, typical component
+/// temperature limits). Jetson AGX Orin modules are rated from -25 C (NVIDIA Jetson AGX
+/// Orin Series Data Sheet, operating temperature).
+pub const MIN_OPERATING_TEMP_K: f64 = 253.15;
+/// Heater power a satellite can spend to stay above its minimum, W. ASSUMED: a round
+/// figure, a third of the default 300 W bus; heaters of small LEO buses are tens of watts
+/// (Gilmore 2002, ch. 7).
+pub const HEATER_MAX_W: f64 = 100.0;
 
 /// Bound on sub-steps in one call, so a huge `dt` cannot loop for ever.
 const MAX_SUBSTEPS: usize = 100_000;
@@ -82,7 +97,47 @@ impl ThermalParams {
             emissivity: unit_fraction("emissivity", emissivity)?,
             absorptivity: unit_fraction("absorptivity", absorptivity)?,
             temp_limit_k: within("temp-limit-k", temp_limit_k, 3.0, 1_000.0)?,
+            min_temp_k: MIN_OPERATING_TEMP_K.min(temp_limit_k),
+            heater_max_w: HEATER_MAX_W,
         })
+    }
+
+    /// Sets the heaters: the temperature they hold and the power they may draw.
+    pub fn with_heater(mut self, min_temp_k: f64, heater_max_w: f64) -> Result<Self, ParamError> {
+        self.min_temp_k = within("min-temp-k", min_temp_k, 3.0, self.temp_limit_k)?;
+        self.heater_max_w = non_negative("heater-max-w", heater_max_w)?;
+        Ok(self)
+    }
+
+    pub fn min_temp_k(&self) -> f64 {
+        self.min_temp_k
+    }
+    pub fn heater_max_w(&self) -> f64 {
+        self.heater_max_w
+    }
+
+    /// The least heater power in `[0, heater_max_w]` that keeps the temperature at or
+    /// above the minimum at the end of a `dt_s` step (and so throughout it, the solution
+    /// being monotone), given the other internal heat `base_w`; the maximum when even that
+    /// is not enough.
+    pub fn heater_w(&self, temp_k: f64, base_w: f64, env: &ThermalEnv, dt_s: f64) -> f64 {
+        let warm = |h: f64| self.integrate(temp_k, base_w + h, env, dt_s) >= self.min_temp_k;
+        if warm(0.0) {
+            return 0.0;
+        }
+        if !warm(self.heater_max_w) {
+            return self.heater_max_w;
+        }
+        let (mut lo, mut hi) = (0.0, self.heater_max_w);
+        for _ in 0..THROTTLE_ITERATIONS {
+            let mid = 0.5 * (lo + hi);
+            if warm(mid) {
+                hi = mid;
+            } else {
+                lo = mid;
+            }
+        }
+        hi
     }
 
     pub fn heat_capacity_j_per_k(&self) -> f64 {

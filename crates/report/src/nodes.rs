@@ -18,25 +18,47 @@ use arrow_array::types::{Float32Type, Float64Type, UInt32Type};
 pub const PARQUET_FILE: &str = "nodes.parquet";
 pub const CSV_FILE: &str = "nodes.csv";
 
+/// The power columns, W, in file order, with how each is read from and written to a sample.
+type PowerField = (
+    &'static str,
+    fn(&NodeSample) -> f32,
+    fn(&mut NodeSample, f32),
+);
+
+const POWER: [PowerField; 7] = [
+    ("compute_w", |n| n.compute_w, |n, v| n.compute_w = v),
+    ("idle_w", |n| n.idle_w, |n, v| n.idle_w = v),
+    ("bus_w", |n| n.bus_w, |n, v| n.bus_w = v),
+    ("heater_w", |n| n.heater_w, |n, v| n.heater_w = v),
+    ("harvested_w", |n| n.harvested_w, |n, v| n.harvested_w = v),
+    ("loss_w", |n| n.loss_w, |n, v| n.loss_w = v),
+    ("curtailed_w", |n| n.curtailed_w, |n, v| n.curtailed_w = v),
+];
+
 /// `nodes.csv`.
 pub fn write_csv(w: &mut dyn Write, meta: &RunMeta, r: &RunResult) -> std::io::Result<()> {
-    writeln!(
-        w,
-        "step,time_utc,satellite,soc_fraction,temp_k,compute_w,curtailed_w,throttled,work_flop"
-    )?;
+    write!(w, "step,time_utc,satellite,soc_fraction,temp_k")?;
+    for (name, _, _) in &POWER {
+        write!(w, ",{name}")?;
+    }
+    writeln!(w, ",throttled,power_limited,powered_slots,work_flop")?;
     for n in &r.nodes {
-        writeln!(
+        write!(
             w,
-            "{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{}",
             n.step,
             meta.step_start(n.step + 1),
             n.satellite,
             n.soc_fraction,
             n.temp_k,
-            n.compute_w,
-            n.curtailed_w,
-            n.throttled,
-            n.work_flop
+        )?;
+        for (_, get, _) in &POWER {
+            write!(w, ",{}", get(n))?;
+        }
+        writeln!(
+            w,
+            ",{},{},{},{}",
+            n.throttled, n.power_limited, n.powered_slots, n.work_flop
         )?;
     }
     Ok(())
@@ -45,27 +67,36 @@ pub fn write_csv(w: &mut dyn Write, meta: &RunMeta, r: &RunResult) -> std::io::R
 /// Reads `nodes.csv` at `path` (`time_utc` follows from the step and is not read).
 pub fn read_csv(path: &Path) -> Result<Vec<NodeSample>, ReadError> {
     let csv = Csv::open(path)?;
-    let [step, sat, soc, temp, compute, curtailed, throttled, work] = csv.cols([
+    let [step, sat, soc, temp, throttled, limited, powered, work] = csv.cols([
         "step",
         "satellite",
         "soc_fraction",
         "temp_k",
-        "compute_w",
-        "curtailed_w",
         "throttled",
+        "power_limited",
+        "powered_slots",
         "work_flop",
     ])?;
+    let power: Vec<usize> = POWER
+        .iter()
+        .map(|(name, _, _)| csv.col(name))
+        .collect::<Result<_, _>>()?;
     csv.rows(|r| {
-        Ok(NodeSample {
+        let mut n = NodeSample {
             step: field(r, step, "step")?,
             satellite: field(r, sat, "satellite")?,
             soc_fraction: field(r, soc, "soc_fraction")?,
             temp_k: field(r, temp, "temp_k")?,
-            compute_w: field(r, compute, "compute_w")?,
-            curtailed_w: field(r, curtailed, "curtailed_w")?,
             throttled: field(r, throttled, "throttled")?,
+            power_limited: field(r, limited, "power_limited")?,
+            powered_slots: field(r, powered, "powered_slots")?,
             work_flop: field(r, work, "work_flop")?,
-        })
+            ..NodeSample::default()
+        };
+        for ((name, _, set), &idx) in POWER.iter().zip(&power) {
+            set(&mut n, field(r, idx, name)?);
+        }
+        Ok(n)
     })
 }
 
@@ -81,23 +112,25 @@ pub fn write_parquet(
     r: &RunResult,
 ) -> std::io::Result<()> {
     let c = Columns::<NodeSample>::new();
-    write_rows(
-        w,
-        &r.nodes,
-        &[
-            c.numbers::<UInt32Type>("step", |n| n.step),
-            c.times("time_utc", false, |n| {
-                Some(meta.step_start(n.step + 1).unix_ns())
-            }),
-            c.numbers::<UInt32Type>("satellite", |n| n.satellite),
-            c.numbers::<Float32Type>("soc_fraction", |n| n.soc_fraction),
-            c.numbers::<Float32Type>("temp_k", |n| n.temp_k),
-            c.numbers::<Float32Type>("compute_w", |n| n.compute_w),
-            c.numbers::<Float32Type>("curtailed_w", |n| n.curtailed_w),
-            c.flags("throttled", |n| n.throttled),
-            c.numbers::<Float64Type>("work_flop", |n| n.work_flop),
-        ],
-    )
+    let mut cols = vec![
+        c.numbers::<UInt32Type>("step", |n| n.step),
+        c.times("time_utc", false, |n| {
+            Some(meta.step_start(n.step + 1).unix_ns())
+        }),
+        c.numbers::<UInt32Type>("satellite", |n| n.satellite),
+        c.numbers::<Float32Type>("soc_fraction", |n| n.soc_fraction),
+        c.numbers::<Float32Type>("temp_k", |n| n.temp_k),
+    ];
+    for (name, get, _) in POWER {
+        cols.push(c.numbers::<Float32Type>(name, get));
+    }
+    cols.extend([
+        c.flags("throttled", |n| n.throttled),
+        c.flags("power_limited", |n| n.power_limited),
+        c.numbers::<UInt32Type>("powered_slots", |n| n.powered_slots),
+        c.numbers::<Float64Type>("work_flop", |n| n.work_flop),
+    ]);
+    write_rows(w, &r.nodes, &cols)
 }
 
 /// Reads `nodes.parquet` at `path`.
@@ -109,25 +142,33 @@ pub fn read_parquet(path: &Path) -> Result<Vec<NodeSample>, ReadError> {
             b.numbers::<UInt32Type>("step")?,
             b.numbers::<UInt32Type>("satellite")?,
         );
-        let (soc, temp, compute, curtailed) = (
+        let (soc, temp) = (
             b.numbers::<Float32Type>("soc_fraction")?,
             b.numbers::<Float32Type>("temp_k")?,
-            b.numbers::<Float32Type>("compute_w")?,
-            b.numbers::<Float32Type>("curtailed_w")?,
         );
-        let throttled = b.flags("throttled")?;
+        let power = POWER
+            .iter()
+            .map(|(name, _, set)| Ok((b.numbers::<Float32Type>(name)?, *set)))
+            .collect::<Result<Vec<_>, ReadError>>()?;
+        let (throttled, limited) = (b.flags("throttled")?, b.flags("power_limited")?);
+        let powered = b.numbers::<UInt32Type>("powered_slots")?;
         let work = b.numbers::<Float64Type>("work_flop")?;
         for i in 0..b.n_rows() {
-            rows.push(NodeSample {
+            let mut n = NodeSample {
                 step: step.value(i),
                 satellite: sat.value(i),
                 soc_fraction: soc.value(i),
                 temp_k: temp.value(i),
-                compute_w: compute.value(i),
-                curtailed_w: curtailed.value(i),
                 throttled: throttled.value(i),
+                power_limited: limited.value(i),
+                powered_slots: powered.value(i),
                 work_flop: work.value(i),
-            });
+                ..NodeSample::default()
+            };
+            for (col, set) in &power {
+                set(&mut n, col.value(i));
+            }
+            rows.push(n);
         }
     }
     Ok(rows)

@@ -87,10 +87,40 @@ pub struct PolicyFigures {
     pub energy_used_wh: Option<f64>,
     pub energy_curtailed_wh: Option<f64>,
     pub throttled_s: Option<f64>,
+    /// Satellite-seconds with the payload held below its demand by power.
+    #[serde(default)]
+    pub power_limited_s: Option<f64>,
+    /// Where the satellites' energy went.
+    #[serde(default)]
+    pub energy: Option<EnergyFigures>,
     pub faults_injected: Option<u64>,
+    /// Faults that struck a device while it ran a stage.
+    #[serde(default)]
+    pub faults_hit_stages: Option<u64>,
+    /// Stages restarted after a fault (`faults_hit_stages` less the tasks it failed).
     pub faults_recovered: Option<u64>,
+    /// Useful work thrown away by faults and power cuts, FLOP.
+    #[serde(default)]
+    pub work_lost_flop: Option<f64>,
+    /// Stages stopped by a power cut and queued again.
+    #[serde(default)]
+    pub stages_preempted: Option<u64>,
     #[serde(default)]
     pub by_kind: Vec<KindFigures>,
+}
+
+/// The satellites' energy over the run, Wh. `harvested = compute + idle + bus + heater +
+/// loss + curtailed + stored_change`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EnergyFigures {
+    pub harvested_wh: f64,
+    pub compute_wh: f64,
+    pub idle_wh: f64,
+    pub bus_wh: f64,
+    pub heater_wh: f64,
+    pub loss_wh: f64,
+    pub curtailed_wh: f64,
+    pub stored_change_wh: f64,
 }
 
 /// One task kind's entry of a policy.
@@ -163,8 +193,22 @@ impl PolicyFigures {
             energy_used_wh: value(s.energy_used_wh),
             energy_curtailed_wh: value(s.energy_curtailed_wh),
             throttled_s: value(s.throttled_s),
+            power_limited_s: value(s.physics.power_limited_s),
+            energy: Some(EnergyFigures {
+                harvested_wh: s.physics.energy.harvested_wh,
+                compute_wh: s.physics.energy.compute_wh,
+                idle_wh: s.physics.energy.idle_wh,
+                bus_wh: s.physics.energy.bus_wh,
+                heater_wh: s.physics.energy.heater_wh,
+                loss_wh: s.physics.energy.loss_wh,
+                curtailed_wh: s.physics.energy.curtailed_wh,
+                stored_change_wh: s.physics.energy.stored_change_wh,
+            }),
             faults_injected: Some(s.faults_injected),
+            faults_hit_stages: Some(s.faults_hit_stages),
             faults_recovered: Some(s.faults_recovered),
+            work_lost_flop: value(s.physics.work_lost_flop),
+            stages_preempted: Some(s.physics.stages_preempted),
             by_kind: s
                 .by_kind
                 .iter()

@@ -11,7 +11,8 @@ use tiandi_report::summary::{SummaryFile, read_summary};
 use tiandi_report::tasks::{CSV_HEADER, TaskRow};
 use tiandi_report::{PolicyRun, RunFiles, RunMeta, read_run_files, summary_json, write_outputs};
 use tiandi_sim::model::{
-    FaultRecord, KindSummary, LinkSample, NodeSample, Outcome, RunResult, Summary, TaskRecord,
+    EnergyBooks, FaultRecord, KindSummary, LinkSample, NodeSample, Outcome, PhysicsBooks,
+    RunResult, Summary, TaskRecord,
 };
 use tiandi_workload::TaskKind;
 
@@ -108,7 +109,22 @@ fn result(policy: &str) -> RunResult {
             energy_used_wh: 12.5,
             energy_curtailed_wh: 0.0,
             throttled_s: 0.0,
+            physics: PhysicsBooks {
+                energy: EnergyBooks {
+                    harvested_wh: 20.0,
+                    compute_wh: 6.0,
+                    idle_wh: 1.5,
+                    bus_wh: 5.0,
+                    heater_wh: 0.0,
+                    loss_wh: 0.5,
+                    curtailed_wh: 0.0,
+                    stored_change_wh: 7.0,
+                },
+                work_lost_flop: 3e13,
+                ..PhysicsBooks::default()
+            },
             faults_injected: 1,
+            faults_hit_stages: 1,
             faults_recovered: 1,
             by_kind: vec![
                 kind(TaskKind::EarthObservation, 1, 1, 1.0, 28.75),
@@ -130,8 +146,15 @@ fn result(policy: &str) -> RunResult {
             soc_fraction: 0.9,
             temp_k: 290.0,
             compute_w: 100.0,
+            idle_w: 10.0,
+            bus_w: 50.0,
+            heater_w: 0.0,
+            harvested_w: 300.0,
+            loss_w: 2.0,
             curtailed_w: 0.0,
             throttled: false,
+            power_limited: false,
+            powered_slots: 2,
             work_flop: 1e15,
         }],
         faults: vec![FaultRecord {

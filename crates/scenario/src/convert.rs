@@ -14,8 +14,8 @@ use tiandi_node::{Battery, CellType, FaultModel, NodeConfig, Pointing, SaaModel,
 use tiandi_node::{ThermalParams, accelerator};
 use tiandi_orbit::walker::{RADIUS_WGS72_KM, WalkerDesign, WalkerKind};
 use tiandi_orbit::{Epoch, GroundStation, Satellite, TleOptions};
-use tiandi_twin::FaultSetup;
-use tiandi_workload::{EoConfig, NodeIdx, PoissonConfig, TargetArea, Task};
+use tiandi_twin::{FaultSetup, PayloadPower};
+use tiandi_workload::{EoConfig, NodeIdx, PoissonConfig, TargetArea, Task, TaskKind};
 
 use crate::error::{KeyPath, Locator, ScenarioError, SettingError};
 use crate::file::{self, ScenarioFile};
@@ -144,6 +144,7 @@ pub fn parse_scenario(text: &str, file_name: &str, base_dir: &Path) -> Result<Sc
         ground,
     )?;
     let faults = fault_setup(&check, &raw.faults, &node, &names, n_sats, run.start)?;
+    let payload_power = physics_section(&check, &raw.physics, &node)?;
     let workloads = workloads(
         &check,
         &raw.workloads,
@@ -168,11 +169,35 @@ pub fn parse_scenario(text: &str, file_name: &str, base_dir: &Path) -> Result<Sc
         slot_flops,
         slot_memory_bytes,
         faults,
+        payload_power,
         eo: workloads.eo,
         blind_zone: workloads.blind_zone,
         ground_ai: workloads.ground_ai,
         trace: workloads.trace,
         node_names: names,
+    })
+}
+
+/// `[physics]`: accelerator power gating and energy metering.
+fn physics_section(
+    check: &Check<'_>,
+    f: &file::PhysicsFile,
+    node: &NodeConfig,
+) -> Result<PayloadPower> {
+    let p = KeyPath::root().key("physics");
+    let d = PayloadPower::default();
+    let warm_devices = f.warm_devices.unwrap_or(d.warm_devices);
+    let slots = node.n_accelerators.round().max(1.0) as u32;
+    if warm_devices > slots {
+        return Err(check.err(
+            &p.key("warm_devices"),
+            format!("must be at most the satellite's {slots} accelerators, found {warm_devices}"),
+        ));
+    }
+    Ok(PayloadPower {
+        warm_devices,
+        wake_s: check.within(&p.key("wake_s"), f.wake_s.unwrap_or(d.wake_s), 0.0, 3_600.0)?,
+        metering: f.energy_metering.unwrap_or(d.metering),
     })
 }
 
@@ -1059,6 +1084,13 @@ fn eo_workload(check: &Check<'_>, p: &KeyPath, e: &file::EoFile) -> Result<EoWor
         )?,
         deadline_s: check.positive(&p.key("deadline_s"), e.deadline_s.unwrap_or(1_800.0))?,
         daylight_only: e.daylight_only.unwrap_or(true),
+        efficiency: check.within(
+            &p.key("efficiency"),
+            e.efficiency
+                .unwrap_or(TaskKind::EarthObservation.default_efficiency()),
+            0.01,
+            1.0,
+        )?,
     };
     if config.tile_bytes < 1_000 {
         return Err(check.err(
@@ -1123,6 +1155,7 @@ struct PoissonDefaults {
     output_bytes: f64,
     memory_bytes: f64,
     deadline_s: f64,
+    efficiency: f64,
 }
 
 /// Blind-zone requests: a small model's answer to a ship or desert terminal (a few MB in,
@@ -1135,6 +1168,7 @@ const BLIND_ZONE_DEFAULTS: PoissonDefaults = PoissonDefaults {
     output_bytes: 5e4,
     memory_bytes: 8e9,
     deadline_s: 10.0,
+    efficiency: TaskKind::BlindZone.default_efficiency(),
 };
 
 /// Ground AI jobs: inference batches at a data centre (4 MB in, 50 TFLOP, 100 kB out, 60 s).
@@ -1146,6 +1180,7 @@ const GROUND_AI_DEFAULTS: PoissonDefaults = PoissonDefaults {
     output_bytes: 1e5,
     memory_bytes: 16e9,
     deadline_s: 60.0,
+    efficiency: TaskKind::GroundAi.default_efficiency(),
 };
 
 fn poisson_workload(
@@ -1185,6 +1220,12 @@ fn poisson_workload(
             w.memory_bytes.unwrap_or(d.memory_bytes),
         )?,
         deadline_s: check.positive(&p.key("deadline_s"), w.deadline_s.unwrap_or(d.deadline_s))?,
+        efficiency: check.within(
+            &p.key("efficiency"),
+            w.efficiency.unwrap_or(d.efficiency),
+            0.01,
+            1.0,
+        )?,
     };
     let resolve = |path: &KeyPath, name: &str| match names.get(name) {
         Some(k) if allowed.contains(k) => Ok(*k),

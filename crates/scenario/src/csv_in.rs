@@ -186,6 +186,7 @@ pub fn parse_trace_csv(
                 memory_bytes,
                 pin: Pin::Free,
                 after: Vec::new(),
+                efficiency: kind.default_efficiency(),
             }],
         };
         task.validate()

@@ -35,6 +35,17 @@ pub struct ScenarioFile {
     pub faults: FaultsFile,
     #[serde(default)]
     pub workloads: WorkloadsFile,
+    #[serde(default)]
+    pub physics: PhysicsFile,
+}
+
+/// `[physics]`: how satellites power their accelerators and meter energy.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PhysicsFile {
+    pub energy_metering: Option<bool>,
+    pub warm_devices: Option<u32>,
+    pub wake_s: Option<f64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -202,6 +213,7 @@ pub struct EoFile {
     pub deadline_s: Option<f64>,
     pub daylight_only: Option<bool>,
     pub track_step_s: Option<f64>,
+    pub efficiency: Option<f64>,
     #[serde(default)]
     pub targets: Vec<TargetFile>,
 }
@@ -229,6 +241,7 @@ pub struct PoissonFile {
     pub output_bytes: Option<f64>,
     pub memory_bytes: Option<f64>,
     pub deadline_s: Option<f64>,
+    pub efficiency: Option<f64>,
 }
 
 #[derive(Debug, Deserialize)]

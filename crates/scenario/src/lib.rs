@@ -24,7 +24,7 @@ use tiandi_network::NetworkSpec;
 use tiandi_node::NodeConfig;
 use tiandi_orbit::walker::{WalkerDesign, WalkerKind};
 use tiandi_orbit::{Epoch, GroundStation, PropagationError, Satellite};
-use tiandi_twin::{FaultSetup, SimSetup};
+use tiandi_twin::{FaultSetup, PayloadPower, SimSetup};
 use tiandi_workload::{NodeIdx, Task};
 
 pub use convert::{EoWorkload, PoissonWorkload, check_policy, parse_scenario};
@@ -113,6 +113,8 @@ pub struct Scenario {
     pub slot_flops: f64,
     pub slot_memory_bytes: u64,
     pub faults: FaultSetup,
+    /// `[physics]`: accelerator power gating and energy metering.
+    pub payload_power: PayloadPower,
     pub eo: Option<EoWorkload>,
     pub blind_zone: Option<PoissonWorkload>,
     pub ground_ai: Option<PoissonWorkload>,
@@ -185,6 +187,7 @@ impl Scenario {
             data_centre_slot_flops: self.slot_flops,
             data_centre_slot_memory_bytes: self.slot_memory_bytes,
             faults: self.faults.clone(),
+            payload_power: self.payload_power.clone(),
             tasks: Vec::new(),
         }
     }

@@ -29,7 +29,8 @@ pub trait View {
     fn serving_satellite(&self, ground: NodeIdx) -> Option<NodeIdx>;
     /// Seconds until a node's queue drains (running plus queued work at current speed).
     fn queue_wait_s(&self, node: NodeIdx) -> f64;
-    /// Seconds one stage of `work_flop` takes on `node` at its current throughput;
+    /// Seconds one stage of `work_flop` peak-rate FLOP ([`tiandi_workload::Stage::peak_flop`])
+    /// takes on `node` at its current throughput;
     /// infinite when the node cannot compute now (no power, over temperature).
     fn compute_s(&self, node: NodeIdx, work_flop: f64) -> f64;
     /// Whether `node` has `bytes` of memory for one more stage.
@@ -121,7 +122,7 @@ impl Policy for BentPipe {
         }
         // With no route now, the first data centre: the transfer waits for a contact
         // (store and forward).
-        match best_data_centre(data_at, s.input_bytes, s.work_flop, view)
+        match best_data_centre(data_at, s.input_bytes, s.peak_flop(), view)
             .or_else(|| view.data_centres().first().copied())
         {
             Some(dc) => Decision::Run(dc),
@@ -172,7 +173,8 @@ impl Policy for Nearest {
             if ground_only && view.kind(n) != NodeKind::DataCentre {
                 continue;
             }
-            if !view.fits_memory(n, s.memory_bytes) || !view.compute_s(n, s.work_flop).is_finite() {
+            if !view.fits_memory(n, s.memory_bytes) || !view.compute_s(n, s.peak_flop()).is_finite()
+            {
                 continue;
             }
             let Some(move_s) = (if n == data_at {
@@ -219,7 +221,7 @@ impl Policy for Unified {
             if !view.fits_memory(n, s.memory_bytes) {
                 continue;
             }
-            let compute_s = view.compute_s(n, s.work_flop);
+            let compute_s = view.compute_s(n, s.peak_flop());
             if !compute_s.is_finite() {
                 continue;
             }
@@ -249,7 +251,7 @@ impl Policy for Unified {
         match best {
             Some((_, _, n)) => Decision::Run(n),
             // Nothing reachable now: fall back to where the data is if it can compute.
-            None if view.compute_s(data_at, s.work_flop).is_finite() => Decision::Run(data_at),
+            None if view.compute_s(data_at, s.peak_flop()).is_finite() => Decision::Run(data_at),
             None => Decision::Reject,
         }
     }

@@ -536,7 +536,7 @@ impl Service {
                 });
             }
         };
-        let compute_s = view.compute_s(node, s.work_flop);
+        let compute_s = view.compute_s(node, s.peak_flop());
         if !compute_s.is_finite() || !view.fits_memory(node, s.memory_bytes) {
             return Err(format!(
                 "stage {i}: {} cannot run it now (no compute, power, memory or agent)",

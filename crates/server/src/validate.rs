@@ -150,6 +150,13 @@ pub fn task(
         if let Some(run) = &s.run {
             self::run(run, &f("run"))?;
         }
+        let efficiency = s.efficiency.unwrap_or(kind.default_efficiency());
+        if !(efficiency.is_finite() && efficiency > 0.0 && efficiency <= 1.0) {
+            return Err(Refusal::invalid(
+                &f("efficiency"),
+                format!("{efficiency} is not in (0, 1]"),
+            ));
+        }
         stages.push(Stage {
             work_flop: s.work_flop,
             input_bytes: s.input_bytes,
@@ -157,6 +164,7 @@ pub fn task(
             memory_bytes: s.memory_bytes,
             pin,
             after: s.after.clone(),
+            efficiency,
         });
     }
     let task = Task {

@@ -19,6 +19,7 @@ use tiandi_orbit::{
     Epoch, Frame, GroundStation, Satellite, ShadowGeometry, ecef_to_geodetic, sun_position_km,
 };
 use tiandi_sim::{FaultSetup, SimSetup};
+use tiandi_twin::PayloadPower;
 use tiandi_workload::{
     EoConfig, PoissonConfig, TargetArea, TaskKind, TrackPoint, earth_observation_tasks,
     merge_and_number, poisson_tasks,
@@ -144,6 +145,7 @@ fn setup() -> SimSetup {
         tile_bytes: 4_000_000_000,
         deadline_s: 1_800.0,
         daylight_only: true,
+        efficiency: TaskKind::EarthObservation.default_efficiency(),
     };
     let areas = vec![
         TargetArea {
@@ -198,6 +200,7 @@ fn setup() -> SimSetup {
         output_bytes: 20_000,
         memory_bytes: 8_000_000_000,
         deadline_s: 10.0,
+        efficiency: TaskKind::BlindZone.default_efficiency(),
     };
     let ground_ai = PoissonConfig {
         rate_per_s: 0.7,
@@ -207,6 +210,7 @@ fn setup() -> SimSetup {
         output_bytes: 10_000,
         memory_bytes: 40_000_000_000,
         deadline_s: 30.0,
+        efficiency: TaskKind::GroundAi.default_efficiency(),
     };
     let regions_ids: Vec<u32> = (0..3).map(|i| first_region + i).collect();
     let dc_ids: Vec<u32> = (0..8).map(|i| first_dc + i).collect();
@@ -241,6 +245,7 @@ fn setup() -> SimSetup {
         satellite_nodes: vec![node; n_sats as usize],
         data_centre_slot_flops: h100.fp16_tflops_dense * 1e12,
         data_centre_slot_memory_bytes: 80_000_000_000,
+        payload_power: PayloadPower::default(),
         faults: FaultSetup {
             radiation: Some(
                 FaultModel::new(h100.upsets_per_device_day, SaaModel::default()).unwrap(),

@@ -6,19 +6,25 @@
 //! (topology, node physics, radiation, routing trees, the policy's view) is the twin's:
 //! the engine moves it one step at a time and lends it the load facts only the engine
 //! knows (running stages, link queues). A step's snapshot holds from its start until the
-//! next step; power is granted per step for the slots in demand at its start (at least
-//! one, a warm standby, so new work can start at once).
+//! next step. Power is granted per step for the slots in demand at its start (at least the
+//! warm standby, so new work can start at once); slots that were off wake before they take
+//! work. At the step's end the twin charges each satellite for the device-seconds its
+//! stages really computed, and idle power for the rest. A radiation upset strikes one
+//! device at an instant of the step: a stage running there loses its work and restarts.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
 
 use tiandi_network::{LinkKind, NodeKind};
+use tiandi_node::Limit;
 use tiandi_orbit::Epoch;
 use tiandi_scheduler::{Decision, Policy};
-use tiandi_twin::{Dest, Executors, Load, Occupancy, StepReport, Twin, TwinError, TwinView};
+use tiandi_twin::{Dest, Executors, Load, Occupancy, Twin, TwinError, TwinView, Upset};
 use tiandi_workload::{Destination, TaskError};
 
-use crate::model::{FaultRecord, LinkSample, NodeSample, Outcome, RunResult, SimSetup, TaskRecord};
+use crate::model::{
+    FaultRecord, LinkSample, NodeSample, Outcome, PhysicsBooks, RunResult, SimSetup, TaskRecord,
+};
 use crate::summary::summarise;
 
 /// Why a run could not be made.
@@ -72,7 +78,14 @@ pub struct Delivery {
 enum Event {
     Arrive(u32),
     HopDone(u32),
-    StageDone { compute: u32, token: u64 },
+    StageDone {
+        compute: u32,
+        token: u64,
+    },
+    /// Waking accelerators of a compute node are ready.
+    Wake(u32),
+    /// The step's radiation upset with this index strikes.
+    Upset(u32),
 }
 
 /// What a transfer carries.
@@ -99,6 +112,11 @@ struct Transfer {
 struct Running {
     task: u32,
     stage: u16,
+    /// The device (slot) it runs on.
+    device: u32,
+    /// Useful FLOP per FLOP at peak of this stage.
+    efficiency: f64,
+    /// Work left, in FLOP at the device's peak (`Stage::peak_flop`).
     remaining_flop: f64,
     since_ns: i64,
     token: u64,
@@ -109,20 +127,34 @@ struct Running {
 struct Slots {
     running: Vec<Running>,
     queue: VecDeque<(u32, u16)>,
-    /// Sum of the work of the queued stages, FLOP.
+    /// Sum of the work of the queued stages, FLOP at peak.
     queued_flop: f64,
+    /// Useful work done in the current step, FLOP.
     work_done_step: f64,
+    /// Device-seconds spent computing in the current step.
+    busy_s_step: f64,
 }
 
 impl Slots {
-    /// Brings every running stage's remaining work up to `now` at `rate` FLOP/s per slot.
+    /// Brings every running stage's remaining work up to `now` at `rate` FLOP/s per slot,
+    /// and books the time its device was busy.
     fn settle(&mut self, now: i64, rate: f64) {
         for r in &mut self.running {
-            let done = (rate * (now - r.since_ns) as f64 / 1e9).min(r.remaining_flop);
-            r.remaining_flop -= done;
-            self.work_done_step += done;
+            let dt_s = (now - r.since_ns) as f64 / 1e9;
+            if rate > 0.0 && dt_s > 0.0 {
+                let busy_s = dt_s.min(r.remaining_flop / rate);
+                let done = (rate * busy_s).min(r.remaining_flop);
+                r.remaining_flop -= done;
+                self.work_done_step += done * r.efficiency;
+                self.busy_s_step += busy_s;
+            }
             r.since_ns = now;
         }
+    }
+
+    /// The lowest device below `ready` that no stage runs on.
+    fn free_device(&self, ready: u32) -> Option<u32> {
+        (0..ready).find(|d| self.running.iter().all(|r| r.device != *d))
     }
 }
 
@@ -169,12 +201,19 @@ impl Occupancy for EngineLoad {
     fn link_busy_until_ns(&self, a: u32, b: u32) -> i64 {
         self.link_free_at.get(&(a, b)).copied().unwrap_or(0)
     }
+
+    fn busy_device_s(&self, sat: u32) -> Option<f64> {
+        let c = *self.compute_of.get(sat as usize)?;
+        self.slots.get(c as usize).map(|s| s.busy_s_step)
+    }
 }
 
 /// Simulated time and the event queue.
 struct Clock {
     now: i64,
     step: u32,
+    /// Start of the current step, ns.
+    step_start_ns: i64,
     events: BinaryHeap<Reverse<(i64, u64, Event)>>,
     seq: u64,
     next_token: u64,
@@ -194,9 +233,9 @@ struct Books {
     nodes: Vec<NodeSample>,
     faults: Vec<FaultRecord>,
     link_bytes_step: BTreeMap<(u32, u32), (LinkKind, u64, f64)>,
-    energy_used_wh: f64,
-    energy_curtailed_wh: f64,
-    throttled_s: f64,
+    physics: PhysicsBooks,
+    /// The radiation upsets of the current step.
+    upsets: Vec<Upset>,
 }
 
 struct Engine<'s> {
@@ -377,6 +416,7 @@ impl<'s> Engine<'s> {
             clock: Clock {
                 now: setup.start.unix_ns(),
                 step: 0,
+                step_start_ns: setup.start.unix_ns(),
                 events: BinaryHeap::new(),
                 seq: 0,
                 next_token: 0,
@@ -416,18 +456,22 @@ impl<'s> Engine<'s> {
     fn begin_step(&mut self, step: u32, t0: i64, t1: i64) -> Result<(), SimError> {
         self.clock.step = step;
         self.clock.now = t0;
+        self.clock.step_start_ns = t0;
         let dt_s = (t1 - t0) as f64 / 1e9;
-        // Running stages are settled at the old rate before the twin changes it.
-        for c in 0..self.twin.n_sats() {
-            let rate = self.rate_flops(c);
-            self.load.slots[c].settle(t0, rate);
-        }
+        // The previous step was settled at its end, at the old rate.
         let report = self.twin.begin_step(i64::from(step), dt_s, &self.load)?;
-        self.record_physics(&report, dt_s);
         for c in 0..self.twin.n_sats() {
+            self.preempt_unpowered(c);
             self.reschedule_running(c);
+            if let Some(at) = self.twin.wake_at_ns(c, t0) {
+                self.push(at, Event::Wake(c as u32));
+            }
         }
-        self.apply_upsets(&report, Epoch::from_unix_ns(t0));
+        self.books.upsets = report.upsets;
+        for k in 0..self.books.upsets.len() {
+            let at = self.books.upsets[k].at_ns;
+            self.push(at, Event::Upset(k as u32));
+        }
         // Transfers that had no route try again on the new topology.
         for tr in std::mem::take(&mut self.work.waiting) {
             self.advance_transfer(tr);
@@ -438,62 +482,70 @@ impl<'s> Engine<'s> {
         Ok(())
     }
 
-    /// Energy, throttling and the node samples of the step the twin just made.
-    fn record_physics(&mut self, report: &StepReport, dt_s: f64) {
-        for (i, r) in report.physics.iter().enumerate() {
-            self.books.energy_used_wh += r.granted_w * dt_s / 3_600.0;
-            self.books.energy_curtailed_wh += r.power.curtailed_wh;
-            let throttled = r.requested_w > 0.0 && r.granted_w < r.requested_w;
-            if throttled {
-                self.books.throttled_s += dt_s;
+    /// Stages on devices the new step left unpowered (the grant fell below what runs):
+    /// their work is lost and they go back to the front of the queue.
+    fn preempt_unpowered(&mut self, c: usize) {
+        let powered = self.twin.powered_slots(c);
+        let slots = &mut self.load.slots[c];
+        let mut k = 0;
+        while k < slots.running.len() {
+            if slots.running[k].device < powered {
+                k += 1;
+                continue;
             }
-            self.books.nodes.push(NodeSample {
-                step: self.clock.step,
-                satellite: i as u32,
-                soc_fraction: self.twin.sat_status(i as u32).soc_fraction as f32,
-                temp_k: r.temp_k as f32,
-                compute_w: r.granted_w as f32,
-                curtailed_w: (r.power.curtailed_wh * 3_600.0 / dt_s.max(1e-9)) as f32,
-                throttled,
-                work_flop: 0.0,
-            });
+            let r = slots.running.swap_remove(k);
+            let stage = &self.setup.tasks[r.task as usize].stages[r.stage as usize];
+            self.books.physics.work_lost_flop +=
+                (stage.peak_flop() - r.remaining_flop) * r.efficiency;
+            self.books.physics.stages_preempted += 1;
+            slots.queued_flop += stage.peak_flop();
+            slots.queue.push_front((r.task, r.stage));
         }
     }
 
-    /// Radiation upsets of the step, applied at its start: if a stage runs on the struck
-    /// device it restarts (or its task fails).
-    fn apply_upsets(&mut self, report: &StepReport, t: Epoch) {
-        for u in &report.upsets {
-            let i = u.satellite as usize;
-            let d = u.device as usize;
-            let hit = (d < self.load.slots[i].running.len()).then_some(d);
-            let mut record = FaultRecord {
-                t,
-                satellite: u.satellite,
-                task: None,
-                recovered: false,
+    /// Radiation upset `k` of the step strikes now: if a stage runs on the struck device it
+    /// loses its work and restarts (or, past the retry limit, its task fails).
+    fn upset(&mut self, k: u32) {
+        let u = self.books.upsets[k as usize];
+        let c = u.satellite as usize;
+        let now = self.clock.now;
+        let rate = self.rate_flops(c);
+        self.load.slots[c].settle(now, rate);
+        let hit = self.load.slots[c]
+            .running
+            .iter()
+            .position(|r| r.device == u.device);
+        let mut record = FaultRecord {
+            t: Epoch::from_unix_ns(now),
+            satellite: u.satellite,
+            task: None,
+            recovered: false,
+        };
+        if let Some(d) = hit {
+            let (task, stage) = {
+                let r = &self.load.slots[c].running[d];
+                (r.task, r.stage)
             };
-            if let Some(d) = hit {
-                let task = self.load.slots[i].running[d].task;
-                record.task = Some(self.setup.tasks[task as usize].id);
-                self.work.tasks[task as usize].retries += 1;
-                if self.work.tasks[task as usize].retries > self.setup.faults.max_retries {
-                    self.load.slots[i].running.swap_remove(d);
-                    self.end_task(task, Outcome::Failed);
-                } else {
-                    let stage = self.load.slots[i].running[d].stage;
-                    let token = self.new_token();
-                    let r = &mut self.load.slots[i].running[d];
-                    r.remaining_flop =
-                        self.setup.tasks[task as usize].stages[stage as usize].work_flop;
-                    r.since_ns = t.unix_ns();
-                    r.token = token;
-                    record.recovered = true;
-                }
-                self.reschedule_running(i);
+            let peak = self.setup.tasks[task as usize].stages[stage as usize].peak_flop();
+            let r = &self.load.slots[c].running[d];
+            self.books.physics.work_lost_flop += (peak - r.remaining_flop) * r.efficiency;
+            record.task = Some(self.setup.tasks[task as usize].id);
+            self.work.tasks[task as usize].retries += 1;
+            if self.work.tasks[task as usize].retries > self.setup.faults.max_retries {
+                self.load.slots[c].running.swap_remove(d);
+                self.end_task(task, Outcome::Failed);
+                self.try_start(c);
+            } else {
+                let token = self.new_token();
+                let r = &mut self.load.slots[c].running[d];
+                r.remaining_flop = peak;
+                r.since_ns = now;
+                r.token = token;
+                record.recovered = true;
+                self.schedule_finish(c, d);
             }
-            self.books.faults.push(record);
         }
+        self.books.faults.push(record);
     }
 
     fn end_step(&mut self, t1: i64) {
@@ -502,12 +554,50 @@ impl<'s> Engine<'s> {
             let rate = self.rate_flops(c);
             self.load.slots[c].settle(t1, rate);
         }
-        let base = self.books.nodes.len() - self.twin.n_sats();
-        for i in 0..self.twin.n_sats() {
-            self.books.nodes[base + i].work_flop = self.load.slots[i].work_done_step;
+        let dt_s = ((t1 - self.clock.step_start_ns) as f64 / 1e9).max(1e-9);
+        let energy = self.twin.end_step(&self.load);
+        for (i, e) in energy.iter().enumerate() {
+            let w = |wh: f64| (wh * 3_600.0 / dt_s) as f32;
+            let p = &mut self.books.physics;
+            let f = &e.result.power;
+            p.energy.harvested_wh += f.collected_wh;
+            p.energy.compute_wh += e.compute_wh;
+            p.energy.idle_wh += e.idle_wh;
+            p.energy.bus_wh += e.bus_wh;
+            p.energy.heater_wh += e.heater_wh;
+            p.energy.loss_wh += f.loss_wh;
+            p.energy.curtailed_wh += f.curtailed_wh;
+            p.energy.stored_change_wh += f.stored_change_wh;
+            let throttled = e.result.limit == Limit::Thermal;
+            let power_limited = e.result.limit == Limit::Power;
+            if throttled {
+                p.throttled_s += dt_s;
+            }
+            if power_limited {
+                p.power_limited_s += dt_s;
+            }
+            let status = self.twin.sat_status(i as u32);
+            self.books.nodes.push(NodeSample {
+                step: self.clock.step,
+                satellite: i as u32,
+                soc_fraction: status.soc_fraction as f32,
+                temp_k: e.result.temp_k as f32,
+                compute_w: w(e.compute_wh),
+                idle_w: w(e.idle_wh),
+                bus_w: w(e.bus_wh),
+                heater_w: w(e.heater_wh),
+                harvested_w: w(f.collected_wh),
+                loss_w: w(f.loss_wh),
+                curtailed_w: w(f.curtailed_wh),
+                throttled,
+                power_limited,
+                powered_slots: e.powered_slots,
+                work_flop: self.load.slots[i].work_done_step,
+            });
         }
         for c in &mut self.load.slots {
             c.work_done_step = 0.0;
+            c.busy_s_step = 0.0;
         }
         let step_s = self.setup.step_ns as f64 / 1e9;
         for (&(a, b), &(kind, bytes, cap)) in &self.books.link_bytes_step {
@@ -563,9 +653,7 @@ impl<'s> Engine<'s> {
             self.setup.seed,
             &records,
             &self.books.faults,
-            self.books.energy_used_wh,
-            self.books.energy_curtailed_wh,
-            self.books.throttled_s,
+            self.books.physics,
         );
         RunResult {
             summary,
@@ -591,6 +679,8 @@ impl<'s> Engine<'s> {
             }
             Event::HopDone(tr) => self.hop_done(tr),
             Event::StageDone { compute, token } => self.stage_done(compute as usize, token, policy),
+            Event::Wake(c) => self.try_start(c as usize),
+            Event::Upset(k) => self.upset(k),
         }
     }
 
@@ -763,7 +853,7 @@ impl<'s> Engine<'s> {
                     let c = self.load.compute_of[at as usize] as usize;
                     self.load.slots[c].queue.push_back((ti, s));
                     self.load.slots[c].queued_flop +=
-                        self.setup.tasks[ti as usize].stages[s as usize].work_flop;
+                        self.setup.tasks[ti as usize].stages[s as usize].peak_flop();
                     self.try_start(c);
                 }
             }
@@ -775,17 +865,18 @@ impl<'s> Engine<'s> {
         self.clock.next_token
     }
 
-    /// Starts queued stages while powered slots are free.
+    /// Starts queued stages while ready (powered and awake) slots are free.
     fn try_start(&mut self, c: usize) {
         loop {
-            let node = &self.load.slots[c];
-            if node.running.len() as u32 >= self.twin.powered_slots(c) {
+            let ready = self.twin.ready_slots(c, self.clock.now);
+            let Some(device) = self.load.slots[c].free_device(ready) else {
                 return;
-            }
+            };
             let Some((ti, s)) = self.load.slots[c].queue.pop_front() else {
                 return;
             };
-            let work = self.setup.tasks[ti as usize].stages[s as usize].work_flop;
+            let stage = &self.setup.tasks[ti as usize].stages[s as usize];
+            let (work, efficiency) = (stage.peak_flop(), stage.efficiency);
             let node = &mut self.load.slots[c];
             node.queued_flop = if node.queue.is_empty() {
                 0.0
@@ -801,6 +892,8 @@ impl<'s> Engine<'s> {
             self.load.slots[c].running.push(Running {
                 task: ti,
                 stage: s,
+                device,
+                efficiency,
                 remaining_flop: work,
                 since_ns: now,
                 token,

@@ -73,16 +73,32 @@ pub struct LinkSample {
     pub utilisation: f64,
 }
 
-/// One satellite's physical state at the end of one step.
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// One satellite's physical state at the end of one step, with its average power flows
+/// over the step, W. They balance: `harvested = compute + idle + bus + heater + loss +
+/// curtailed + stored change` (the change follows from consecutive `soc_fraction`s).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct NodeSample {
     pub step: u32,
     pub satellite: u32,
     pub soc_fraction: f32,
     pub temp_k: f32,
+    /// Accelerators (and host share) while they ran stages.
     pub compute_w: f32,
+    /// Powered accelerators while they idled or woke.
+    pub idle_w: f32,
+    pub bus_w: f32,
+    pub heater_w: f32,
+    /// Array output at its maximum-power point.
+    pub harvested_w: f32,
+    /// Charge and discharge losses.
+    pub loss_w: f32,
     pub curtailed_w: f32,
+    /// The payload ran below its demand for heat (the radiator) in this step.
     pub throttled: bool,
+    /// The payload ran below its demand for power (array and battery floor).
+    pub power_limited: bool,
+    /// Accelerator slots powered.
+    pub powered_slots: u32,
     /// Floating-point work done on this satellite during the step.
     pub work_flop: f64,
 }
@@ -96,6 +112,47 @@ pub struct FaultRecord {
     pub task: Option<u64>,
     /// Whether that stage was restarted (false: the task failed, or nothing was running).
     pub recovered: bool,
+}
+
+/// Where the satellites' energy went over a run, Wh (sums over satellites and steps).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct EnergyBooks {
+    /// Array output at the maximum-power point.
+    pub harvested_wh: f64,
+    /// Accelerators (with host share) while they ran stages.
+    pub compute_wh: f64,
+    /// Powered accelerators while idle or waking.
+    pub idle_wh: f64,
+    pub bus_wh: f64,
+    pub heater_wh: f64,
+    /// Battery charge and discharge losses.
+    pub loss_wh: f64,
+    pub curtailed_wh: f64,
+    /// Change of the batteries' charge over the run.
+    pub stored_change_wh: f64,
+}
+
+impl EnergyBooks {
+    /// Energy the satellites used: compute, idle, bus and heater.
+    pub fn used_wh(&self) -> f64 {
+        self.compute_wh + self.idle_wh + self.bus_wh + self.heater_wh
+    }
+}
+
+/// What the physics did to the work of a run.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct PhysicsBooks {
+    pub energy: EnergyBooks,
+    /// Satellite-seconds with the payload held below its demand by heat.
+    pub throttled_s: f64,
+    /// Satellite-seconds with the payload held below its demand by power.
+    pub power_limited_s: f64,
+    /// Work of stages that a fault or a power cut threw away, FLOP.
+    pub work_lost_flop: f64,
+    /// Stages stopped by a power cut (put back in the queue).
+    pub stages_preempted: u64,
+    /// Stage-seconds spent waiting for a waking accelerator.
+    pub wake_wait_s: f64,
 }
 
 /// The figures of `summary.json` for one policy.
@@ -113,10 +170,15 @@ pub struct Summary {
     pub latency_p99_s: f64,
     pub downlink_bytes: u64,
     pub isl_bytes: u64,
+    /// Energy of compute, idle accelerators, bus and heaters (`physics.energy.used_wh()`).
     pub energy_used_wh: f64,
     pub energy_curtailed_wh: f64,
     pub throttled_s: f64,
+    pub physics: PhysicsBooks,
     pub faults_injected: u64,
+    /// Faults that struck a device while it ran a stage.
+    pub faults_hit_stages: u64,
+    /// Of those, the stages restarted (the others failed their task).
     pub faults_recovered: u64,
     /// Per task kind: (kind, completed, deadline-met ratio, p95 latency s).
     pub by_kind: Vec<KindSummary>,

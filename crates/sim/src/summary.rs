@@ -3,7 +3,7 @@
 
 use tiandi_workload::TaskKind;
 
-use crate::model::{FaultRecord, KindSummary, Outcome, Summary, TaskRecord};
+use crate::model::{FaultRecord, KindSummary, Outcome, PhysicsBooks, Summary, TaskRecord};
 
 /// The `q`-quantile (0..=1) of sorted values by the nearest-rank method; NaN when empty.
 pub fn quantile(sorted: &[f64], q: f64) -> f64 {
@@ -36,9 +36,7 @@ pub fn summarise(
     seed: u64,
     records: &[TaskRecord],
     faults: &[FaultRecord],
-    energy_used_wh: f64,
-    energy_curtailed_wh: f64,
-    throttled_s: f64,
+    physics: PhysicsBooks,
 ) -> Summary {
     let count = |o: Outcome| records.iter().filter(|r| r.outcome == o).count() as u64;
     let lat = completed_latencies(records.iter());
@@ -80,10 +78,12 @@ pub fn summarise(
         latency_p99_s: quantile(&lat, 0.99),
         downlink_bytes: records.iter().map(|r| r.downlink_bytes).sum(),
         isl_bytes: records.iter().map(|r| r.isl_bytes).sum(),
-        energy_used_wh,
-        energy_curtailed_wh,
-        throttled_s,
+        energy_used_wh: physics.energy.used_wh(),
+        energy_curtailed_wh: physics.energy.curtailed_wh,
+        throttled_s: physics.throttled_s,
+        physics,
         faults_injected: faults.len() as u64,
+        faults_hit_stages: faults.iter().filter(|f| f.task.is_some()).count() as u64,
         faults_recovered: faults.iter().filter(|f| f.recovered).count() as u64,
         by_kind,
     }

@@ -15,9 +15,9 @@ pub mod setup;
 pub mod twin;
 pub mod view;
 
-pub use setup::{FaultSetup, SimSetup};
+pub use setup::{FaultSetup, PayloadPower, SimSetup, WAKE_S};
 pub use twin::{
-    ComputeSpec, Dest, MAX_CATCH_UP_STEPS, NodeReport, SatStatus, StepReport, Twin, TwinError,
-    Upset,
+    ComputeSpec, Dest, MAX_CATCH_UP_STEPS, NodeReport, SatEnergy, SatStatus, StepReport, Twin,
+    TwinError, Upset,
 };
 pub use view::{Executors, Idle, Load, Occupancy, TwinView};

@@ -29,6 +29,8 @@ pub struct SimSetup {
     /// Memory of one data-centre slot, bytes.
     pub data_centre_slot_memory_bytes: u64,
     pub faults: FaultSetup,
+    /// How satellites power their accelerators and how their energy is metered.
+    pub payload_power: PayloadPower,
     /// Tasks sorted by arrival, ids unique.
     pub tasks: Vec<Task>,
 }
@@ -42,4 +44,34 @@ pub struct FaultSetup {
     pub max_retries: u32,
     /// Satellite outages: (satellite index, from, to). The node neither computes nor relays.
     pub outages: Vec<(u32, Epoch, Epoch)>,
+}
+
+/// How a satellite powers its accelerators.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PayloadPower {
+    /// Devices kept powered (idle) when nothing is in demand, so new work can start at
+    /// once.
+    pub warm_devices: u32,
+    /// Time from power-on to ready for a device that was off, s.
+    pub wake_s: f64,
+    /// Charge each device for the time it really computes (idle power otherwise). Off:
+    /// every powered device is charged its full power for the whole step, the coarse
+    /// model of before.
+    pub metering: bool,
+}
+
+/// Wake time of a power-gated accelerator module, s. ASSUMED 5 s: a Jetson module resumes
+/// from SC7 suspend in about a second (NVIDIA Jetson Linux Developer Guide, "Power
+/// Management for Jetson AGX Orin Devices"), and deserialising a TensorRT engine back into
+/// device memory takes seconds for models of a few hundred MB.
+pub const WAKE_S: f64 = 5.0;
+
+impl Default for PayloadPower {
+    fn default() -> Self {
+        PayloadPower {
+            warm_devices: 1,
+            wake_s: WAKE_S,
+            metering: true,
+        }
+    }
 }

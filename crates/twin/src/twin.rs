@@ -13,10 +13,12 @@ use tiandi_network::{
     ContactEvent, GatewayTree, LinkKind, Network, NetworkError, NodeId, NodeKind, Snapshot,
     SnapshotBuilder, diff_links, ground_roots,
 };
-use tiandi_node::{Environment, FaultModel, FaultRng, NodeState, ParamError, StepResult};
+use tiandi_node::{
+    Environment, FaultModel, FaultRng, Grant, Limit, NodeState, ParamError, StepResult,
+};
 use tiandi_orbit::{Epoch, Frame, PropagationError, Satellite, ecef_to_geodetic};
 
-use crate::setup::SimSetup;
+use crate::setup::{PayloadPower, SimSetup};
 use crate::view::Occupancy;
 
 /// Initial battery state of charge and temperature of every satellite.
@@ -58,7 +60,12 @@ pub struct SatStatus {
     /// Throughput of a powered slot as a fraction of its peak.
     pub rate_fraction: f64,
     pub sunlit_fraction: f64,
+    /// Average payload power over the last settled step, W.
     pub payload_w: f64,
+    /// Accelerator slots powered in the current step.
+    pub powered_slots: u32,
+    /// What bounds the current step's payload power below its demand.
+    pub limit: Limit,
 }
 
 /// What a node's agent reports about it; each value given overrides the model.
@@ -73,20 +80,37 @@ pub struct NodeReport {
     pub slots: Option<u32>,
 }
 
-/// A single-event upset drawn for the coming step: it strikes device `device` of
-/// satellite `satellite` (devices beyond those running a stage were idle).
+/// A single-event upset drawn for the coming step: at `at_ns` it strikes device (slot)
+/// `device` of satellite `satellite`. It disturbs work only if a stage runs on that device
+/// then, so stages are hit in proportion to their busy time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Upset {
     pub satellite: u32,
     pub device: u32,
+    pub at_ns: i64,
+}
+
+/// Where one satellite's energy went in one settled step, Wh: the node model's flows with
+/// the payload's share split into computing and idle devices.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SatEnergy {
+    pub result: StepResult,
+    /// Energy of devices while they ran a stage.
+    pub compute_wh: f64,
+    /// Energy of powered devices while they waited (idle or waking).
+    pub idle_wh: f64,
+    pub bus_wh: f64,
+    pub heater_wh: f64,
+    /// Busy device-seconds the step was charged for.
+    pub busy_device_s: f64,
+    /// Slots powered in the step.
+    pub powered_slots: u32,
 }
 
 /// What one step of the twin produced, for the driver's books.
 #[derive(Debug, Default)]
 pub struct StepReport {
-    /// The node model's outcome for every satellite, in satellite order.
-    pub physics: Vec<StepResult>,
-    /// Radiation upsets, in the order they were drawn.
+    /// Radiation upsets of the step, in time order.
     pub upsets: Vec<Upset>,
     /// Links that came up or went down at this step (none at the first step: it is the
     /// baseline).
@@ -147,10 +171,31 @@ impl TreeCache {
     }
 }
 
+/// The power state of one satellite's accelerator slots in the current step.
+#[derive(Clone, Copy, Debug, Default)]
+struct Devices {
+    /// Slots powered in this step.
+    powered: u32,
+    /// Of those, slots that were already on: ready from the step's start. The others are
+    /// waking until `ready_at_ns`.
+    warm: u32,
+    ready_at_ns: i64,
+    /// Power of one powered slot while it computes (throttled when the grant is short) and
+    /// while it idles, W (accelerators and host share).
+    busy_w: f64,
+    idle_w: f64,
+}
+
 /// The node model of every satellite and what it allows each compute node.
 struct Physics {
     states: Vec<NodeState>,
     status: Vec<SatStatus>,
+    /// The open step's grant per satellite, `None` once settled.
+    grants: Vec<Option<Grant>>,
+    devices: Vec<Devices>,
+    /// Length of the open step, s.
+    open_dt_s: f64,
+    power: PayloadPower,
     /// Slots powered in this step, per compute node.
     allowed: Vec<u32>,
     /// Throughput of one powered slot as a fraction of its peak, per compute node.
@@ -265,6 +310,10 @@ impl Twin {
             trees: RefCell::new(TreeCache::default()),
             physics: Physics {
                 status: vec![SatStatus::default(); states.len()],
+                grants: vec![None; states.len()],
+                devices: vec![Devices::default(); states.len()],
+                open_dt_s: 0.0,
+                power: setup.payload_power.clone(),
                 states,
                 allowed,
                 rate_fraction,
@@ -368,9 +417,10 @@ impl Twin {
         self.topo.step
     }
 
-    /// Makes step `step` current: builds its topology, marks outages, steps every
-    /// satellite's node model over `dt_s` for the slots `occupancy` demands, and draws the
-    /// radiation upsets of the step. Steps must come in increasing order.
+    /// Makes step `step` current: builds its topology, marks outages, grants every
+    /// satellite's payload power for the slots `occupancy` demands, and draws the radiation
+    /// upsets of the step. A step still open is settled first ([`Self::end_step`]). Steps
+    /// must come in increasing order.
     pub fn begin_step(
         &mut self,
         step: i64,
@@ -382,6 +432,9 @@ impl Twin {
             "step {step} after step {}",
             self.topo.step
         );
+        if self.step_open() {
+            self.end_step(occupancy);
+        }
         let t0 = self.step_start_ns(step);
         let t = Epoch::from_unix_ns(t0);
         self.topo.builder.build(&self.world.sats, t)?;
@@ -389,13 +442,86 @@ impl Twin {
         self.topo.step = step;
         self.mark_down(t0);
         self.trees.get_mut().clear();
-        let physics = self.step_physics(t, dt_s, occupancy)?;
-        let upsets = self.draw_upsets(dt_s);
+        self.grant_power(t, dt_s, occupancy)?;
+        let upsets = self.draw_upsets(t0, dt_s);
         Ok(StepReport {
-            physics,
             upsets,
             link_changes,
         })
+    }
+
+    /// Whether the current step has been granted power and not yet settled.
+    pub fn step_open(&self) -> bool {
+        self.physics.grants.iter().any(Option::is_some)
+    }
+
+    /// Settles the open step: each satellite's payload is charged for what its devices did
+    /// (busy device-seconds from `occupancy`, or the running stages for the whole step
+    /// when the driver does not meter), and its battery and temperature move. Returns the
+    /// energy of every satellite, in satellite order (empty when no step is open).
+    pub fn end_step(&mut self, occupancy: &dyn Occupancy) -> Vec<SatEnergy> {
+        let dt_s = self.physics.open_dt_s;
+        let metering = self.physics.power.metering;
+        let ph = &mut self.physics;
+        let mut out = Vec::with_capacity(ph.states.len());
+        for i in 0..ph.states.len() {
+            let Some(grant) = ph.grants[i].take() else {
+                continue;
+            };
+            let d = ph.devices[i];
+            let powered_s = f64::from(d.powered) * dt_s;
+            let busy_s = if !metering {
+                powered_s
+            } else {
+                occupancy.busy_device_s(i as u32).unwrap_or_else(|| {
+                    f64::from(occupancy.load(i as u32).running.min(d.powered)) * dt_s
+                })
+            }
+            .clamp(0.0, powered_s);
+            let (compute_wh, idle_wh) = if d.busy_w > 0.0 {
+                (
+                    busy_s * d.busy_w / 3_600.0,
+                    (powered_s - busy_s) * d.idle_w / 3_600.0,
+                )
+            } else {
+                (0.0, 0.0)
+            };
+            let payload_w = if dt_s > 0.0 {
+                (compute_wh + idle_wh) * 3_600.0 / dt_s
+            } else {
+                0.0
+            };
+            let r = ph.states[i].settle(dt_s, &grant, payload_w);
+            let cfg = ph.states[i].config();
+            let st = &mut ph.status[i];
+            st.soc_fraction = if cfg.battery.capacity_wh() > 0.0 {
+                r.soc_wh / cfg.battery.capacity_wh()
+            } else {
+                0.0
+            };
+            st.temp_k = r.temp_k;
+            st.payload_w = r.granted_w;
+            let dt_h = dt_s / 3_600.0;
+            // The payload may have been charged a little less than granted by rounding:
+            // split what was served in proportion.
+            let charged_wh = compute_wh + idle_wh;
+            let served_payload_wh = r.granted_w * dt_h;
+            let scale = if charged_wh > 0.0 {
+                served_payload_wh / charged_wh
+            } else {
+                0.0
+            };
+            out.push(SatEnergy {
+                result: r,
+                compute_wh: compute_wh * scale,
+                idle_wh: idle_wh * scale,
+                bus_wh: r.bus_w * dt_h,
+                heater_wh: r.heater_w * dt_h,
+                busy_device_s: busy_s,
+                powered_slots: d.powered,
+            });
+        }
+        out
     }
 
     /// Moves a driver that follows a clock to twin time `now_ns`: every step from the one
@@ -462,86 +588,119 @@ impl Twin {
         }
     }
 
-    /// Node physics of every satellite for the coming step, in parallel: power for the
-    /// slots in demand (at least one, a warm standby, so new work can start at once), then
-    /// the rate of a powered slot.
-    fn step_physics(
+    /// Grants every satellite's payload power for the coming step, in parallel. The slots
+    /// in demand (running plus queued stages, at least the warm standby) are powered; those
+    /// that were off wake first. Each powered slot gets an equal share of what the array,
+    /// the battery above its floor and the radiator allow, and runs at the throttle
+    /// curve's fraction of its peak for that share.
+    fn grant_power(
         &mut self,
         t: Epoch,
         dt_s: f64,
         occupancy: &dyn Occupancy,
-    ) -> Result<Vec<StepResult>, TwinError> {
+    ) -> Result<(), TwinError> {
         let sun = tiandi_orbit::sun_position_km(t);
+        let t0 = t.unix_ns();
+        let warm_min = self.physics.power.warm_devices;
+        let wake_ns = (self.physics.power.wake_s * 1e9).round() as i64;
         let n_sats = self.n_sats();
-        let demands: Vec<(u32, u32, bool)> = (0..n_sats)
+        let demands: Vec<(u32, u32)> = (0..n_sats)
             .map(|i| {
                 let slots = self.world.specs[i].slots;
                 let load = occupancy.load(i as u32);
-                (
-                    (load.running + load.queued).clamp(1, slots),
-                    slots,
-                    self.live.down[i],
-                )
+                let want = if self.live.down[i] {
+                    0
+                } else {
+                    (load.running + load.queued)
+                        .max(warm_min)
+                        .max(load.running)
+                        .min(slots)
+                };
+                (want, slots)
             })
             .collect();
         let sats = &self.world.sats;
-        let results: Vec<StepResult> = self
-            .physics
-            .states
-            .par_iter_mut()
-            .zip(sats.par_iter())
-            .zip(demands.par_iter())
-            .map(|((state, sat), &(demand, slots, down))| {
+        let envs: Vec<(Environment, f64)> = sats
+            .par_iter()
+            .map(|sat| {
                 let s = sat.state_at(t, Frame::Teme)?;
                 let env = Environment::from_geometry(s.position_km, s.velocity_km_s, sun);
-                let requested_w = if down {
-                    0.0
-                } else {
-                    state.config().payload_max_w() * f64::from(demand) / f64::from(slots)
-                };
-                Ok((state.step(dt_s, &env, requested_w), env.sunlit_fraction))
+                Ok((env, env.sunlit_fraction))
             })
-            .collect::<Result<Vec<_>, PropagationError>>()?
-            .into_iter()
-            .enumerate()
-            .map(|(i, (r, sunlit_fraction))| {
-                let (demand, slots, down) = demands[i];
-                // Only the demanded slots are powered: the granted power is shared by
-                // their accelerators (and host share), and each runs at its throttle
-                // curve's fraction.
-                let cfg = self.physics.states[i].config();
-                let fraction = if down || r.granted_w <= 0.0 {
-                    0.0
-                } else {
-                    let powered_accels = cfg.n_accelerators * f64::from(demand) / f64::from(slots);
-                    let per_accel_w = r.granted_w
-                        / powered_accels
-                        / (1.0 + cfg.accelerator.host_overhead_fraction);
-                    cfg.accelerator.throughput_fraction(per_accel_w)
-                };
-                let fraction = fraction.min(1.0);
-                self.physics.rate_fraction[i] = fraction;
-                self.physics.allowed[i] = if fraction > 0.0 { demand } else { 0 };
-                self.physics.status[i] = SatStatus {
-                    soc_fraction: r.soc_wh / cfg.battery.capacity_wh(),
-                    temp_k: r.temp_k,
-                    rate_fraction: fraction,
-                    sunlit_fraction,
-                    payload_w: r.granted_w,
-                };
-                r
+            .collect::<Result<Vec<_>, PropagationError>>()?;
+        let ph = &mut self.physics;
+        ph.open_dt_s = dt_s;
+        let grants: Vec<Grant> = ph
+            .states
+            .par_iter()
+            .zip(envs.par_iter())
+            .zip(demands.par_iter())
+            .map(|((state, (env, _)), &(want, slots))| {
+                let cfg = state.config();
+                let per_slot = cfg.n_accelerators / f64::from(slots);
+                let max_w = cfg.accelerator.system_power_w() * per_slot;
+                let idle_w = cfg.accelerator.idle_power_w
+                    * (1.0 + cfg.accelerator.host_overhead_fraction)
+                    * per_slot;
+                state.grant(dt_s, env, f64::from(want) * max_w, f64::from(want) * idle_w)
             })
             .collect();
-        Ok(results)
+        for (i, grant) in grants.into_iter().enumerate() {
+            let (want, slots) = demands[i];
+            let cfg = ph.states[i].config();
+            let per_slot = cfg.n_accelerators / f64::from(slots);
+            let host = 1.0 + cfg.accelerator.host_overhead_fraction;
+            let max_w = cfg.accelerator.system_power_w() * per_slot;
+            let idle_w = cfg.accelerator.idle_power_w * host * per_slot;
+            // As many slots as the grant can keep at least idle; each gets an equal share.
+            let mut powered = want;
+            if idle_w > 0.0 && grant.payload_cap_w < f64::from(powered) * idle_w {
+                powered = (grant.payload_cap_w / idle_w).floor() as u32;
+            }
+            let busy_w = if powered > 0 {
+                (grant.payload_cap_w / f64::from(powered)).min(max_w)
+            } else {
+                0.0
+            };
+            let fraction = if powered > 0 {
+                cfg.accelerator
+                    .throughput_fraction(busy_w / per_slot / host)
+                    .min(1.0)
+            } else {
+                0.0
+            };
+            let (powered, busy_w) = if fraction > 0.0 {
+                (powered, busy_w)
+            } else {
+                (0, 0.0)
+            };
+            let before = ph.devices[i].powered;
+            ph.devices[i] = Devices {
+                powered,
+                warm: powered.min(before),
+                ready_at_ns: if powered > before { t0 + wake_ns } else { t0 },
+                busy_w,
+                idle_w,
+            };
+            ph.rate_fraction[i] = fraction;
+            ph.allowed[i] = powered;
+            ph.status[i].limit = grant.limit;
+            ph.status[i].rate_fraction = fraction;
+            ph.status[i].sunlit_fraction = envs[i].1;
+            ph.status[i].powered_slots = powered;
+            ph.grants[i] = Some(grant);
+        }
+        Ok(())
     }
 
-    /// Radiation upsets for the coming step, drawn at its start: each hits one device of
-    /// its satellite at random.
-    fn draw_upsets(&mut self, dt_s: f64) -> Vec<Upset> {
+    /// Radiation upsets for the coming step: a Poisson count per satellite over all its
+    /// devices, each at a uniform instant of the step on a uniform device.
+    fn draw_upsets(&mut self, t0: i64, dt_s: f64) -> Vec<Upset> {
         let Some(model) = &self.physics.radiation else {
             return Vec::new();
         };
         let snap = self.topo.builder.snapshot();
+        let dt_ns = (dt_s * 1e9) as i64;
         let mut out = Vec::new();
         for i in 0..self.n_sats() {
             let g = ecef_to_geodetic(snap.sat_ecef_km()[i]);
@@ -550,12 +709,15 @@ impl Twin {
             let n = model.faults_between(&g, &g, dt_s, slots, rng);
             for _ in 0..n.min(u64::from(slots) * 4) {
                 let device = (rng.next_u64() % u64::from(slots)) as u32;
+                let offset = (rng.next_f64() * dt_ns as f64) as i64;
                 out.push(Upset {
                     satellite: i as u32,
                     device,
+                    at_ns: t0 + offset.clamp(0, (dt_ns - 1).max(0)),
                 });
             }
         }
+        out.sort_by_key(|u| (u.at_ns, u.satellite, u.device));
         out
     }
 
@@ -588,6 +750,25 @@ impl Twin {
     /// A satellite's modelled condition after the last step.
     pub fn sat_status(&self, sat: u32) -> SatStatus {
         self.physics.status[sat as usize]
+    }
+
+    /// Slots of compute node `c` (a compute index) ready to compute at `now_ns`: the
+    /// powered ones, less those still waking.
+    pub fn ready_slots(&self, c: usize, now_ns: i64) -> u32 {
+        let powered = self.powered_slots(c);
+        match self.physics.devices.get(c) {
+            Some(d) if now_ns < d.ready_at_ns => powered.min(d.warm),
+            _ => powered,
+        }
+    }
+
+    /// When compute node `c`'s waking slots are ready, if any are waking after `now_ns`.
+    pub fn wake_at_ns(&self, c: usize, now_ns: i64) -> Option<i64> {
+        self.physics
+            .devices
+            .get(c)
+            .filter(|d| d.ready_at_ns > now_ns && d.powered > d.warm)
+            .map(|d| d.ready_at_ns)
     }
 
     /// Slots of compute node `c` (a compute index) powered in this step, capped by what

@@ -27,6 +27,12 @@ pub trait Occupancy {
     /// Twin time (ns) until which link `(a, b)` (a < b) is busy sending what is already
     /// queued on it; any time not after now means free.
     fn link_busy_until_ns(&self, a: u32, b: u32) -> i64;
+    /// Device-seconds satellite `sat`'s devices spent computing in the step the twin is
+    /// settling; `None` when the driver does not meter (the twin then charges the running
+    /// stages for the whole step).
+    fn busy_device_s(&self, _sat: u32) -> Option<f64> {
+        None
+    }
 }
 
 /// No load anywhere: a twin nobody has placed work on.

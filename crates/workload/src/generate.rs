@@ -29,6 +29,9 @@ pub struct EoConfig {
     pub deadline_s: f64,
     /// Optical imaging: capture only while the satellite is sunlit.
     pub daylight_only: bool,
+    /// Fraction of peak throughput the analysis achieves (see
+    /// [`TaskKind::default_efficiency`]).
+    pub efficiency: f64,
 }
 
 /// A named target region, a latitude/longitude box (longitudes in [-180, 180]; a box with
@@ -103,6 +106,7 @@ pub fn earth_observation_tasks(
                 memory_bytes: cfg.memory_bytes,
                 pin: Pin::Free,
                 after: Vec::new(),
+                efficiency: cfg.efficiency,
             }],
         });
     };
@@ -150,6 +154,9 @@ pub struct PoissonConfig {
     pub memory_bytes: u64,
     /// Time from arrival to deadline, seconds.
     pub deadline_s: f64,
+    /// Fraction of peak throughput the work achieves (see
+    /// [`TaskKind::default_efficiency`]).
+    pub efficiency: f64,
 }
 
 /// Poisson arrivals of `kind` at each origin in `[start, end)`. Blind-zone answers go back
@@ -194,6 +201,7 @@ pub fn poisson_tasks(
                     memory_bytes: cfg.memory_bytes,
                     pin: Pin::Free,
                     after: Vec::new(),
+                    efficiency: cfg.efficiency,
                 }],
             });
             t = t.add_s_f64(rng.exponential(1.0 / cfg.rate_per_s));
@@ -227,6 +235,7 @@ mod tests {
             tile_bytes: 1_000_000_000,
             deadline_s: 3_600.0,
             daylight_only: true,
+            efficiency: 0.5,
         }
     }
 
@@ -308,6 +317,7 @@ mod tests {
             output_bytes: 1_000,
             memory_bytes: 1 << 30,
             deadline_s: 10.0,
+            efficiency: 0.1,
         };
         let (s, e) = (
             Epoch::from_unix_ns(0),

@@ -140,6 +140,7 @@ fn spec_of(task: &Task, names: &[String]) -> TaskSpec {
                     Pin::Node(n) => Some(name(n)),
                 },
                 after: st.after.clone(),
+                efficiency: Some(st.efficiency),
                 run: None,
             })
             .collect(),
