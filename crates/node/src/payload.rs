@@ -140,6 +140,17 @@ pub fn accelerator(key: &str) -> Result<&'static Accelerator, ParamError> {
 }
 
 impl Accelerator {
+    /// The peak rate stages are timed against, operations/s: FP16 dense where the device
+    /// has it, else its INT8 dense rate (a part such as Versal's AI Engines runs quantised
+    /// inference only).
+    pub fn peak_ops(&self) -> f64 {
+        if self.fp16_tflops_dense > 0.0 {
+            self.fp16_tflops_dense * 1e12
+        } else {
+            self.int8_tops_dense * 1e12
+        }
+    }
+
     /// Fraction of peak throughput at a power cap (0 below idle: it cannot run).
     pub fn throughput_fraction(&self, power_w: f64) -> f64 {
         if power_w < self.idle_power_w {

@@ -568,6 +568,7 @@ impl<'s> Engine<'s> {
             p.energy.loss_wh += f.loss_wh;
             p.energy.curtailed_wh += f.curtailed_wh;
             p.energy.stored_change_wh += f.stored_change_wh;
+            p.busy_device_s += self.load.slots[i].busy_s_step;
             let throttled = e.result.limit == Limit::Thermal;
             let power_limited = e.result.limit == Limit::Power;
             if throttled {

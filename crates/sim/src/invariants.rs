@@ -8,13 +8,19 @@
 //! 4. Bytes are conserved: every delivered transfer's hops chain from its source to where
 //!    it was delivered, each carrying its whole payload; a task's bytes moved are the sum of
 //!    its hops; downlink and ISL bytes are parts of that.
+//! 5. Energy balances on every satellite in every step: what the array harvested went to
+//!    compute, idle devices, bus, heaters, battery losses, curtailment and the change of
+//!    charge read off consecutive samples; the charge never falls below the battery's
+//!    depth-of-discharge floor; the run's energy books are the sums of the steps.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use tiandi_network::{Network, SnapshotBuilder};
 
 use crate::engine::Trace;
-use crate::model::{Outcome, RunResult, SimSetup};
+use tiandi_twin::INITIAL_SOC_FRACTION;
+
+use crate::model::{EnergyBooks, Outcome, RunResult, SimSetup};
 
 /// Checks all invariants; the error lists what broke.
 pub fn check(setup: &SimSetup, result: &RunResult, trace: &Trace) -> Result<(), String> {
@@ -23,6 +29,7 @@ pub fn check(setup: &SimSetup, result: &RunResult, trace: &Trace) -> Result<(), 
     links_up(setup, trace, &mut problems);
     compute_powered(setup, result, &mut problems);
     bytes_conserved(result, trace, &mut problems);
+    energy_balances(setup, result, &mut problems);
     if problems.is_empty() {
         Ok(())
     } else {
@@ -149,6 +156,85 @@ fn compute_powered(setup: &SimSetup, result: &RunResult, problems: &mut Vec<Stri
             problems.push(format!(
                 "satellite {} computed at {} K, above its {} K limit (step {})",
                 s.satellite, s.temp_k, limit, s.step
+            ));
+        }
+    }
+}
+
+fn energy_balances(setup: &SimSetup, result: &RunResult, problems: &mut Vec<String>) {
+    let n_sats = setup.satellites.len();
+    let mut soc: Vec<f64> = setup
+        .satellite_nodes
+        .iter()
+        .map(|c| INITIAL_SOC_FRACTION.max(1.0 - c.battery.dod_limit()))
+        .collect();
+    let mut books = EnergyBooks::default();
+    let step_s = setup.step_ns as f64 / 1e9;
+    let run_s = (setup.end.unix_ns() - setup.start.unix_ns()) as f64 / 1e9;
+    for s in &result.nodes {
+        let i = s.satellite as usize;
+        if i >= n_sats {
+            problems.push(format!("node sample of satellite {i}, of {n_sats}"));
+            return;
+        }
+        let battery = &setup.satellite_nodes[i].battery;
+        let cap = battery.capacity_wh();
+        let dt_s = step_s.min(run_s - f64::from(s.step) * step_s);
+        let h = dt_s / 3_600.0;
+        let wh = |w: f32| f64::from(w) * h;
+        let stored = (f64::from(s.soc_fraction) - soc[i]) * cap;
+        soc[i] = f64::from(s.soc_fraction);
+        let (harvested, compute, idle, bus, heater, loss, curtailed) = (
+            wh(s.harvested_w),
+            wh(s.compute_w),
+            wh(s.idle_w),
+            wh(s.bus_w),
+            wh(s.heater_w),
+            wh(s.loss_w),
+            wh(s.curtailed_w),
+        );
+        let out = compute + idle + bus + heater + loss + curtailed + stored;
+        // f32 storage: ~1e-7 of each flow and of the battery's capacity.
+        let tol = 1e-6 * (harvested + out.abs() + cap) + 1e-6;
+        if (harvested - out).abs() > tol {
+            problems.push(format!(
+                "satellite {i} step {}: harvested {harvested:.6} Wh but compute {compute:.6} + \
+                 idle {idle:.6} + bus {bus:.6} + heater {heater:.6} + loss {loss:.6} + \
+                 curtailed {curtailed:.6} + stored {stored:.6} = {out:.6} Wh",
+                s.step
+            ));
+        }
+        let floor = 1.0 - battery.dod_limit();
+        if f64::from(s.soc_fraction) < floor - 1e-6 {
+            problems.push(format!(
+                "satellite {i} step {}: charge {} below the depth-of-discharge floor {floor}",
+                s.step, s.soc_fraction
+            ));
+        }
+        books.harvested_wh += harvested;
+        books.compute_wh += compute;
+        books.idle_wh += idle;
+        books.bus_wh += bus;
+        books.heater_wh += heater;
+        books.loss_wh += loss;
+        books.curtailed_wh += curtailed;
+        books.stored_change_wh += stored;
+    }
+    let e = &result.summary.physics.energy;
+    let pairs = [
+        ("harvested", books.harvested_wh, e.harvested_wh),
+        ("compute", books.compute_wh, e.compute_wh),
+        ("idle", books.idle_wh, e.idle_wh),
+        ("bus", books.bus_wh, e.bus_wh),
+        ("heater", books.heater_wh, e.heater_wh),
+        ("loss", books.loss_wh, e.loss_wh),
+        ("curtailed", books.curtailed_wh, e.curtailed_wh),
+        ("stored change", books.stored_change_wh, e.stored_change_wh),
+    ];
+    for (name, steps, total) in pairs {
+        if (steps - total).abs() > 1e-5 * (steps.abs() + total.abs()) + 1e-3 {
+            problems.push(format!(
+                "{name} energy: steps sum to {steps:.6} Wh, the run's books say {total:.6} Wh"
             ));
         }
     }

@@ -151,8 +151,8 @@ pub struct PhysicsBooks {
     pub work_lost_flop: f64,
     /// Stages stopped by a power cut (put back in the queue).
     pub stages_preempted: u64,
-    /// Stage-seconds spent waiting for a waking accelerator.
-    pub wake_wait_s: f64,
+    /// Device-seconds satellites spent computing stages.
+    pub busy_device_s: f64,
 }
 
 /// The figures of `summary.json` for one policy.

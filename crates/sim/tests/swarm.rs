@@ -270,6 +270,85 @@ fn same_seed_same_result() {
     }
 }
 
+/// Golden: upsets strike devices uniformly in time, so the stages they hit follow the
+/// stages' busy time. With a constant rate r per device-second (no SAA), hits over a run
+/// are Poisson with mean r x busy device-seconds; summed over 30 seeded runs the observed
+/// count must lie within 4 standard deviations of that mean (a 6e-5 two-sided chance of a
+/// false alarm). Idle devices are struck too: those upsets hit nothing.
+#[test]
+fn faults_hit_stages_in_proportion_to_busy_time() {
+    // High enough for ~300 hits, low enough that the twin's cap of 4 upsets a device per
+    // step never binds.
+    let per_device_day = 2_000.0;
+    let (mut hits, mut injected, mut busy_s, mut device_s) = (0u64, 0u64, 0.0, 0.0);
+    for seed in 100..130 {
+        let mut setup = scenario(seed);
+        setup.faults.radiation = Some(
+            FaultModel::new(
+                per_device_day,
+                SaaModel {
+                    peak_multiplier: 1.0,
+                    ..SaaModel::default()
+                },
+            )
+            .unwrap(),
+        );
+        setup.faults.max_retries = 1_000;
+        let mut p = tiandi_scheduler::by_name("onboard").unwrap();
+        let r = tiandi_sim::run(&setup, p.as_mut(), &|_, _| {}).unwrap();
+        hits += r.summary.faults_hit_stages;
+        injected += r.summary.faults_injected;
+        busy_s += r.summary.physics.busy_device_s;
+        let horizon_s = (setup.end.unix_ns() - setup.start.unix_ns()) as f64 / 1e9;
+        device_s += setup
+            .satellite_nodes
+            .iter()
+            .map(|c| c.n_accelerators.round().max(1.0) * horizon_s)
+            .sum::<f64>();
+    }
+    let rate = per_device_day / 86_400.0;
+    let expected = rate * busy_s;
+    let sd = expected.sqrt();
+    println!("{hits} hits of {injected} upsets; expected {expected:.1} +- {sd:.1}");
+    assert!(
+        (hits as f64 - expected).abs() <= 4.0 * sd,
+        "{hits} hits, expected {expected:.1} +- {sd:.1} from {busy_s:.0} busy device-s"
+    );
+    // And upsets as a whole follow all device-time.
+    let all = rate * device_s;
+    assert!(
+        (injected as f64 - all).abs() <= 4.0 * all.sqrt(),
+        "{injected} upsets, expected {all:.1}"
+    );
+    assert!(expected > 100.0, "too few hits to test: {expected:.1}");
+}
+
+#[test]
+fn energy_charged_twice_breaks_the_balance() {
+    // The mutation the energy invariant is for: one step's compute energy charged twice.
+    let (setup, result, trace) = (0..20)
+        .map(|seed| {
+            let setup = scenario(seed);
+            let mut p = tiandi_scheduler::by_name("onboard").unwrap();
+            let mut trace = Trace::default();
+            let r = run_traced(&setup, p.as_mut(), &|_, _| {}, Some(&mut trace)).unwrap();
+            (setup, r, trace)
+        })
+        .find(|(_, r, _)| r.nodes.iter().any(|n| n.compute_w > 1.0))
+        .expect("some seed computes in orbit");
+    invariants::check(&setup, &result, &trace).unwrap();
+    let mut twice = result.clone();
+    let k = twice.nodes.iter().position(|n| n.compute_w > 1.0).unwrap();
+    twice.nodes[k].compute_w *= 2.0;
+    let err = invariants::check(&setup, &twice, &trace).unwrap_err();
+    assert!(err.contains("harvested"), "{err}");
+    // Charged twice in the run's books only: the steps no longer sum to them.
+    let mut books = result.clone();
+    books.summary.physics.energy.compute_wh *= 2.0;
+    let err = invariants::check(&setup, &books, &trace).unwrap_err();
+    assert!(err.contains("compute energy"), "{err}");
+}
+
 #[test]
 fn invariant_checker_catches_a_broken_record() {
     // The checkers must be able to fail: corrupt one record and one hop.

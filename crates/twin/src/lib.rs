@@ -17,7 +17,7 @@ pub mod view;
 
 pub use setup::{FaultSetup, PayloadPower, SimSetup, WAKE_S};
 pub use twin::{
-    ComputeSpec, Dest, MAX_CATCH_UP_STEPS, NodeReport, SatEnergy, SatStatus, StepReport, Twin,
-    TwinError, Upset,
+    ComputeSpec, Dest, INITIAL_SOC_FRACTION, MAX_CATCH_UP_STEPS, NodeReport, SatEnergy, SatStatus,
+    StepReport, Twin, TwinError, Upset,
 };
 pub use view::{Executors, Idle, Load, Occupancy, TwinView};

@@ -21,8 +21,9 @@ use tiandi_orbit::{Epoch, Frame, PropagationError, Satellite, ecef_to_geodetic};
 use crate::setup::{PayloadPower, SimSetup};
 use crate::view::Occupancy;
 
-/// Initial battery state of charge and temperature of every satellite.
-const INITIAL_SOC_FRACTION: f64 = 0.9;
+/// Initial battery state of charge of every satellite (raised to the battery's
+/// depth-of-discharge floor where that is higher) and initial temperature.
+pub const INITIAL_SOC_FRACTION: f64 = 0.9;
 const INITIAL_TEMP_K: f64 = 293.15;
 /// Marks "no compute" in the node-to-compute index.
 const NONE: u32 = u32::MAX;
@@ -243,8 +244,7 @@ impl Twin {
             computes.push(i as u32);
             specs.push(ComputeSpec {
                 slots,
-                slot_flops: cfg.accelerator.fp16_tflops_dense * 1e12 * cfg.n_accelerators
-                    / f64::from(slots),
+                slot_flops: cfg.accelerator.peak_ops() * cfg.n_accelerators / f64::from(slots),
                 slot_memory_bytes: (cfg.accelerator.memory_gb * 1e9) as u64,
             });
             // Until the first step grants power, every slot may run at full rate.
@@ -491,7 +491,13 @@ impl Twin {
             } else {
                 0.0
             };
-            let r = ph.states[i].settle(dt_s, &grant, payload_w);
+            // The invariant's mutant: the payload's energy taken twice.
+            let drawn_w = if cfg!(feature = "mutant-charge-twice") {
+                2.0 * payload_w
+            } else {
+                payload_w
+            };
+            let r = ph.states[i].settle(dt_s, &grant, drawn_w);
             let cfg = ph.states[i].config();
             let st = &mut ph.status[i];
             st.soc_fraction = if cfg.battery.capacity_wh() > 0.0 {
@@ -502,19 +508,12 @@ impl Twin {
             st.temp_k = r.temp_k;
             st.payload_w = r.granted_w;
             let dt_h = dt_s / 3_600.0;
-            // The payload may have been charged a little less than granted by rounding:
-            // split what was served in proportion.
-            let charged_wh = compute_wh + idle_wh;
-            let served_payload_wh = r.granted_w * dt_h;
-            let scale = if charged_wh > 0.0 {
-                served_payload_wh / charged_wh
-            } else {
-                0.0
-            };
+            // The books are what the devices did, not what the battery saw: the energy
+            // invariant compares the two.
             out.push(SatEnergy {
                 result: r,
-                compute_wh: compute_wh * scale,
-                idle_wh: idle_wh * scale,
+                compute_wh,
+                idle_wh,
                 bus_wh: r.bus_w * dt_h,
                 heater_wh: r.heater_w * dt_h,
                 busy_device_s: busy_s,
