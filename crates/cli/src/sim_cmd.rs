@@ -18,8 +18,9 @@ use tiandi_workload::TaskKind;
 /// Flags of `tiandi simulate`.
 #[derive(Args)]
 pub struct SimulateArgs {
-    /// Scenario file (TOML, see docs/scenario.md); without one, the built-in default
-    /// scenario (`tiandi scenario show default`).
+    /// Scenario file (TOML, see docs/scenario.md) or the name of a built-in scenario
+    /// (`light`: the default with a tenth of its work, for a quick look); without one, the
+    /// built-in default scenario (`tiandi scenario show default`).
     scenario: Option<PathBuf>,
     /// Policy to run, overriding the scenario's `run.policy`: bent-pipe, onboard, nearest
     /// or unified.
@@ -43,7 +44,8 @@ pub struct SimulateArgs {
 /// `tiandi scenario ...`.
 #[derive(Subcommand)]
 pub enum ScenarioCommand {
-    /// Print a built-in scenario as TOML (`default`), a starting point for your own.
+    /// Print a built-in scenario as TOML (`default`, `light`), a starting point for your
+    /// own.
     Show {
         /// Name of the built-in scenario.
         name: String,
@@ -55,9 +57,18 @@ pub enum ScenarioCommand {
     },
 }
 
+/// A scenario file, or a built-in scenario by name (`light`) when no such file exists.
 fn load(path: Option<&PathBuf>) -> Result<Scenario> {
+    let built_in = |p: &PathBuf| {
+        (!p.exists())
+            .then(|| p.to_str().and_then(Scenario::built_in))
+            .flatten()
+    };
     Ok(match path {
-        Some(p) => Scenario::load(p)?,
+        Some(p) => match built_in(p) {
+            Some(s) => s?,
+            None => Scenario::load(p)?,
+        },
         None => Scenario::built_in("default").expect("the default scenario is built in")?,
     })
 }
@@ -245,18 +256,32 @@ fn table(meta: &RunMeta, runs: &[PolicyRun<'_>]) -> String {
     row("latency p99 s", &|r| num(r.summary.latency_p99_s, 2));
     row("downlink GB", &|r| gb(r.summary.downlink_bytes));
     row("ISL GB", &|r| gb(r.summary.isl_bytes));
-    row("energy used kWh", &|r| {
-        num(r.summary.energy_used_wh / 1e3, 1)
+    let kwh = |wh: f64| num(wh / 1e3, 1);
+    row("energy used kWh", &|r| kwh(r.summary.energy_used_wh));
+    row("  compute kWh", &|r| {
+        kwh(r.summary.physics.energy.compute_wh)
     });
+    row("  idle kWh", &|r| kwh(r.summary.physics.energy.idle_wh));
+    row("  bus kWh", &|r| kwh(r.summary.physics.energy.bus_wh));
+    row("  heater kWh", &|r| kwh(r.summary.physics.energy.heater_wh));
     row("energy curtailed kWh", &|r| {
-        num(r.summary.energy_curtailed_wh / 1e3, 1)
+        kwh(r.summary.energy_curtailed_wh)
     });
     row("throttled h", &|r| num(r.summary.throttled_s / 3_600.0, 1));
+    row("power-limited h", &|r| {
+        num(r.summary.physics.power_limited_s / 3_600.0, 1)
+    });
     row("faults injected", &|r| {
         r.summary.faults_injected.to_string()
     });
-    row("faults recovered", &|r| {
+    row("faults hit stages", &|r| {
+        r.summary.faults_hit_stages.to_string()
+    });
+    row("stages retried", &|r| {
         r.summary.faults_recovered.to_string()
+    });
+    row("work lost PFLOP", &|r| {
+        num(r.summary.physics.work_lost_flop / 1e15, 1)
     });
     for kind in TaskKind::ALL {
         if !runs

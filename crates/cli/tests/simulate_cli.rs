@@ -199,6 +199,6 @@ fn scenario_show_prints_the_default_and_check_reads_it_back() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         String::from_utf8(out.stderr).unwrap(),
-        "error: no built-in scenario \"nope\": expected one of default\n"
+        "error: no built-in scenario \"nope\": expected one of default, light\n"
     );
 }

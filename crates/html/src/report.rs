@@ -411,16 +411,29 @@ fn policy_table(out: &Output) -> String {
     row("energy used (kWh)", &|p| {
         num(p.energy_used_wh.map(|v| v / 1e3), 2)
     });
+    let split = |f: fn(&tiandi_report::summary::EnergyFigures) -> f64| {
+        move |p: &PolicyFigures| num(p.energy.as_ref().map(|e| f(e) / 1e3), 2)
+    };
+    row("energy: compute (kWh)", &split(|e| e.compute_wh));
+    row("energy: idle (kWh)", &split(|e| e.idle_wh));
+    row("energy: bus (kWh)", &split(|e| e.bus_wh));
+    row("energy: heater (kWh)", &split(|e| e.heater_wh));
     row("energy curtailed (kWh)", &|p| {
         num(p.energy_curtailed_wh.map(|v| v / 1e3), 2)
     });
     row("throttled (h)", &|p| {
         num(p.throttled_s.map(|v| v / 3_600.0), 2)
     });
+    row("power-limited (h)", &|p| {
+        num(p.power_limited_s.map(|v| v / 3_600.0), 2)
+    });
     row("faults injected", &|p| {
         p.faults_injected.map_or("-".into(), |v| v.to_string())
     });
-    row("faults recovered", &|p| {
+    row("faults hit stages", &|p| {
+        p.faults_hit_stages.map_or("-".into(), |v| v.to_string())
+    });
+    row("stages retried", &|p| {
         p.faults_recovered.map_or("-".into(), |v| v.to_string())
     });
     table(&header, &rows)

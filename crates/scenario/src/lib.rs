@@ -39,14 +39,46 @@ pub const DEFAULT_EPOCH: Epoch = Epoch::from_unix_ns(1_795_478_400 * tiandi_orbi
 pub const DEFAULT_SCENARIO_TOML: &str = include_str!("../scenarios/default.toml");
 
 /// Names of the built-in scenarios, for `tiandi scenario show NAME`.
-pub const BUILT_IN: [&str; 1] = ["default"];
+pub const BUILT_IN: [&str; 2] = ["default", "light"];
 
 /// The text of a built-in scenario.
 pub fn built_in(name: &str) -> Option<&'static str> {
     match name {
         "default" => Some(DEFAULT_SCENARIO_TOML),
+        "light" => Some(light_scenario_toml()),
         _ => None,
     }
+}
+
+/// The lines of the default scenario that the `light` variant changes, and what it puts
+/// there: one hour, a tenth of the Earth-observation volume and of every arrival rate.
+/// Everything else (constellation, ground segment, physics) is the default's.
+const LIGHT_CHANGES: [(&str, &str); 9] = [
+    ("name = \"default\"", "name = \"light\""),
+    (
+        "description = \"Space-ground computing over China: 240 satellites, 9 stations, 8 hubs, 6 h\"",
+        "description = \"The default scenario, light: 1 h, a tenth of its workload (smoke tests and CI)\"",
+    ),
+    ("horizon_h = 6.0 ", "horizon_h = 1.0 "),
+    ("bytes_per_km2 = 6.0e6", "bytes_per_km2 = 0.6e6"),
+    ("rate_per_s = 0.1 ", "rate_per_s = 0.01"),
+    ("rate_per_s = 0.2 ", "rate_per_s = 0.02"),
+    ("\"Zhangjiakou\" = 0.5", "\"Zhangjiakou\" = 0.05"),
+    ("\"Wuhu\" = 0.5", "\"Wuhu\" = 0.05"),
+    ("\"Shaoguan\" = 0.5", "\"Shaoguan\" = 0.05"),
+];
+
+/// The `light` built-in: the default scenario with [`LIGHT_CHANGES`] applied.
+pub fn light_scenario_toml() -> &'static str {
+    static TEXT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TEXT.get_or_init(|| {
+        let mut text = DEFAULT_SCENARIO_TOML.to_string();
+        for (old, new) in LIGHT_CHANGES {
+            debug_assert_eq!(text.matches(old).count(), 1, "{old:?}");
+            text = text.replacen(old, new, 1);
+        }
+        text
+    })
 }
 
 /// The default compute constellation: Walker delta 53 deg: 192/16/1 at 550 km.
