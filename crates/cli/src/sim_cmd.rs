@@ -39,6 +39,18 @@ pub struct SimulateArgs {
     /// Simulated hours, overriding the scenario's `run.horizon_h`.
     #[arg(long, allow_negative_numbers = true)]
     horizon_h: Option<f64>,
+    /// Change one key of the scenario, e.g. `--set physics.energy_metering=false` or
+    /// `--set workloads.earth_observation.efficiency=1` (repeatable; keys as in
+    /// docs/scenario.md).
+    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = key_value)]
+    settings: Vec<(String, String)>,
+}
+
+fn key_value(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.trim().to_string())),
+        _ => Err(format!("expected KEY=VALUE, found {s:?}")),
+    }
 }
 
 /// `tiandi scenario ...`.
@@ -57,20 +69,43 @@ pub enum ScenarioCommand {
     },
 }
 
-/// A scenario file, or a built-in scenario by name (`light`) when no such file exists.
-fn load(path: Option<&PathBuf>) -> Result<Scenario> {
-    let built_in = |p: &PathBuf| {
-        (!p.exists())
-            .then(|| p.to_str().and_then(Scenario::built_in))
-            .flatten()
+/// A scenario file, or a built-in scenario by name (`light`) when no such file exists,
+/// with `settings` applied.
+fn load_with(path: Option<&PathBuf>, settings: &[(String, String)]) -> Result<Scenario> {
+    let built_in = |name: &str| {
+        tiandi_scenario::built_in(name)
+            .map(|t| (t.to_string(), name.to_string(), PathBuf::from(".")))
     };
-    Ok(match path {
-        Some(p) => match built_in(p) {
-            Some(s) => s?,
-            None => Scenario::load(p)?,
+    let (text, shown, base) = match path {
+        Some(p) => match (!p.exists())
+            .then(|| p.to_str().and_then(built_in))
+            .flatten()
+        {
+            Some(b) => b,
+            None => {
+                if settings.is_empty() {
+                    return Ok(Scenario::load(p)?);
+                }
+                let text = std::fs::read_to_string(p)
+                    .with_context(|| format!("cannot read the scenario {}", p.display()))?;
+                let base = p.parent().map_or(PathBuf::from("."), PathBuf::from);
+                (text, p.display().to_string(), base)
+            }
         },
-        None => Scenario::built_in("default").expect("the default scenario is built in")?,
-    })
+        None => built_in("default").expect("the default scenario is built in"),
+    };
+    let text = Scenario::apply_settings(&text, &shown, settings)?;
+    // Lines in messages are of the text with the settings applied, not of the file.
+    let shown = if settings.is_empty() {
+        shown
+    } else {
+        format!("{shown} with --set")
+    };
+    Ok(tiandi_scenario::parse_scenario(&text, &shown, &base)?)
+}
+
+fn load(path: Option<&PathBuf>) -> Result<Scenario> {
+    load_with(path, &[])
 }
 
 pub fn scenario(cmd: ScenarioCommand) -> Result<()> {
@@ -111,7 +146,7 @@ pub fn scenario(cmd: ScenarioCommand) -> Result<()> {
 }
 
 pub fn simulate(args: SimulateArgs) -> Result<()> {
-    let mut scenario = load(args.scenario.as_ref())?;
+    let mut scenario = load_with(args.scenario.as_ref(), &args.settings)?;
     if let Some(seed) = args.seed {
         scenario.seed = seed;
     }

@@ -202,3 +202,43 @@ fn scenario_show_prints_the_default_and_check_reads_it_back() {
         "error: no built-in scenario \"nope\": expected one of default, light\n"
     );
 }
+
+#[test]
+fn settings_change_one_key_and_bad_ones_are_named() {
+    let dir = fresh_dir("simulate_cli", "set");
+    let small = small_example();
+    // Metering off: every powered device is charged its full power, so nothing is idle.
+    let e = fails(&dir, &small, &["--set", "physics.energy_metering=maybe"]);
+    assert!(
+        e.contains("s.toml with --set") && e.contains("physics.energy_metering"),
+        "{e}"
+    );
+    let e = fails(&dir, &small, &["--set", "run.horizon_h.x=1"]);
+    assert!(
+        e.contains("run.horizon_h.x") && e.contains("not a table"),
+        "{e}"
+    );
+    let out = tiandi(
+        &dir,
+        &[
+            "simulate",
+            "s.toml",
+            "--set",
+            "physics.energy_metering=false",
+            "--set",
+            "run.horizon_h=0.2",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("out/summary.json")).unwrap())
+            .unwrap();
+    let p = &summary["policies"][0];
+    assert_eq!(p["energy"]["idle_wh"], 0.0, "{p}");
+    assert!(p["energy"]["compute_wh"].as_f64().unwrap() > 0.0, "{p}");
+    assert_eq!(summary["end_utc"], "2026-11-24T02:12:00.000Z");
+}

@@ -170,6 +170,55 @@ impl Scenario {
         parse_scenario(&text, &shown, base)
     }
 
+    /// Scenario text with `key = value` settings applied (`--set`), as TOML text to parse.
+    /// Keys are dotted paths into the file's tables (`physics.energy_metering`,
+    /// `workloads.earth_observation.efficiency`); a value is TOML (`false`, `0.5`,
+    /// `"gaas"`), or a bare word taken as a string. Comments do not survive.
+    pub fn apply_settings(
+        text: &str,
+        file_name: &str,
+        settings: &[(String, String)],
+    ) -> Result<String, ScenarioError> {
+        let err = |key: &str, message: String| ScenarioError {
+            file: file_name.to_string(),
+            line: None,
+            key: key.to_string(),
+            message,
+        };
+        if settings.is_empty() {
+            return Ok(text.to_string());
+        }
+        let mut root: toml::Table = toml::from_str(text)
+            .map_err(|e| err("", format!("is not valid TOML: {}", e.message())))?;
+        for (key, value) in settings {
+            let parsed = toml::from_str::<toml::Table>(&format!("v = {value}"))
+                .ok()
+                .and_then(|mut t| t.remove("v"))
+                .unwrap_or_else(|| toml::Value::String(value.clone()));
+            let mut parts: Vec<&str> = key.split('.').collect();
+            let last = parts.pop().filter(|l| !l.is_empty()).ok_or_else(|| {
+                err(
+                    key,
+                    "a setting needs a key: `--set section.key=value`".into(),
+                )
+            })?;
+            let mut table = &mut root;
+            for part in parts {
+                let next = table
+                    .entry(part)
+                    .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+                table = next.as_table_mut().ok_or_else(|| {
+                    err(
+                        key,
+                        format!("{part:?} is not a table: it cannot hold {last:?}"),
+                    )
+                })?;
+            }
+            table.insert(last.to_string(), parsed);
+        }
+        toml::to_string(&root).map_err(|e| err("", format!("cannot be written back: {e}")))
+    }
+
     /// A built-in scenario by name.
     pub fn built_in(name: &str) -> Option<Result<Scenario, ScenarioError>> {
         built_in(name).map(|text| parse_scenario(text, name, Path::new(".")))
