@@ -482,14 +482,20 @@ impl<'s> Engine<'s> {
         Ok(())
     }
 
-    /// Stages on devices the new step left unpowered (the grant fell below what runs):
-    /// their work is lost and they go back to the front of the queue.
+    /// Stages on devices the new step left unpowered move to a free powered device (device
+    /// numbers are labels: the powered ones are the lowest); where none is free (the grant
+    /// fell below what runs) their work is lost and they go back to the front of the queue.
     fn preempt_unpowered(&mut self, c: usize) {
         let powered = self.twin.powered_slots(c);
         let slots = &mut self.load.slots[c];
         let mut k = 0;
         while k < slots.running.len() {
             if slots.running[k].device < powered {
+                k += 1;
+                continue;
+            }
+            if let Some(d) = slots.free_device(powered) {
+                slots.running[k].device = d;
                 k += 1;
                 continue;
             }
