@@ -144,7 +144,19 @@ pub fn parse_scenario(text: &str, file_name: &str, base_dir: &Path) -> Result<Sc
         ground,
     )?;
     let faults = fault_setup(&check, &raw.faults, &node, &names, n_sats, run.start)?;
-    let payload_power = physics_section(&check, &raw.physics, &node)?;
+    let (payload_power, dod_floor) = physics_section(&check, &raw.physics, &node)?;
+    let mut node = node;
+    if !dod_floor {
+        // The battery as sized (for its depth of discharge), usable down to empty.
+        let b = &node.battery;
+        node.battery = Battery::new(
+            b.capacity_wh(),
+            1.0,
+            b.charge_efficiency(),
+            b.discharge_efficiency(),
+        )
+        .expect("a valid battery stays valid with the whole capacity usable");
+    }
     let workloads = workloads(
         &check,
         &raw.workloads,
@@ -183,7 +195,7 @@ fn physics_section(
     check: &Check<'_>,
     f: &file::PhysicsFile,
     node: &NodeConfig,
-) -> Result<PayloadPower> {
+) -> Result<(PayloadPower, bool)> {
     let p = KeyPath::root().key("physics");
     let d = PayloadPower::default();
     let warm_devices = f.warm_devices.unwrap_or(d.warm_devices);
@@ -194,11 +206,14 @@ fn physics_section(
             format!("must be at most the satellite's {slots} accelerators, found {warm_devices}"),
         ));
     }
-    Ok(PayloadPower {
-        warm_devices,
-        wake_s: check.within(&p.key("wake_s"), f.wake_s.unwrap_or(d.wake_s), 0.0, 3_600.0)?,
-        metering: f.energy_metering.unwrap_or(d.metering),
-    })
+    Ok((
+        PayloadPower {
+            warm_devices,
+            wake_s: check.within(&p.key("wake_s"), f.wake_s.unwrap_or(d.wake_s), 0.0, 3_600.0)?,
+            metering: f.energy_metering.unwrap_or(d.metering),
+        },
+        f.dod_floor.unwrap_or(true),
+    ))
 }
 
 /// `[run]`, checked.
@@ -922,13 +937,33 @@ fn satellite_config(
     .map_err(|e| check.err(&p.key("array_area_m2"), e.to_string()))?;
     let battery = Battery::new(pick(s.battery_wh, |z| z.battery_wh), dod, 0.95, 0.95)
         .map_err(|e| check.err(&p.key("battery_wh"), e.to_string()))?;
+    let radiator_scale = check.within(
+        &p.key("radiator_scale"),
+        s.radiator_scale.unwrap_or(1.0),
+        0.01,
+        100.0,
+    )?;
+    let min_temp_k = check.within(
+        &p.key("min_temp_k"),
+        s.min_temp_k
+            .unwrap_or(tiandi_node::thermal::MIN_OPERATING_TEMP_K),
+        3.0,
+        temp_limit_k,
+    )?;
+    let heater_max_w = check.within(
+        &p.key("heater_max_w"),
+        s.heater_max_w.unwrap_or(tiandi_node::thermal::HEATER_MAX_W),
+        0.0,
+        1e6,
+    )?;
     let thermal = ThermalParams::new(
         pick(s.heat_capacity_j_per_k, |z| z.heat_capacity_j_per_k),
-        pick(s.radiator_area_m2, |z| z.radiator_area_m2),
+        pick(s.radiator_area_m2, |z| z.radiator_area_m2) * radiator_scale,
         emissivity,
         absorptivity,
         temp_limit_k,
     )
+    .and_then(|t| t.with_heater(min_temp_k, heater_max_w))
     .map_err(|e| check.err(&p, e.to_string()))?;
     Ok(NodeConfig {
         accelerator: acc,

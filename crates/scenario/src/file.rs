@@ -46,6 +46,7 @@ pub struct PhysicsFile {
     pub energy_metering: Option<bool>,
     pub warm_devices: Option<u32>,
     pub wake_s: Option<f64>,
+    pub dod_floor: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -101,6 +102,9 @@ pub struct SatelliteFile {
     pub emissivity: Option<f64>,
     pub absorptivity: Option<f64>,
     pub temp_limit_k: Option<f64>,
+    pub radiator_scale: Option<f64>,
+    pub min_temp_k: Option<f64>,
+    pub heater_max_w: Option<f64>,
 }
 
 #[derive(Debug, Deserialize)]
