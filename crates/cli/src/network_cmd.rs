@@ -132,6 +132,12 @@ fn load(args: &NetworkArgs) -> Result<(Vec<Satellite>, Network)> {
     links.isl.max_range_km = args.max_isl_range_km;
     links.isl.max_terminals = args.laser_terminals;
     links.gsl.min_elevation_deg = args.min_elevation_deg;
+    if let Some(r) = args
+        .max_gsl_range_km
+        .filter(|r| !(r.is_finite() && *r > 0.0))
+    {
+        anyhow::bail!("--max-gsl-range-km {r}: expected a slant range in km, > 0");
+    }
     links.gsl.max_range_km = args.max_gsl_range_km;
     links.gsl.antennas = args.antennas;
     links.gsl.strategy = match args.gsl_strategy {

@@ -32,15 +32,12 @@ fn test_data() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../test_data")
 }
 
+/// A reference point whose path differs: (time, src, dst), Hypatia's path, tiandi's.
+type Mismatch<'a> = (&'a (u32, u32, u32), &'a String, Option<&'a String>);
+
 /// The agreement share of `ours` with the reference, and the mismatches.
-fn agreement<'a>(
-    ours: &'a Paths,
-    reference: &'a Paths,
-) -> (
-    f64,
-    Vec<(&'a (u32, u32, u32), &'a String, Option<&'a String>)>,
-) {
-    let mismatches: Vec<_> = reference
+fn agreement<'a>(ours: &'a Paths, reference: &'a Paths) -> (f64, Vec<Mismatch<'a>>) {
+    let mismatches: Vec<Mismatch<'a>> = reference
         .iter()
         .filter_map(|(key, path)| match ours.get(key) {
             Some(p) if p == path => None,
