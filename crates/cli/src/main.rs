@@ -4,6 +4,7 @@
 //! and writes CSV/JSON/text to stdout. Errors are printed as one line on stderr and mapped
 //! to a non-zero exit code here and nowhere else.
 
+mod hypatia_out;
 mod input;
 mod network_cmd;
 mod orbit_cmd;

@@ -1,5 +1,6 @@
 //! `tiandi topology` and `tiandi routes`: read satellites and stations, build the network
-//! (crate `tiandi_network`) and write links or routes as CSV, or route statistics.
+//! (crate `tiandi_network`) and write links or routes as CSV, or route statistics (and,
+//! with `--hypatia-out`, Hypatia's satellite-network state).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -11,6 +12,7 @@ use tiandi_network::{
 };
 use tiandi_orbit::{Epoch, Satellite};
 
+use crate::hypatia_out::HypatiaWriter;
 use crate::input::{read_satellites, read_stations_csv};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -72,6 +74,10 @@ pub struct NetworkArgs {
         allow_negative_numbers = true
     )]
     min_elevation_deg: f64,
+    /// Longest ground-to-satellite slant range, km (in addition to the elevation mask);
+    /// Hypatia's rule is `--min-elevation-deg 0 --max-gsl-range-km 1089.686` (Starlink-550).
+    #[arg(long, value_name = "KM")]
+    max_gsl_range_km: Option<f64>,
     /// Antennas per station (simultaneous GSLs); unlimited when absent.
     #[arg(long, value_name = "N")]
     antennas: Option<u32>,
@@ -105,6 +111,10 @@ pub struct RoutesArgs {
     /// Print statistics (delay mean/p50/p99, unreachable pairs, path churn) instead of routes.
     #[arg(long)]
     summary: bool,
+    /// Also write Hypatia's satellite-network state (tles.txt, isls.txt, ground stations,
+    /// forwarding state per step) into this directory; see docs/network.md.
+    #[arg(long, value_name = "DIR")]
+    hypatia_out: Option<PathBuf>,
 }
 
 fn load(args: &NetworkArgs) -> Result<(Vec<Satellite>, Network)> {
@@ -122,6 +132,13 @@ fn load(args: &NetworkArgs) -> Result<(Vec<Satellite>, Network)> {
     links.isl.max_range_km = args.max_isl_range_km;
     links.isl.max_terminals = args.laser_terminals;
     links.gsl.min_elevation_deg = args.min_elevation_deg;
+    if let Some(r) = args
+        .max_gsl_range_km
+        .filter(|r| !(r.is_finite() && *r > 0.0))
+    {
+        anyhow::bail!("--max-gsl-range-km {r}: expected a slant range in km, > 0");
+    }
+    links.gsl.max_range_km = args.max_gsl_range_km;
     links.gsl.antennas = args.antennas;
     links.gsl.strategy = match args.gsl_strategy {
         GslStrategyArg::HighestElevation => GslStrategy::HighestElevation,
@@ -188,6 +205,16 @@ pub fn routes(args: RoutesArgs) -> Result<()> {
         &endpoints,
         RoutingMode::SatellitesOnly,
     )?;
+    let mut hypatia = match &args.hypatia_out {
+        Some(dir) => Some(HypatiaWriter::create(
+            dir,
+            &net,
+            &sats,
+            args.step_ms,
+            args.duration_s,
+        )?),
+        None => None,
+    };
     let bar = crate::progress::bar(horizon.n_steps() as u64, "routes");
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
@@ -195,8 +222,11 @@ pub fn routes(args: RoutesArgs) -> Result<()> {
         writeln!(out, "time_s,src,dst,delay_ms,hops,path")?;
     }
     let mut path = String::new();
-    while let Some((k, _, table)) = timeline.step()? {
+    while let Some((k, snap, table)) = timeline.step()? {
         bar.inc(1);
+        if let Some(w) = &mut hypatia {
+            w.write_step(k as i64 * step_ns, snap, table)?;
+        }
         if args.summary {
             continue;
         }
@@ -220,6 +250,9 @@ pub fn routes(args: RoutesArgs) -> Result<()> {
         }
     }
     bar.finish_and_clear();
+    if let Some(w) = hypatia {
+        w.finish(&net)?;
+    }
     if args.summary {
         let s = timeline.summary();
         let pair_snapshots = s.n_pairs * s.n_snapshots;

@@ -223,6 +223,45 @@ fn routes_are_consistent_with_topology() {
     assert!(n > 0);
 }
 
+#[test]
+fn gsl_range_rule_limits_topology_links() {
+    let dir = setup("gsl_range");
+    let gsl_km = |extra: &[&str]| -> Vec<f64> {
+        let mut args = vec![
+            "topology",
+            "--tle",
+            "sats.tle",
+            "--planes",
+            "12",
+            "--ground-stations",
+            "gs.csv",
+            "--at",
+            "2026-11-24T00:10:00Z",
+            "--min-elevation-deg",
+            "0",
+        ];
+        args.extend_from_slice(extra);
+        stdout(&tiandi(&dir, &args))
+            .lines()
+            .skip(1)
+            .filter(|l| l.contains(",gsl,"))
+            .map(|l| l.split(',').nth(3).unwrap().parse().unwrap())
+            .collect()
+    };
+    let all = gsl_km(&[]);
+    let ranged = gsl_km(&["--max-gsl-range-km", "1500"]);
+    assert!(ranged.iter().all(|&d| d <= 1_500.0), "{ranged:?}");
+    // The same links, less those beyond range (12 x 12 at 550 km: several per station).
+    let expected: Vec<f64> = all.iter().copied().filter(|&d| d <= 1_500.0).collect();
+    assert_eq!(ranged, expected);
+    assert!(
+        ranged.len() < all.len(),
+        "{} of {}",
+        ranged.len(),
+        all.len()
+    );
+}
+
 fn error_line(o: &Output) -> String {
     assert!(!o.status.success(), "should fail");
     let err = String::from_utf8(o.stderr.clone()).unwrap();
@@ -309,4 +348,39 @@ fn bad_input_gets_one_clear_line() {
         "gs.csv",
     ]));
     assert!(err.contains("planes"), "{err}");
+    let err = error_line(&run(&[
+        "--tle",
+        "sats.tle",
+        "--planes",
+        "12",
+        "--ground-stations",
+        "gs.csv",
+        "--max-gsl-range-km",
+        "0",
+    ]));
+    assert!(err.contains("--max-gsl-range-km 0"), "{err}");
+    let err = error_line(&tiandi(
+        &dir,
+        &[
+            "routes",
+            "--tle",
+            "sats.tle",
+            "--isl",
+            "nearest-k",
+            "--ground-stations",
+            "gs.csv",
+            "--start",
+            START,
+            "--duration-s",
+            "10",
+            "--step-ms",
+            "10000",
+            "--hypatia-out",
+            "hyp",
+        ],
+    ));
+    assert!(
+        err.contains("--hypatia-out") && err.contains("nearest-k"),
+        "{err}"
+    );
 }

@@ -57,7 +57,13 @@ pub enum GslStrategy {
 /// Ground-to-satellite link rules (defaults for stations and user-terminal regions).
 #[derive(Clone, Debug, PartialEq)]
 pub struct GslConfig {
+    /// A satellite is a candidate only at or above this elevation, degrees.
     pub min_elevation_deg: f64,
+    /// A satellite is a candidate only within this slant range of a ground station, km;
+    /// `None`: no range rule. Hypatia admits by range alone (its maximum GSL length,
+    /// 1,089.686 km for Starlink-550 at 25 deg): a mask of 0 deg plus this range
+    /// reproduces it. Applies to ground stations, not to user-terminal regions.
+    pub max_range_km: Option<f64>,
     /// Simultaneous GSLs per station; `None`: any number (Hypatia's free GSL model).
     pub antennas: Option<u32>,
     pub strategy: GslStrategy,
@@ -67,6 +73,7 @@ impl Default for GslConfig {
     fn default() -> Self {
         GslConfig {
             min_elevation_deg: 25.0,
+            max_range_km: None,
             antennas: None,
             strategy: GslStrategy::HighestElevation,
         }

@@ -10,6 +10,7 @@
 
 pub mod config;
 pub mod error;
+pub mod forwarding;
 pub mod gateway;
 pub mod geometry;
 pub mod network;
@@ -22,6 +23,7 @@ pub use config::{
     Capacities, FibreConfig, GslConfig, GslStrategy, IslConfig, IslPattern, LinkConfig,
 };
 pub use error::NetworkError;
+pub use forwarding::ForwardingTable;
 pub use gateway::{GatewayTree, ground_roots};
 pub use geometry::SPEED_OF_LIGHT_KM_S;
 pub use network::{Network, NetworkSpec, PlaneLayout};

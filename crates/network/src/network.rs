@@ -40,6 +40,9 @@ pub(crate) struct GroundView {
     pub ecef_km: DVec3,
     pub up: DVec3,
     pub sin_min_elevation: f64,
+    /// Square of the longest admitted slant range, km^2 (infinite without a range rule):
+    /// the GSL loop compares squared lengths, no square root.
+    pub max_range2_km2: f64,
     /// `u32::MAX` when unlimited.
     pub antennas: u32,
 }
@@ -151,6 +154,13 @@ impl Network {
             _ => Vec::new(),
         };
         check_elevation("GSL default", "", cfg.gsl.min_elevation_deg)?;
+        let max_range2_km2 = match cfg.gsl.max_range_km {
+            None => f64::INFINITY,
+            Some(r) if r.is_finite() && r > 0.0 => r * r,
+            Some(r) => {
+                return Err(invalid("maximum GSL range (km)", r, "a finite value > 0"));
+            }
+        };
         if cfg.gsl.antennas == Some(0) {
             return Err(invalid("antennas", 0, "at least 1"));
         }
@@ -194,6 +204,7 @@ impl Network {
                 ecef_km: s.station.ecef_km,
                 up: s.station.up(),
                 sin_min_elevation: e.to_radians().sin(),
+                max_range2_km2,
                 antennas: s.antennas.unwrap_or(default_antennas),
             });
         }
@@ -318,6 +329,12 @@ impl Network {
 
     pub fn config(&self) -> &LinkConfig {
         &self.spec.links
+    }
+
+    /// The plus-grid's candidate ISL pairs (`a < b`) in Hypatia's `isls.txt` order (per
+    /// satellite, its in-plane then its inter-plane partner); empty for other patterns.
+    pub fn plus_grid_pairs(&self) -> &[(u32, u32)] {
+        &self.plus_grid_pairs
     }
 
     pub fn layout(&self) -> Option<PlaneLayout> {
@@ -464,6 +481,28 @@ mod tests {
             0,
         );
         assert_eq!(small, vec![(0, 1), (0, 2), (1, 3), (2, 3)]);
+    }
+
+    #[test]
+    fn gsl_range_must_be_positive_and_finite() {
+        for bad in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+            let mut spec = NetworkSpec {
+                n_satellites: 4,
+                ..Default::default()
+            };
+            spec.links.isl.pattern = IslPattern::None;
+            spec.links.gsl.max_range_km = Some(bad);
+            assert!(
+                matches!(
+                    Network::new(spec),
+                    Err(NetworkError::InvalidParameter {
+                        field: "maximum GSL range (km)",
+                        ..
+                    })
+                ),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -226,6 +226,17 @@ impl ShortestPaths {
         self.src
     }
 
+    /// The neighbour of `v` on its shortest path back to the source (links are undirected:
+    /// the next hop from `v` toward the source); `None` at the source and for nodes not
+    /// settled.
+    pub fn toward_source(&self, snap: &Snapshot, v: u32) -> Option<u32> {
+        if v == self.src || !self.settled[v as usize] {
+            return None;
+        }
+        let l = snap.link(self.pred_link[v as usize]);
+        Some(if l.a == v { l.b } else { l.a })
+    }
+
     /// Shortest delay to `dst`, ms; infinite when unreachable. Final only for settled nodes.
     pub fn delay_ms(&self, dst: u32) -> f64 {
         self.dist_ms[dst as usize]
@@ -358,7 +369,7 @@ impl Route<'_> {
 /// Dijkstra scratch, one per worker thread, reused between searches and snapshots. Cloning
 /// gives an empty pool (scratch holds no results).
 #[derive(Debug, Default)]
-struct ScratchPool(Vec<Mutex<ShortestPaths>>);
+pub(crate) struct ScratchPool(pub(crate) Vec<Mutex<ShortestPaths>>);
 
 impl Clone for ScratchPool {
     fn clone(&self) -> Self {

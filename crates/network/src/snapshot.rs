@@ -371,8 +371,11 @@ impl<'n> SnapshotBuilder<'n> {
             .for_each(|(scratch, view)| {
                 scratch.candidates.clear();
                 for (i, &p) in pos.iter().enumerate() {
-                    if let Some(s) =
-                        sin_elevation_if_visible(p - view.ecef_km, view.up, view.sin_min_elevation)
+                    let rho = p - view.ecef_km;
+                    if rho.length_squared() > view.max_range2_km2 {
+                        continue; // beyond the range rule (never, without one)
+                    }
+                    if let Some(s) = sin_elevation_if_visible(rho, view.up, view.sin_min_elevation)
                     {
                         scratch.candidates.push((s, i as u32));
                     }

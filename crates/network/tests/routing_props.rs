@@ -1,15 +1,17 @@
 //! Properties of snapshots and routes on random small constellations: routes use only
 //! links of their snapshot, a route's delay is the sum of its links' delays, no route beats
 //! light along the straight chord between its ends, Dijkstra agrees with an independent
-//! Floyd-Warshall oracle of Hypatia's routing rule, link limits hold, the contact plan
-//! replays to every snapshot, and results do not depend on the thread count.
+//! Floyd-Warshall oracle of Hypatia's routing rule, forwarding tables walk the routes'
+//! delays, link limits hold, the GSL range rule admits exactly the satellites in range
+//! and above the mask, the contact plan replays to every snapshot, and results do not
+//! depend on the thread count.
 
 mod common;
 
 use proptest::prelude::*;
 use tiandi_network::{
-    GslStrategy, Horizon, IslPattern, LinkConfig, LinkKind, Network, NetworkSpec, RouteTable,
-    RouteTimeline, RoutingMode, SPEED_OF_LIGHT_KM_S, SnapshotBuilder, contact_plan,
+    ForwardingTable, GslStrategy, Horizon, IslPattern, LinkConfig, LinkKind, Network, NetworkSpec,
+    RouteTable, RouteTimeline, RoutingMode, SPEED_OF_LIGHT_KM_S, SnapshotBuilder, contact_plan,
 };
 use tiandi_orbit::{GroundStation, Satellite};
 
@@ -146,6 +148,61 @@ proptest! {
             prop_assert!((r.delay_ms - expected).abs() <= expected * ORACLE_REL, "{r:?} vs oracle {expected}");
         }
         prop_assert_eq!(n_pairs, endpoints.len() * (endpoints.len() - 1));
+    }
+
+    #[test]
+    fn forwarding_walks_shortest_paths((planes, per_plane, alt, inc, stations, secs, mask) in arb_case()) {
+        let (sats, net) = build(planes, per_plane, alt, inc, &stations, mask, IslPattern::PlusGrid { shift: 1 });
+        let mut builder = SnapshotBuilder::new(&net);
+        let t = common::epoch().add_ns(secs * 1_000_000_000);
+        let snap = builder.build(&sats, t).unwrap();
+        let endpoints: Vec<u32> = net.station_ids().map(|i| i.0).collect();
+        let mut table = RouteTable::new(&endpoints, net.n_nodes(), RoutingMode::SatellitesOnly);
+        table.compute(snap);
+        let mut fwd = ForwardingTable::new(&endpoints, net.n_nodes(), RoutingMode::SatellitesOnly);
+        fwd.compute(snap);
+        for r in table.pairs() {
+            let d = endpoints.iter().position(|&e| e == r.dst).unwrap();
+            // Walk next hops from the source, at most one visit per node.
+            let (mut v, mut delay_ms, mut hops) = (r.src, 0.0, 0);
+            while let Some(next) = fwd.next_hop(d, v) {
+                prop_assert!(hops < net.n_nodes(), "{r:?}: forwarding loop");
+                prop_assert!(v == r.src || (v as usize) < net.n_satellites(), "{r:?}: relays through {v}");
+                delay_ms += snap.find_link(v, next).expect("next hop over a link").delay_ms;
+                (v, hops) = (next, hops + 1);
+            }
+            if r.is_reachable() {
+                prop_assert_eq!(v, r.dst, "{:?}: forwarding stops at {}", r, v);
+                prop_assert!((delay_ms - r.delay_ms).abs() <= r.delay_ms * ORACLE_REL, "{r:?}: walked {delay_ms} ms");
+            } else {
+                prop_assert_eq!(hops, 0, "{:?}: forwarding where no route exists", r);
+            }
+        }
+    }
+
+    #[test]
+    fn range_rule_admits_by_slant_range((planes, per_plane, alt, inc, stations, secs, mask) in arb_case(), max_range_km in 500.0f64..3_000.0) {
+        let (sats, net) = build(planes, per_plane, alt, inc, &stations, mask, IslPattern::None);
+        let mut spec = net.spec().clone();
+        spec.links.gsl.max_range_km = Some(max_range_km);
+        let ranged = Network::new(spec).unwrap();
+        let t = common::epoch().add_ns(secs * 1_000_000_000);
+        let mut plain = SnapshotBuilder::new(&net);
+        let plain = plain.build(&sats, t).unwrap();
+        let mut builder = SnapshotBuilder::new(&ranged);
+        let snap = builder.build(&sats, t).unwrap();
+        let pos = snap.sat_ecef_km();
+        for (g, id) in ranged.station_ids().enumerate() {
+            let gs: &GroundStation = &ranged.spec().stations[g].station;
+            let held: Vec<u32> = snap.neighbours(id.0).iter().map(|a| a.node).collect();
+            let unranged: Vec<u32> = plain.neighbours(id.0).iter().map(|a| a.node).collect();
+            for s in 0..ranged.n_satellites() as u32 {
+                let p = pos[s as usize];
+                // Exactly the satellites the mask admits without the rule, less those beyond range.
+                let expected = unranged.contains(&s) && p.distance_squared(gs.ecef_km) <= max_range_km * max_range_km;
+                prop_assert_eq!(held.contains(&s), expected, "station {} sat {} at {:.3} km, {:.3} deg", g, s, p.distance(gs.ecef_km), gs.elevation_deg(p));
+            }
+        }
     }
 
     #[test]

@@ -1050,6 +1050,10 @@ fn link_config(
                 -90.0,
                 89.9,
             )?,
+            max_range_km: n
+                .gsl_max_range_km
+                .map(|r| check.within(&p.key("gsl_max_range_km"), r, 1.0, 100_000.0))
+                .transpose()?,
             antennas: n.antennas,
             strategy,
         },

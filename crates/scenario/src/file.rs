@@ -158,6 +158,8 @@ pub struct NetworkFile {
     pub max_isl_range_km: Option<f64>,
     pub laser_terminals: Option<u32>,
     pub gsl_min_elevation_deg: Option<f64>,
+    /// Longest ground-station slant range, km; absent: no range rule.
+    pub gsl_max_range_km: Option<f64>,
     pub antennas: Option<u32>,
     pub gsl_strategy: Option<String>,
     /// Fibre pairs by node name; absent: a full mesh.

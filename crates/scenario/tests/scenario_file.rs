@@ -122,6 +122,29 @@ fn default_scenario_builds() {
 }
 
 #[test]
+fn gsl_max_range_reaches_the_link_rules() {
+    assert_eq!(
+        Scenario::built_in("default")
+            .unwrap()
+            .unwrap()
+            .network
+            .links
+            .gsl
+            .max_range_km,
+        None
+    );
+    let text = variant(
+        "gsl_min_elevation_deg = 25.0",
+        "gsl_min_elevation_deg = 0.0\ngsl_max_range_km = 1089.686",
+    );
+    let gsl = parse(&text).unwrap().network.links.gsl;
+    assert_eq!(
+        (gsl.min_elevation_deg, gsl.max_range_km),
+        (0.0, Some(1089.686))
+    );
+}
+
+#[test]
 fn workload_follows_the_seed_and_horizon() {
     let mut s = parse(&format!(
         "{SMALL}\n[workloads.ground_ai]\nrate_per_s = 0.5\n"
@@ -248,6 +271,11 @@ fn value_errors_across_sections() {
             "network.gsl_capacity_gbps",
         ),
         ("isl = \"plus-grid\"", "isl = \"mesh\"", "network.isl"),
+        (
+            "gsl_min_elevation_deg = 25.0",
+            "gsl_max_range_km = 0.5",
+            "network.gsl_max_range_km",
+        ),
         (
             "accelerator = \"orin\"",
             "accelerator = \"tpu9\"",
