@@ -318,6 +318,15 @@ fn table(meta: &RunMeta, runs: &[PolicyRun<'_>]) -> String {
     row("work lost PFLOP", &|r| {
         num(r.summary.physics.work_lost_flop / 1e15, 1)
     });
+    row("ISL acquiring h", &|r| {
+        num(r.summary.physics.isl_acquiring_s / 3_600.0, 1)
+    });
+    row("GSL handover h", &|r| {
+        num(r.summary.physics.gsl_handover_s / 3_600.0, 1)
+    });
+    row("transfers waiting for links h", &|r| {
+        num(r.summary.physics.link_wait_s / 3_600.0, 1)
+    });
     for kind in TaskKind::ALL {
         if !runs
             .iter()

@@ -436,6 +436,12 @@ fn policy_table(out: &Output) -> String {
     row("stages retried", &|p| {
         p.faults_recovered.map_or("-".into(), |v| v.to_string())
     });
+    row("ISL acquiring (h)", &|p| {
+        num(p.isl_acquiring_s.map(|v| v / 3_600.0), 2)
+    });
+    row("GSL handover (h)", &|p| {
+        num(p.gsl_handover_s.map(|v| v / 3_600.0), 2)
+    });
     table(&header, &rows)
 }
 

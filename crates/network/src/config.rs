@@ -17,6 +17,24 @@ pub enum IslPattern {
     NearestK { k: u32 },
 }
 
+/// Time from a new ISL's appearance to its first data, s: ASSUMED 20 s. The LEO-LEO laser
+/// links between TerraSAR-X and NFIRE (Tesat LCT, beaconless acquisition) were acquired in
+/// seconds to tens of seconds (Smutny et al., "5.6 Gbps optical intersatellite
+/// communication link", Proc. SPIE 7199, 2009; Sterr, Gregory and Heine, "Beaconless
+/// acquisition for ISL and SGL, summary of 3 years operation in space and on ground",
+/// ICSOS 2011). The scenarios' default; [`IslConfig::default`] keeps 0 (Hypatia's model).
+pub const ISL_ACQUISITION_S: f64 = 20.0;
+
+/// Longest ISL at the full rate, km: ASSUMED 4,000 km, the order of the ranges operators
+/// quote for their optical terminals' full rate (SpaceX for Starlink's, 2024). Beyond it
+/// the rate falls with the square of the range.
+pub const ISL_FULL_RATE_KM: f64 = 4_000.0;
+
+/// Interruption of a ground link when a station hands over to another satellite, s:
+/// ASSUMED 5 s, a parabolic dish slewing tens of degrees at a few degrees a second and its
+/// modem locking again. The scenarios' default; [`GslConfig::default`] keeps 0.
+pub const GSL_HANDOVER_S: f64 = 5.0;
+
 /// Inter-satellite link rules.
 #[derive(Clone, Debug, PartialEq)]
 pub struct IslConfig {
@@ -28,6 +46,17 @@ pub struct IslConfig {
     pub max_range_km: f64,
     /// Laser terminals per satellite (simultaneous ISLs).
     pub max_terminals: u32,
+    /// A new or re-formed ISL carries data only this long after it appears (pointing,
+    /// acquisition and tracking), s. Links present at the start are already acquired.
+    pub acquisition_s: f64,
+    /// Longest ISL at the full `Capacities::isl_bps`, km; beyond it the rate falls as
+    /// `(full_rate_km / d)^2` (received power falls as 1/d^2; at a fixed energy per bit the
+    /// rate follows it). `None`: full rate at any range.
+    pub full_rate_km: Option<f64>,
+    /// Links between satellites of different planes exist only while both ends are within
+    /// this geocentric latitude, deg (cross-plane terminals cannot track near the poles,
+    /// where the planes cross). `None`: no such rule. Needs a plane layout.
+    pub cross_plane_max_lat_deg: Option<f64>,
 }
 
 impl Default for IslConfig {
@@ -40,6 +69,9 @@ impl Default for IslConfig {
             grazing_altitude_km: 80.0,
             max_range_km: 5_017.0,
             max_terminals: 4,
+            acquisition_s: 0.0,
+            full_rate_km: None,
+            cross_plane_max_lat_deg: None,
         }
     }
 }
@@ -67,6 +99,9 @@ pub struct GslConfig {
     /// Simultaneous GSLs per station; `None`: any number (Hypatia's free GSL model).
     pub antennas: Option<u32>,
     pub strategy: GslStrategy,
+    /// A ground link that appears (a handover to a new satellite) carries data only this
+    /// long after it appears, s: the antenna slews and the modem locks.
+    pub handover_s: f64,
 }
 
 impl Default for GslConfig {
@@ -76,6 +111,7 @@ impl Default for GslConfig {
             max_range_km: None,
             antennas: None,
             strategy: GslStrategy::HighestElevation,
+            handover_s: 0.0,
         }
     }
 }

@@ -20,7 +20,8 @@ pub mod snapshot;
 pub mod timeline;
 
 pub use config::{
-    Capacities, FibreConfig, GslConfig, GslStrategy, IslConfig, IslPattern, LinkConfig,
+    Capacities, FibreConfig, GSL_HANDOVER_S, GslConfig, GslStrategy, ISL_ACQUISITION_S,
+    ISL_FULL_RATE_KM, IslConfig, IslPattern, LinkConfig,
 };
 pub use error::NetworkError;
 pub use forwarding::ForwardingTable;

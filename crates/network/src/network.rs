@@ -137,6 +137,41 @@ impl Network {
                 "a value > 0",
             ));
         }
+        if !(isl.acquisition_s.is_finite() && isl.acquisition_s >= 0.0) {
+            return Err(invalid(
+                "ISL acquisition time (s)",
+                isl.acquisition_s,
+                "a finite value >= 0",
+            ));
+        }
+        if !(cfg.gsl.handover_s.is_finite() && cfg.gsl.handover_s >= 0.0) {
+            return Err(invalid(
+                "GSL handover time (s)",
+                cfg.gsl.handover_s,
+                "a finite value >= 0",
+            ));
+        }
+        if let Some(r) = isl.full_rate_km
+            && !(r.is_finite() && r > 0.0)
+        {
+            return Err(invalid("ISL full-rate range (km)", r, "a finite value > 0"));
+        }
+        if let Some(lat) = isl.cross_plane_max_lat_deg {
+            if !(0.0..=90.0).contains(&lat) {
+                return Err(invalid(
+                    "cross-plane ISL latitude limit (deg)",
+                    lat,
+                    "0 to 90",
+                ));
+            }
+            if layout.is_none() {
+                return Err(invalid(
+                    "cross-plane ISL latitude limit (deg)",
+                    lat,
+                    "a constellation listed plane by plane (planes)",
+                ));
+            }
+        }
         let plus_grid_pairs = match isl.pattern {
             IslPattern::PlusGrid { shift } => {
                 let Some(layout) = layout else {

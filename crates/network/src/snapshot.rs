@@ -298,9 +298,24 @@ impl<'n> SnapshotBuilder<'n> {
         let links = &mut self.snapshot.links;
         let used = &mut self.terminals_used;
         used.fill(0);
-        let capacity_bps = self.net.config().capacities.isl_bps;
+        let full_bps = self.net.config().capacities.isl_bps;
+        let capacity_bps = |d: f64| match cfg.full_rate_km {
+            Some(r) if d > r => full_bps * (r / d) * (r / d),
+            _ => full_bps,
+        };
+        // sin of the cross-plane latitude limit, and each satellite's plane.
+        let polar = cfg
+            .cross_plane_max_lat_deg
+            .zip(self.net.layout())
+            .map(|(lat, layout)| (lat.to_radians().sin(), layout.sats_per_plane));
         let usable = |a: u32, b: u32| -> Option<f64> {
             let (pa, pb) = (pos[a as usize], pos[b as usize]);
+            if let Some((sin_max, per_plane)) = polar
+                && a / per_plane != b / per_plane
+                && (pa.z.abs() > sin_max * pa.length() || pb.z.abs() > sin_max * pb.length())
+            {
+                return None;
+            }
             let d = pa.distance(pb);
             (d <= cfg.max_range_km && line_of_sight_clear(pa, pb, cfg.grazing_altitude_km))
                 .then_some(d)
@@ -315,7 +330,7 @@ impl<'n> SnapshotBuilder<'n> {
                     kind: LinkKind::Isl,
                     distance_km: d,
                     delay_ms: delay_ms(d, 1.0),
-                    capacity_bps,
+                    capacity_bps: capacity_bps(d),
                 });
             }
         };

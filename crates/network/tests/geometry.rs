@@ -435,3 +435,85 @@ fn fibre_full_mesh_delays() {
     assert!((7_700.0..7_900.0).contains(&expected), "{expected}");
     assert!((l.delay_ms - expected * 1.5 / SPEED_OF_LIGHT_KM_S * 1e3).abs() < 1e-9);
 }
+
+/// Laser rate against range: full rate up to `full_rate_km`, then `(full / d)^2` of it.
+/// Two satellites on the equator at 550 km, 6 and 30 deg apart (chords 725 and 3,586 km),
+/// with the full rate up to 1,000 km.
+#[test]
+fn isl_rate_falls_with_the_square_of_range() {
+    let r = A_KM + 550.0;
+    for (deg, expected_fraction) in [(6.0f64, 1.0), (30.0, f64::NAN)] {
+        let theta = deg.to_radians();
+        let sat_a = DVec3::new(r, 0.0, 0.0);
+        let sat_b = DVec3::new(r * theta.cos(), r * theta.sin(), 0.0);
+        let mut links = LinkConfig::default();
+        links.isl.pattern = IslPattern::NearestK { k: 1 };
+        links.isl.full_rate_km = Some(1_000.0);
+        let net = Network::new(NetworkSpec {
+            n_satellites: 2,
+            links: links.clone(),
+            ..Default::default()
+        })
+        .unwrap();
+        let mut builder = SnapshotBuilder::new(&net);
+        let snap = builder
+            .build_from_positions(common::epoch(), &[sat_a, sat_b])
+            .unwrap();
+        let isl = snap.find_link(0, 1).unwrap();
+        let chord = 2.0 * r * (theta / 2.0).sin();
+        let fraction = if expected_fraction.is_nan() {
+            (1_000.0 / chord).powi(2)
+        } else {
+            expected_fraction
+        };
+        let full = links.capacities.isl_bps;
+        assert!(
+            (isl.capacity_bps - full * fraction).abs() < full * ROUNDING_REL,
+            "{deg} deg: {isl:?}"
+        );
+    }
+}
+
+/// Cross-plane lasers switched off near the poles: with a 60 deg limit, a link between two
+/// planes exists at 50 deg latitude and not at 70 deg; in-plane links stay.
+#[test]
+fn cross_plane_links_break_above_the_latitude_limit() {
+    let r = A_KM + 550.0;
+    let at = |lat_deg: f64, lon_deg: f64| {
+        let (la, lo) = (lat_deg.to_radians(), lon_deg.to_radians());
+        DVec3::new(
+            r * la.cos() * lo.cos(),
+            r * la.cos() * lo.sin(),
+            r * la.sin(),
+        )
+    };
+    for (lat, cross_expected) in [(50.0, true), (70.0, false)] {
+        let mut links = LinkConfig::default();
+        links.isl.pattern = IslPattern::PlusGrid { shift: 0 };
+        links.isl.cross_plane_max_lat_deg = Some(60.0);
+        let net = Network::new(NetworkSpec {
+            n_satellites: 4,
+            n_planes: Some(2),
+            links,
+            ..Default::default()
+        })
+        .unwrap();
+        let mut builder = SnapshotBuilder::new(&net);
+        // Planes 0 (satellites 0, 1) and 1 (2, 3); 0 and 2 side by side at `lat`.
+        let positions = [
+            at(lat, 0.0),
+            at(lat - 8.0, 0.0),
+            at(lat, 8.0),
+            at(lat - 8.0, 8.0),
+        ];
+        let snap = builder
+            .build_from_positions(common::epoch(), &positions)
+            .unwrap();
+        assert!(snap.find_link(0, 1).is_some(), "in-plane at {lat} deg");
+        assert_eq!(
+            snap.find_link(0, 2).is_some(),
+            cross_expected,
+            "cross-plane at {lat} deg"
+        );
+    }
+}

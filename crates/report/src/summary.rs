@@ -105,6 +105,15 @@ pub struct PolicyFigures {
     /// Stages stopped by a power cut and queued again.
     #[serde(default)]
     pub stages_preempted: Option<u64>,
+    /// Link-seconds new ISLs spent acquiring before they carried data.
+    #[serde(default)]
+    pub isl_acquiring_s: Option<f64>,
+    /// Link-seconds new ground links spent in handover.
+    #[serde(default)]
+    pub gsl_handover_s: Option<f64>,
+    /// Seconds transfers waited for a link still acquiring or in handover.
+    #[serde(default)]
+    pub link_wait_s: Option<f64>,
     #[serde(default)]
     pub by_kind: Vec<KindFigures>,
 }
@@ -209,6 +218,9 @@ impl PolicyFigures {
             faults_recovered: Some(s.faults_recovered),
             work_lost_flop: value(s.physics.work_lost_flop),
             stages_preempted: Some(s.physics.stages_preempted),
+            isl_acquiring_s: value(s.physics.isl_acquiring_s),
+            gsl_handover_s: value(s.physics.gsl_handover_s),
+            link_wait_s: value(s.physics.link_wait_s),
             by_kind: s
                 .by_kind
                 .iter()

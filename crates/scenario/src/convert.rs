@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use tiandi_network::{
-    Capacities, DataCentre, FibreConfig, GslConfig, GslStrategy, IslConfig, IslPattern, LinkConfig,
-    Network, NetworkSpec, RegionShape, StationNode, UserTerminalRegion,
+    Capacities, DataCentre, FibreConfig, GSL_HANDOVER_S, GslConfig, GslStrategy, ISL_ACQUISITION_S,
+    ISL_FULL_RATE_KM, IslConfig, IslPattern, LinkConfig, Network, NetworkSpec, RegionShape,
+    StationNode, UserTerminalRegion,
 };
 use tiandi_node::plan::{ComputeTarget, OrbitChoice, PlanInput, plan};
 use tiandi_node::{Battery, CellType, FaultModel, NodeConfig, Pointing, SaaModel, SolarArray};
@@ -1042,6 +1043,24 @@ fn link_config(
                 n.max_isl_range_km.unwrap_or(d.isl.max_range_km),
             )?,
             max_terminals: n.laser_terminals.unwrap_or(d.isl.max_terminals),
+            acquisition_s: check.within(
+                &p.key("isl_acquisition_s"),
+                n.isl_acquisition_s.unwrap_or(ISL_ACQUISITION_S),
+                0.0,
+                3_600.0,
+            )?,
+            full_rate_km: if n.isl_rate_vs_range.unwrap_or(true) {
+                Some(check.positive(
+                    &p.key("isl_full_rate_km"),
+                    n.isl_full_rate_km.unwrap_or(ISL_FULL_RATE_KM),
+                )?)
+            } else {
+                None
+            },
+            cross_plane_max_lat_deg: n
+                .isl_cross_plane_max_lat_deg
+                .map(|l| check.within(&p.key("isl_cross_plane_max_lat_deg"), l, 0.0, 90.0))
+                .transpose()?,
         },
         gsl: GslConfig {
             min_elevation_deg: check.within(
@@ -1056,6 +1075,12 @@ fn link_config(
                 .transpose()?,
             antennas: n.antennas,
             strategy,
+            handover_s: check.within(
+                &p.key("gsl_handover_s"),
+                n.gsl_handover_s.unwrap_or(GSL_HANDOVER_S),
+                0.0,
+                3_600.0,
+            )?,
         },
         fibre,
         fibre_delay_factor: check.within(

@@ -157,6 +157,11 @@ pub struct NetworkFile {
     pub grazing_altitude_km: Option<f64>,
     pub max_isl_range_km: Option<f64>,
     pub laser_terminals: Option<u32>,
+    pub isl_acquisition_s: Option<f64>,
+    pub isl_rate_vs_range: Option<bool>,
+    pub isl_full_rate_km: Option<f64>,
+    pub isl_cross_plane_max_lat_deg: Option<f64>,
+    pub gsl_handover_s: Option<f64>,
     pub gsl_min_elevation_deg: Option<f64>,
     /// Longest ground-station slant range, km; absent: no range rule.
     pub gsl_max_range_km: Option<f64>,

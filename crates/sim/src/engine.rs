@@ -467,6 +467,14 @@ impl<'s> Engine<'s> {
                 self.push(at, Event::Wake(c as u32));
             }
         }
+        let links = &self.setup.network.links;
+        for ch in report.link_changes.iter().filter(|c| c.up) {
+            match ch.kind {
+                LinkKind::Isl => self.books.physics.isl_acquiring_s += links.isl.acquisition_s,
+                LinkKind::Gsl => self.books.physics.gsl_handover_s += links.gsl.handover_s,
+                _ => {}
+            }
+        }
         self.books.upsets = report.upsets;
         for k in 0..self.books.upsets.len() {
             let at = self.books.upsets[k].at_ns;
@@ -770,8 +778,17 @@ impl<'s> Engine<'s> {
         };
         let key = (l.a, l.b);
         let bits = self.work.transfers[id as usize].bytes as f64 * 8.0;
+        // A link that just appeared carries data once acquired (ISL) or handed over (GSL).
+        let usable_from = self
+            .twin
+            .link_usable_from_ns(key.0, key.1)
+            .unwrap_or(i64::MIN);
         let free_at = self.load.link_free_at.entry(key).or_insert(0);
-        let start = (*free_at).max(self.clock.now);
+        let ready = (*free_at).max(self.clock.now);
+        let start = ready.max(usable_from);
+        if start > ready {
+            self.books.physics.link_wait_s += (start - ready) as f64 / 1e9;
+        }
         let tx_ns = (bits / l.capacity_bps * 1e9).ceil() as i64;
         *free_at = start + tx_ns;
         let done = start + tx_ns + (l.delay_ms * 1e6).round() as i64;

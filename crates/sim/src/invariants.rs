@@ -3,7 +3,9 @@
 //!
 //! 1. Every task ends exactly once: completed + failed + dropped = arrived.
 //! 2. No transfer uses a link that is down: a hop's link is present, and both ends are out
-//!    of outage, in every step from the start of its transmission to its arrival.
+//!    of outage, in every step from the start of its transmission to its arrival; a link
+//!    that appeared after the first step is used only once acquired (ISL) or handed over
+//!    (GSL).
 //! 3. No compute on a satellite without power or above its temperature limit.
 //! 4. Bytes are conserved: every delivered transfer's hops chain from its source to where
 //!    it was delivered, each carrying its whole payload; a task's bytes moved are the sum of
@@ -15,7 +17,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use tiandi_network::{Network, SnapshotBuilder};
+use tiandi_network::{LinkKind, Network, SnapshotBuilder};
 
 use crate::engine::Trace;
 use tiandi_twin::INITIAL_SOC_FRACTION;
@@ -95,6 +97,10 @@ fn links_up(setup: &SimSetup, trace: &Trace, problems: &mut Vec<String>) {
     }
     let mut builder = SnapshotBuilder::new(&net);
     let mut previous_step = None;
+    // The first step of each present link's spell: a link that appeared after the first
+    // step carries data only after its acquisition (ISL) or handover (GSL) time.
+    let mut spell_start: BTreeMap<(u32, u32), u32> = BTreeMap::new();
+    let links = &setup.network.links;
     for (&k, hops) in &by_step {
         let t = setup.start.add_ns(i64::from(k) * setup.step_ns);
         // Keep-until-lost GSLs depend on history: build every step from the first.
@@ -102,7 +108,15 @@ fn links_up(setup: &SimSetup, trace: &Trace, problems: &mut Vec<String>) {
         let mut snap = None;
         for j in from..=k {
             let tj = setup.start.add_ns(i64::from(j) * setup.step_ns);
-            snap = Some(builder.build(&setup.satellites, tj).cloned());
+            let built = builder.build(&setup.satellites, tj).cloned();
+            if let Ok(s) = &built {
+                let present: BTreeSet<(u32, u32)> = s.links().iter().map(|l| (l.a, l.b)).collect();
+                spell_start.retain(|key, _| present.contains(key));
+                for key in present {
+                    spell_start.entry(key).or_insert(j);
+                }
+            }
+            snap = Some(built);
         }
         previous_step = Some(k);
         let snap = match snap.expect("at least one step built") {
@@ -121,6 +135,31 @@ fn links_up(setup: &SimSetup, trace: &Trace, problems: &mut Vec<String>) {
             .collect();
         for &i in hops {
             let h = &trace.hops[i];
+            let key = (h.from.min(h.to), h.from.max(h.to));
+            if let (Some(&since), Some(l)) = (spell_start.get(&key), snap.find_link(h.from, h.to))
+                && since > 0
+                && step_of(h.start) == k
+            {
+                let wait_s = match l.kind {
+                    LinkKind::Isl => links.isl.acquisition_s,
+                    LinkKind::Gsl => links.gsl.handover_s,
+                    _ => 0.0,
+                };
+                let usable = setup.start.unix_ns()
+                    + i64::from(since) * setup.step_ns
+                    + (wait_s * 1e9).round() as i64;
+                if h.start.unix_ns() < usable {
+                    problems.push(format!(
+                        "task {}: hop {}->{} starts at {} before its link (up at step {since}) \
+                         is usable at {}",
+                        h.task,
+                        h.from,
+                        h.to,
+                        h.start,
+                        tiandi_orbit::Epoch::from_unix_ns(usable)
+                    ));
+                }
+            }
             if snap.find_link(h.from, h.to).is_none() {
                 problems.push(format!(
                     "task {}: hop {}->{} at step {k} ({t}) uses a link that is down",

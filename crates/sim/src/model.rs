@@ -153,6 +153,14 @@ pub struct PhysicsBooks {
     pub stages_preempted: u64,
     /// Device-seconds satellites spent computing stages.
     pub busy_device_s: f64,
+    /// Link-seconds new ISLs spent acquiring (pointing, acquisition, tracking) before they
+    /// carried data.
+    pub isl_acquiring_s: f64,
+    /// Link-seconds new ground links spent in handover before they carried data.
+    pub gsl_handover_s: f64,
+    /// Seconds transfers waited for a link still acquiring or in handover (summed over
+    /// hops).
+    pub link_wait_s: f64,
 }
 
 /// The figures of `summary.json` for one policy.

@@ -117,6 +117,12 @@ fn scenario(seed: u64) -> SimSetup {
     // Slow links sometimes, so queues and store-and-forward happen.
     links.capacities.gsl_bps = rng.range(1e8, 2e10);
     links.capacities.isl_bps = rng.range(1e9, 1e11);
+    // Laser links as they behave: acquisition, handover gaps, rate falling with range,
+    // cross-plane links off near the poles.
+    links.isl.acquisition_s = rng.range(0.0, 40.0);
+    links.gsl.handover_s = rng.range(0.0, 10.0);
+    links.isl.full_rate_km = (rng.uniform() < 0.5).then(|| rng.range(500.0, 5_000.0));
+    links.isl.cross_plane_max_lat_deg = (rng.uniform() < 0.3).then(|| rng.range(30.0, 80.0));
     let network = NetworkSpec {
         n_satellites: satellites.len(),
         n_planes: Some(design.n_planes),
@@ -321,6 +327,78 @@ fn faults_hit_stages_in_proportion_to_busy_time() {
         "{injected} upsets, expected {all:.1}"
     );
     assert!(expected > 100.0, "too few hits to test: {expected:.1}");
+}
+
+/// Golden: an ISL that re-forms carries data exactly `acquisition_s` after it appears.
+/// The same scenario runs with no acquisition time and with 17.5 s (no GSL handover
+/// either way); the traces agree until the first hop that the acquisition delays. That
+/// hop starts exactly 17.5 s after a step boundary (the link's first step), and where the
+/// transfer was waiting for the link at that boundary (the run without acquisition sent
+/// it then), it starts exactly 17.5 s later than there.
+#[test]
+fn one_isl_reacquisition_delays_a_transfer_by_the_acquisition_time() {
+    let acquisition_ns = 17_500_000_000_i64;
+    let mut exact = 0;
+    for seed in 0..40 {
+        let mut base = scenario(seed);
+        base.network.links.gsl.handover_s = 0.0;
+        base.network.links.isl.acquisition_s = 0.0;
+        let mut slow = base.clone();
+        slow.network.links.isl.acquisition_s = acquisition_ns as f64 / 1e9;
+        let trace_of = |setup: &SimSetup| {
+            let mut p = tiandi_scheduler::by_name("nearest").unwrap();
+            let mut trace = Trace::default();
+            run_traced(setup, p.as_mut(), &|_, _| {}, Some(&mut trace)).unwrap();
+            trace
+        };
+        let (a, b) = (trace_of(&base), trace_of(&slow));
+        // Hops by identity (transfer, sender, receiver, n-th time), in each run.
+        let keyed = |t: &Trace| {
+            let mut seen = std::collections::BTreeMap::new();
+            t.hops
+                .iter()
+                .map(|h| {
+                    let n = seen.entry((h.transfer, h.from, h.to)).or_insert(0u32);
+                    *n += 1;
+                    ((h.transfer, h.from, h.to, *n), *h)
+                })
+                .collect::<std::collections::BTreeMap<_, _>>()
+        };
+        let (ka, kb) = (keyed(&a), keyed(&b));
+        // The first change in time is the cause; everything after may ripple from it.
+        let Some((x, y)) = ka
+            .iter()
+            .filter_map(|(key, x)| kb.get(key).filter(|y| *y != x).map(|y| (*x, *y)))
+            .min_by_key(|(x, _)| (x.start, x.transfer))
+        else {
+            continue;
+        };
+        let n_sats = base.satellites.len() as u32;
+        assert!(
+            x.from < n_sats && x.to < n_sats,
+            "seed {seed}: first change is an ISL hop"
+        );
+        let since_start = y.start.unix_ns() - acquisition_ns - base.start.unix_ns();
+        assert_eq!(
+            since_start % base.step_ns,
+            0,
+            "seed {seed}: the delayed hop starts {acquisition_ns} ns after a step boundary"
+        );
+        let delay = y.start.unix_ns() - x.start.unix_ns();
+        assert!(
+            delay > 0 && delay <= acquisition_ns,
+            "seed {seed}: {delay} ns"
+        );
+        if (x.start.unix_ns() - base.start.unix_ns()) % base.step_ns == 0 {
+            assert_eq!(delay, acquisition_ns, "seed {seed}");
+            exact += 1;
+        }
+    }
+    assert!(
+        exact >= 1,
+        "no seed had a transfer waiting for a re-formed ISL"
+    );
+    println!("{exact} seeds with a transfer delayed by exactly the acquisition time");
 }
 
 #[test]

@@ -153,6 +153,8 @@ struct Topology {
     builder: SnapshotBuilder<'static>,
     /// The current step; `i64::MIN` before the first.
     step: i64,
+    /// The first step made current: its links are taken as acquired.
+    first_step: i64,
     spells: HashMap<(u32, u32), Spell>,
     links: Vec<(u32, u32, LinkKind)>,
     scratch: Vec<(u32, u32, LinkKind)>,
@@ -303,6 +305,7 @@ impl Twin {
             topo: Topology {
                 builder: SnapshotBuilder::shared(net),
                 step: i64::MIN,
+                first_step: i64::MIN,
                 spells: HashMap::new(),
                 links: Vec::new(),
                 scratch: Vec::new(),
@@ -552,6 +555,9 @@ impl Twin {
     /// Updates the links' spells of presence and lists what changed since the last step.
     fn track_links(&mut self, step: i64, t: Epoch) -> Vec<ContactEvent> {
         let topo = &mut self.topo;
+        if topo.first_step == i64::MIN {
+            topo.first_step = step;
+        }
         let snap = topo.builder.snapshot();
         let consecutive = topo.step != i64::MIN && topo.step == step - 1;
         for l in snap.links() {
@@ -735,6 +741,24 @@ impl Twin {
             .get(&(a, b))
             .filter(|s| s.last_seen_step == self.topo.step)
             .map(|s| s.up_since_step)
+    }
+
+    /// When link `(a, b)` (a < b) carries data in its current spell, ns: from the spell's
+    /// first step plus the ISL acquisition or GSL handover time (links of the twin's first
+    /// step are taken as acquired). `None` when the link is not present now.
+    pub fn link_usable_from_ns(&self, a: u32, b: u32) -> Option<i64> {
+        let since = self.link_up_since(a, b)?;
+        let start = self.step_start_ns(since);
+        if since == self.topo.first_step {
+            return Some(start);
+        }
+        let links = self.world.net.config();
+        let wait_s = match self.topo.builder.snapshot().find_link(a, b)?.kind {
+            LinkKind::Isl => links.isl.acquisition_s,
+            LinkKind::Gsl => links.gsl.handover_s,
+            _ => 0.0,
+        };
+        Some(start + (wait_s * 1e9).round() as i64)
     }
 
     /// Whether node `v` neither computes nor relays now.
