@@ -49,6 +49,10 @@ pub struct PlanArgs {
     /// Design lifetime, years [5].
     #[arg(long, allow_negative_numbers = true)]
     lifetime_years: Option<f64>,
+    /// Shielded total ionizing dose, krad(Si) a year [0.15]: lines R5-R7 compare it over
+    /// the lifetime with the accelerator's TID tolerance.
+    #[arg(long, allow_negative_numbers = true)]
+    dose_krad_per_year: Option<f64>,
     /// Solar cell: silicon, gaas (triple junction) or tandem (perovskite-silicon) [gaas].
     #[arg(long)]
     cell: Option<String>,
@@ -195,6 +199,7 @@ fn build_input(args: &PlanArgs) -> Result<PlanInput> {
     };
     set(&mut input.altitude_km, args.altitude_km);
     set(&mut input.lifetime_years, args.lifetime_years);
+    set(&mut input.dose_krad_per_year, args.dose_krad_per_year);
     set(&mut input.array_kg_per_m2, args.array_kg_per_m2);
     set(&mut input.array_margin_fraction, args.array_margin);
     set(&mut input.bus_power_w, args.bus_power_w);

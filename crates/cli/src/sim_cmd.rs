@@ -318,6 +318,9 @@ fn table(meta: &RunMeta, runs: &[PolicyRun<'_>]) -> String {
     row("work lost PFLOP", &|r| {
         num(r.summary.physics.work_lost_flop / 1e15, 1)
     });
+    row("devices retired by dose", &|r| {
+        r.summary.physics.devices_retired.to_string()
+    });
     row("ISL acquiring h", &|r| {
         num(r.summary.physics.isl_acquiring_s / 3_600.0, 1)
     });

@@ -191,7 +191,7 @@ fn scenario_show_prints_the_default_and_check_reads_it_back() {
     assert!(
         out.status.success()
             && stdout.starts_with(
-                "d.toml: ok: 240 satellites, 9 ground stations, 8 data centres, 3 user regions"
+                "d.toml: ok: 240 satellites, 9 ground stations, 8 data centres, 18 user regions"
             ),
         "{stdout}"
     );

@@ -62,7 +62,8 @@ pub struct Network {
     spec: NetworkSpec,
     layout: Option<PlaneLayout>,
     pub(crate) station_views: Vec<GroundView>,
-    pub(crate) region_caps: Vec<(RegionCap, f64, u32)>,
+    /// Per user-terminal node: its cap, elevation mask (rad), links and link rate (bit/s).
+    pub(crate) region_caps: Vec<(RegionCap, f64, u32, f64)>,
     pub(crate) fibre: Vec<StaticLink>,
     /// Candidate ISL pairs (a < b) for the plus-grid, in proposal order.
     pub(crate) plus_grid_pairs: Vec<(u32, u32)>,
@@ -271,10 +272,21 @@ impl Network {
                     expected: "at least 1",
                 });
             }
+            let rate_bps = r.rate_bps.unwrap_or(cfg.capacities.user_bps);
+            if !(rate_bps.is_finite() && rate_bps > 0.0) {
+                return Err(NetworkError::InvalidNode {
+                    what: "user-terminal region",
+                    name: r.name.clone(),
+                    field: "rate_bps",
+                    value: rate_bps.to_string(),
+                    expected: "a finite rate > 0",
+                });
+            }
             region_caps.push((
                 r.cap()?,
                 e.to_radians(),
                 r.links.unwrap_or(default_antennas),
+                rate_bps,
             ));
         }
         let mut net = Network {

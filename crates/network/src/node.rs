@@ -93,6 +93,9 @@ pub struct UserTerminalRegion {
     pub min_elevation_deg: Option<f64>,
     /// Simultaneous satellite links (beams) for the region; `None` uses the GSL default.
     pub links: Option<u32>,
+    /// Rate of each of its links, bit/s; `None`: `Capacities::user_bps`. A terminal at a
+    /// point (a `Circle` of radius 0) with its own rate is one ship or vehicle.
+    pub rate_bps: Option<f64>,
 }
 
 /// A user-terminal region reduced to what the link test needs.
@@ -244,6 +247,7 @@ mod tests {
             },
             min_elevation_deg: None,
             links: None,
+            rate_bps: None,
         };
         let cap = region.cap().unwrap();
         let over = geodetic_to_ecef(Geodetic {
@@ -270,6 +274,7 @@ mod tests {
             },
             min_elevation_deg: None,
             links: None,
+            rate_bps: None,
         };
         assert!(matches!(
             region.cap(),

@@ -397,7 +397,7 @@ impl<'n> SnapshotBuilder<'n> {
                 }
                 choose(scratch, view.antennas, strategy);
             });
-        for (scratch, &(cap, min_el_rad, max_links)) in
+        for (scratch, &(cap, min_el_rad, max_links, _)) in
             self.regions.iter_mut().zip(&net.region_caps)
         {
             scratch.candidates.clear();
@@ -425,7 +425,9 @@ impl<'n> SnapshotBuilder<'n> {
             }
         }
         let first_region = net.first_user_terminal() as u32;
-        for (r, (scratch, (cap, _, _))) in self.regions.iter().zip(&net.region_caps).enumerate() {
+        for (r, (scratch, (cap, _, _, rate_bps))) in
+            self.regions.iter().zip(&net.region_caps).enumerate()
+        {
             for &s in &scratch.chosen {
                 let d = pos[s as usize].distance(cap.centre_ecef_km);
                 links.push(Link {
@@ -434,7 +436,7 @@ impl<'n> SnapshotBuilder<'n> {
                     kind: LinkKind::Gsl,
                     distance_km: d,
                     delay_ms: delay_ms(d, 1.0),
-                    capacity_bps: caps.user_bps,
+                    capacity_bps: *rate_bps,
                 });
             }
         }

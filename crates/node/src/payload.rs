@@ -34,9 +34,18 @@ pub struct Accelerator {
     /// in quiet LEO (outside the SAA, 550 km). ASSUMED order of magnitude; see each entry.
     pub upsets_per_device_day: f64,
     pub radiation_tolerant: bool,
+    /// Total ionizing dose at which the device stops being usable, krad(Si).
+    pub tid_tolerance_krad: f64,
     /// Where the numbers come from.
     pub source: &'static str,
 }
+
+/// TID tolerance of a commercial accelerator with stacked DRAM, krad(Si): Google's
+/// Suncatcher study ("Towards a future space-based, highly scalable AI infrastructure
+/// system design", 2025) saw HBM irregularities in TPU v6e from about 2 krad(Si) in
+/// proton tests (no hard failures up to 15 krad). ASSUMED for every commercial part here:
+/// their memories are the weakest link and none publishes a figure.
+pub const COMMERCIAL_TID_KRAD: f64 = 2.0;
 
 /// Host overhead of a datacentre GPU server: NVIDIA DGX H100 datasheet gives ~10.2 kW
 /// maximum system power for 8 x 700 W GPUs, so the host (CPUs, NVSwitch, NICs, fans,
@@ -66,6 +75,7 @@ pub const CATALOGUE: [Accelerator; 4] = [
         // order-of-magnitude guess pending beam-test data.
         upsets_per_device_day: 0.1,
         radiation_tolerant: false,
+        tid_tolerance_krad: COMMERCIAL_TID_KRAD,
         source: "NVIDIA H100 Tensor Core GPU datasheet (SXM5)",
     },
     Accelerator {
@@ -84,6 +94,7 @@ pub const CATALOGUE: [Accelerator; 4] = [
         // ASSUMED: commercial 8 nm SoC, smaller than the H100; 0.05 per day.
         upsets_per_device_day: 0.05,
         radiation_tolerant: false,
+        tid_tolerance_krad: COMMERCIAL_TID_KRAD,
         source: "NVIDIA Jetson AGX Orin Series Technical Brief v1.2",
     },
     Accelerator {
@@ -105,6 +116,8 @@ pub const CATALOGUE: [Accelerator; 4] = [
         // 100x fewer interrupts than a commercial part.
         upsets_per_device_day: 0.001,
         radiation_tolerant: true,
+        // AMD XQR Versal: 100 krad(Si) TID rated (space-grade qualification).
+        tid_tolerance_krad: 100.0,
         source: "Xilinx DS950; Hot Chips 31 Versal AI Engine talk",
     },
     Accelerator {
@@ -122,6 +135,7 @@ pub const CATALOGUE: [Accelerator; 4] = [
         // ASSUMED: commercial inference card, 0.05 per day.
         upsets_per_device_day: 0.05,
         radiation_tolerant: false,
+        tid_tolerance_krad: COMMERCIAL_TID_KRAD,
         source: "Huawei Atlas 300I Pro product specifications",
     },
 ];

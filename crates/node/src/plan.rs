@@ -49,6 +49,8 @@ pub struct PlanInput {
     /// Start of life; the eclipse survey covers the year after it.
     pub epoch: Epoch,
     pub lifetime_years: f64,
+    /// Shielded total ionizing dose, krad(Si) a year.
+    pub dose_krad_per_year: f64,
     pub cell: CellType,
     pub cell_efficiency: Option<f64>,
     pub pointing: Pointing,
@@ -96,6 +98,7 @@ impl PlanInput {
             orbit: OrbitChoice::SunSynchronous { ltan_hours: 6.0 },
             epoch: Epoch::from_ymd_hms(2026, 1, 1, 0, 0, 0.0),
             lifetime_years: 5.0,
+            dose_krad_per_year: crate::radiation::LEO_DOSE_KRAD_PER_YEAR,
             cell: CellType::GaAsTripleJunction,
             cell_efficiency: None,
             pointing: Pointing::SunTracking,
@@ -163,6 +166,7 @@ impl PlanInput {
             within("count", f64::from(n), 1.0, 1.0e6)?;
         }
         within("lifetime-years", self.lifetime_years, 0.01, 50.0)?;
+        within("dose-krad-per-year", self.dose_krad_per_year, 0.0, 10_000.0)?;
         if let Some(e) = self.cell_efficiency {
             unit_fraction("cell-efficiency", e)?;
         }
@@ -288,13 +292,19 @@ pub struct ThermalFigures {
     pub radiator_mass_kg: f64,
 }
 
-/// Upsets and what they cost in availability: lines R1-R4.
+/// Upsets and what they cost in availability, and total dose over the life: lines R1-R7.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct RadiationFigures {
     pub mean_saa_multiplier: f64,
     pub upsets_per_accelerator_day: f64,
     pub upsets_per_satellite_day: f64,
     pub availability_fraction: f64,
+    /// Dose at end of life, krad(Si).
+    pub lifetime_dose_krad: f64,
+    /// Years until the median device reaches its TID tolerance.
+    pub years_to_tid_limit: f64,
+    /// Devices past their tolerance at end of life.
+    pub retired_fraction_eol: f64,
 }
 
 /// The mass budget: lines M1-M7 (the array, battery and radiator masses are in
@@ -581,7 +591,7 @@ impl Plan {
         ]
     }
 
-    fn radiation_lines(&self) -> [PlanLine; 4] {
+    fn radiation_lines(&self) -> [PlanLine; 7] {
         let r = &self.radiation;
         let l =
             |id, label, value, unit, formula| line(id, "radiation", label, value, unit, formula);
@@ -613,6 +623,27 @@ impl Plan {
                 r.availability_fraction,
                 "",
                 "1 - R2 x recovery s / 86400",
+            ),
+            l(
+                "R5",
+                "total ionizing dose at end of life",
+                r.lifetime_dose_krad,
+                "krad(Si)",
+                "dose rate x lifetime",
+            ),
+            l(
+                "R6",
+                "years to the device TID tolerance",
+                r.years_to_tid_limit,
+                "years",
+                "catalogue tolerance / dose rate",
+            ),
+            l(
+                "R7",
+                "devices retired by dose at end of life",
+                r.retired_fraction_eol,
+                "",
+                "Phi(ln(R5 / tolerance) / 0.3)",
             ),
         ]
     }
@@ -1011,12 +1042,25 @@ fn radiation_figures(
 ) -> RadiationFigures {
     let saa_mult = survey.mean_saa_multiplier();
     let upsets_per_acc_day = input.accelerator.upsets_per_device_day * saa_mult;
+    let lifetime_dose_krad = input.dose_krad_per_year * input.lifetime_years;
+    let tolerance = input.accelerator.tid_tolerance_krad;
     RadiationFigures {
         mean_saa_multiplier: saa_mult,
         upsets_per_accelerator_day: upsets_per_acc_day,
         upsets_per_satellite_day: upsets_per_acc_day * compute.n_accelerators,
         availability_fraction: (1.0 - upsets_per_acc_day * input.fault_recovery_s / 86_400.0)
             .max(0.0),
+        lifetime_dose_krad,
+        years_to_tid_limit: if input.dose_krad_per_year > 0.0 {
+            tolerance / input.dose_krad_per_year
+        } else {
+            f64::INFINITY
+        },
+        retired_fraction_eol: crate::radiation::fraction_retired(
+            lifetime_dose_krad,
+            tolerance,
+            crate::radiation::TID_SPREAD_SIGMA,
+        ),
     }
 }
 
@@ -1237,7 +1281,7 @@ mod tests {
             ("C", 8),
             ("P", 8),
             ("T", 4),
-            ("R", 4),
+            ("R", 7),
             ("M", 7),
             ("V", 3),
             ("S", 6),

@@ -199,9 +199,62 @@ fn mix(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// Shielded dose in LEO, krad(Si) a year: ASSUMED 0.15, Google's Suncatcher study (2025)
+/// expects 750 rad(Si) over a 5-year mission behind its shielding at 650 km.
+pub const LEO_DOSE_KRAD_PER_YEAR: f64 = 0.15;
+/// Part-to-part spread of TID tolerance (sigma of its log): ASSUMED 0.3.
+pub const TID_SPREAD_SIGMA: f64 = 0.3;
+
+/// Fraction of devices past their TID tolerance at `dose_krad`, when tolerances are
+/// log-normal around `tolerance_krad` with log-sigma `sigma`: `Phi(ln(dose / tol) / sigma)`.
+pub fn fraction_retired(dose_krad: f64, tolerance_krad: f64, sigma: f64) -> f64 {
+    if dose_krad <= 0.0 {
+        return 0.0;
+    }
+    if sigma <= 0.0 {
+        return if dose_krad >= tolerance_krad {
+            1.0
+        } else {
+            0.0
+        };
+    }
+    let z = (dose_krad / tolerance_krad).ln() / sigma;
+    0.5 * erfc(-z / std::f64::consts::SQRT_2)
+}
+
+/// Complementary error function (Numerical Recipes' erfcc, fractional error < 1.2e-7).
+fn erfc(x: f64) -> f64 {
+    let z = x.abs();
+    let t = 1.0 / (1.0 + 0.5 * z);
+    let r = t
+        * (-z * z - 1.265_512_23
+            + t * (1.000_023_68
+                + t * (0.374_091_96
+                    + t * (0.096_784_18
+                        + t * (-0.186_288_06
+                            + t * (0.278_868_07
+                                + t * (-1.135_203_98
+                                    + t * (1.488_515_87
+                                        + t * (-0.822_152_23 + t * 0.170_872_77)))))))))
+            .exp();
+    if x >= 0.0 { r } else { 2.0 - r }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The normal CDF against table values (Abramowitz & Stegun 26.2): Phi(0) = 0.5,
+    /// Phi(1) = 0.841345, Phi(-2) = 0.022750; tolerance 1e-6 (the erfc's 1.2e-7).
+    #[test]
+    fn fraction_retired_is_the_log_normal_cdf() {
+        assert!((fraction_retired(2.0, 2.0, 0.3) - 0.5).abs() < 1e-6);
+        let one_sigma = 2.0 * 0.3f64.exp();
+        assert!((fraction_retired(one_sigma, 2.0, 0.3) - 0.841_345).abs() < 1e-6);
+        let minus_two = 2.0 * (-0.6f64).exp();
+        assert!((fraction_retired(minus_two, 2.0, 0.3) - 0.022_750).abs() < 1e-6);
+        assert_eq!(fraction_retired(0.0, 2.0, 0.3), 0.0);
+    }
 
     fn at(lat: f64, lon: f64, alt: f64) -> Geodetic {
         Geodetic {

@@ -114,6 +114,9 @@ pub struct PolicyFigures {
     /// Seconds transfers waited for a link still acquiring or in handover.
     #[serde(default)]
     pub link_wait_s: Option<f64>,
+    /// Devices retired by total ionizing dose at the end of the run.
+    #[serde(default)]
+    pub devices_retired: Option<u64>,
     #[serde(default)]
     pub by_kind: Vec<KindFigures>,
 }
@@ -221,6 +224,7 @@ impl PolicyFigures {
             isl_acquiring_s: value(s.physics.isl_acquiring_s),
             gsl_handover_s: value(s.physics.gsl_handover_s),
             link_wait_s: value(s.physics.link_wait_s),
+            devices_retired: Some(s.physics.devices_retired),
             by_kind: s
                 .by_kind
                 .iter()

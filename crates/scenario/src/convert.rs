@@ -15,7 +15,7 @@ use tiandi_node::{Battery, CellType, FaultModel, NodeConfig, Pointing, SaaModel,
 use tiandi_node::{ThermalParams, accelerator};
 use tiandi_orbit::walker::{RADIUS_WGS72_KM, WalkerDesign, WalkerKind};
 use tiandi_orbit::{Epoch, GroundStation, Satellite, TleOptions};
-use tiandi_twin::{FaultSetup, PayloadPower};
+use tiandi_twin::{FaultSetup, LEO_DOSE_KRAD_PER_YEAR, PayloadPower, TID_SPREAD_SIGMA, TidModel};
 use tiandi_workload::{EoConfig, NodeIdx, PoissonConfig, TargetArea, Task, TaskKind};
 
 use crate::error::{KeyPath, Locator, ScenarioError, SettingError};
@@ -136,6 +136,12 @@ pub fn parse_scenario(text: &str, file_name: &str, base_dir: &Path) -> Result<Sc
     let (ground, names) = ground_segment(&check, &raw, base_dir, &mut hash, &satellites)?;
     let (slot_flops, slot_memory_bytes) =
         ground_compute(&check, &raw.ground_compute, &ground.data_centres)?;
+    let first_user = n_sats + ground.stations.len() + ground.data_centres.len();
+    let terminal_rates: BTreeMap<NodeIdx, f64> = ground
+        .terminal_rates
+        .iter()
+        .map(|(&i, &r)| ((first_user + i) as NodeIdx, r))
+        .collect();
     let network = network_spec(
         &check,
         &raw.network,
@@ -162,7 +168,7 @@ pub fn parse_scenario(text: &str, file_name: &str, base_dir: &Path) -> Result<Sc
         &check,
         &raw.workloads,
         &network,
-        &names,
+        (&names, &terminal_rates),
         base_dir,
         &mut hash,
         run.start,
@@ -427,7 +433,11 @@ fn tle_constellation(
 struct GroundSegment {
     stations: Vec<StationNode>,
     data_centres: Vec<DataCentre>,
+    /// `[[user_regions]]` then the nodes of `[[user_terminals]]`.
     user_regions: Vec<UserTerminalRegion>,
+    /// Blind-zone arrivals per second of user nodes whose terminal group sets them, by
+    /// index into `user_regions`.
+    terminal_rates: BTreeMap<usize, f64>,
 }
 
 /// The ground segment, and every node by name: satellite labels, stations, data centres,
@@ -445,7 +455,17 @@ fn ground_segment(
     }
     let (stations, station_paths) = stations(check, raw, base_dir, hash)?;
     let data_centres = data_centres(check, &raw.data_centres)?;
-    let user_regions = user_regions(check, &raw.user_regions)?;
+    let mut user_regions = user_regions(check, &raw.user_regions)?;
+    let terminals = user_terminals(check, &raw.user_terminals)?;
+    let mut terminal_rates = BTreeMap::new();
+    let mut terminal_names = Vec::new();
+    for (node, path, rate) in terminals {
+        if let Some(r) = rate {
+            terminal_rates.insert(user_regions.len(), r);
+        }
+        terminal_names.push((node.name.clone(), path));
+        user_regions.push(node);
+    }
     // Ground names must be unique: traces and fibre lists refer to nodes by name.
     let root = KeyPath::root();
     let ground_names = stations
@@ -463,7 +483,8 @@ fn ground_segment(
                 .iter()
                 .enumerate()
                 .map(|(i, r)| (r.name.clone(), root.key("user_regions").index(i))),
-        );
+        )
+        .chain(terminal_names);
     for (k, (name, p)) in ground_names.enumerate() {
         let idx = (satellites.len() + k) as NodeIdx;
         if names.insert(name.clone(), idx).is_some() {
@@ -477,6 +498,7 @@ fn ground_segment(
         stations,
         data_centres,
         user_regions,
+        terminal_rates,
     };
     Ok((ground, names))
 }
@@ -554,6 +576,177 @@ fn data_centres(check: &Check<'_>, raw: &[file::DataCentreFile]) -> Result<Vec<D
     Ok(data_centres)
 }
 
+/// `[[user_terminals]]`: users at points. Each group is one terminal at a point, or
+/// `count` terminals at even spacing along a lane's great-circle legs (at the middles of
+/// `count` equal parts), each its own node (`name-1` ... `name-N`) seeing satellites from
+/// its own position, mask and rate; with `coverage = "region"` the group is one node whose
+/// cap bounds its terminals (the coarse region model). Returns each node with its key path
+/// and, when the group sets `requests_per_s`, its share of the group's arrivals.
+fn user_terminals(
+    check: &Check<'_>,
+    raw: &[file::TerminalFile],
+) -> Result<Vec<(UserTerminalRegion, KeyPath, Option<f64>)>> {
+    let mut out = Vec::new();
+    for (i, t) in raw.iter().enumerate() {
+        let p = KeyPath::root().key("user_terminals").index(i);
+        if t.name.trim().is_empty() {
+            return Err(check.err(&p.key("name"), "must not be empty"));
+        }
+        let waypoints: Vec<(f64, f64)> = match (&t.lane_deg, t.latitude_deg, t.longitude_deg) {
+            (Some(lane), None, None) if !lane.is_empty() => {
+                lane.iter().map(|[a, b]| (*a, *b)).collect()
+            }
+            (None, Some(lat), Some(lon)) => vec![(lat, lon)],
+            _ => {
+                return Err(check.err(
+                    &p,
+                    "give latitude_deg and longitude_deg (one point) or lane_deg (waypoints)",
+                ));
+            }
+        };
+        for (k, &(lat, lon)) in waypoints.iter().enumerate() {
+            let wp = if t.lane_deg.is_some() {
+                p.key("lane_deg").index(k)
+            } else {
+                p.clone()
+            };
+            check.within(&wp.key("latitude_deg"), lat, -90.0, 90.0)?;
+            check.within(&wp.key("longitude_deg"), lon, -180.0, 360.0)?;
+        }
+        let count = t.count.unwrap_or(1);
+        if count == 0 || count > 10_000 {
+            return Err(check.err(
+                &p.key("count"),
+                format!("must be 1 to 10000, found {count}"),
+            ));
+        }
+        if t.lane_deg.is_none() && count != 1 {
+            return Err(check.err(&p.key("count"), "a single point has one terminal"));
+        }
+        if let Some(e) = t.min_elevation_deg {
+            check.within(&p.key("min_elevation_deg"), e, -90.0, 89.9)?;
+        }
+        let rate_bps = t
+            .rate_mbps
+            .map(|r| check.positive(&p.key("rate_mbps"), r).map(|r| r * 1e6))
+            .transpose()?;
+        let requests = t
+            .requests_per_s
+            .map(|r| check.within(&p.key("requests_per_s"), r, 0.0, 100.0))
+            .transpose()?;
+        let points = sample_lane(&waypoints, count);
+        let node = |name: String, shape: RegionShape| UserTerminalRegion {
+            name,
+            shape,
+            min_elevation_deg: t.min_elevation_deg,
+            links: t.links,
+            rate_bps,
+        };
+        match t.coverage.as_deref().unwrap_or("points") {
+            "points" => {
+                let share = requests.map(|r| r / f64::from(count));
+                for (k, &(lat, lon)) in points.iter().enumerate() {
+                    let name = if count == 1 {
+                        t.name.clone()
+                    } else {
+                        format!("{}-{}", t.name, k + 1)
+                    };
+                    let shape = RegionShape::Circle {
+                        latitude_deg: lat,
+                        longitude_deg: lon,
+                        radius_km: 0.0,
+                    };
+                    out.push((node(name, shape), p.clone(), share));
+                }
+            }
+            "region" => {
+                let (lat, lon, radius_km) = bounding_circle(&points);
+                let shape = RegionShape::Circle {
+                    latitude_deg: lat,
+                    longitude_deg: lon,
+                    radius_km,
+                };
+                out.push((node(t.name.clone(), shape), p.clone(), requests));
+            }
+            other => {
+                return Err(check.err(
+                    &p.key("coverage"),
+                    format!("expected \"points\" or \"region\", found {other:?}"),
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Unit vector of a latitude and longitude, deg (a sphere: terminals are placed on it and
+/// the network puts them on the ellipsoid).
+fn unit(lat_deg: f64, lon_deg: f64) -> glam::DVec3 {
+    let (la, lo) = (lat_deg.to_radians(), lon_deg.to_radians());
+    glam::DVec3::new(la.cos() * lo.cos(), la.cos() * lo.sin(), la.sin())
+}
+
+fn lat_lon(u: glam::DVec3) -> (f64, f64) {
+    let u = u.normalize();
+    (u.z.asin().to_degrees(), u.y.atan2(u.x).to_degrees())
+}
+
+/// `count` points at the middles of `count` equal arc-length parts of the polyline through
+/// `waypoints` (great-circle legs); a single waypoint gives itself.
+fn sample_lane(waypoints: &[(f64, f64)], count: u32) -> Vec<(f64, f64)> {
+    if waypoints.len() == 1 {
+        return vec![waypoints[0]];
+    }
+    let units: Vec<glam::DVec3> = waypoints.iter().map(|&(a, b)| unit(a, b)).collect();
+    let legs: Vec<f64> = units
+        .windows(2)
+        .map(|w| w[0].cross(w[1]).length().atan2(w[0].dot(w[1])))
+        .collect();
+    let total: f64 = legs.iter().sum();
+    (0..count)
+        .map(|k| {
+            let mut s = total * (f64::from(k) + 0.5) / f64::from(count);
+            for (j, &leg) in legs.iter().enumerate() {
+                if s <= leg || j + 1 == legs.len() {
+                    let f = if leg > 0.0 {
+                        (s / leg).clamp(0.0, 1.0)
+                    } else {
+                        0.0
+                    };
+                    // Spherical linear interpolation along the leg.
+                    let (a, b) = (units[j], units[j + 1]);
+                    let p = if leg > 1e-12 {
+                        (a * ((1.0 - f) * leg).sin() + b * (f * leg).sin()) / leg.sin()
+                    } else {
+                        a
+                    };
+                    return lat_lon(p);
+                }
+                s -= leg;
+            }
+            unreachable!("the loop returns on the last leg")
+        })
+        .collect()
+}
+
+/// A circle (centre lat, lon, ground radius km) holding every point: centred on their mean
+/// direction, out to the farthest (mean Earth radius 6,371.0 km).
+fn bounding_circle(points: &[(f64, f64)]) -> (f64, f64, f64) {
+    let units: Vec<glam::DVec3> = points.iter().map(|&(a, b)| unit(a, b)).collect();
+    let sum: glam::DVec3 = units.iter().copied().sum();
+    let centre = if sum.length() > 1e-9 {
+        sum.normalize()
+    } else {
+        units[0]
+    };
+    let radius = units
+        .iter()
+        .map(|u| u.cross(centre).length().atan2(u.dot(centre)))
+        .fold(0.0, f64::max);
+    let (lat, lon) = lat_lon(centre);
+    (lat, lon, (radius * 6_371.0).min(5_000.0))
+}
+
 fn user_regions(check: &Check<'_>, raw: &[file::RegionFile]) -> Result<Vec<UserTerminalRegion>> {
     let mut regions = Vec::new();
     for (i, r) in raw.iter().enumerate() {
@@ -585,6 +778,7 @@ fn user_regions(check: &Check<'_>, raw: &[file::RegionFile]) -> Result<Vec<UserT
             shape,
             min_elevation_deg: r.min_elevation_deg,
             links: r.links,
+            rate_bps: None,
         });
     }
     Ok(regions)
@@ -714,10 +908,28 @@ fn fault_setup(
             start.add_s_f64(to * 3_600.0),
         ));
     }
+    // With `tid = false` the dose is zero: devices never retire, but the age still ages
+    // the solar arrays.
+    let dose_krad_per_year = if f.tid.unwrap_or(true) {
+        check.within(
+            &fp.key("dose_krad_per_year"),
+            f.dose_krad_per_year.unwrap_or(LEO_DOSE_KRAD_PER_YEAR),
+            0.0,
+            10_000.0,
+        )?
+    } else {
+        0.0
+    };
+    let tid = Some(TidModel {
+        dose_krad_per_year,
+        age_years: check.within(&fp.key("age_years"), f.age_years.unwrap_or(0.0), 0.0, 100.0)?,
+        spread_sigma: TID_SPREAD_SIGMA,
+    });
     Ok(FaultSetup {
         radiation,
         max_retries,
         outages,
+        tid,
     })
 }
 
@@ -733,7 +945,7 @@ fn workloads(
     check: &Check<'_>,
     w: &file::WorkloadsFile,
     network: &NetworkSpec,
-    names: &BTreeMap<String, NodeIdx>,
+    (names, terminal_rates): (&BTreeMap<String, NodeIdx>, &BTreeMap<NodeIdx, f64>),
     base_dir: &Path,
     hash: &mut u64,
     start: Epoch,
@@ -746,11 +958,14 @@ fn workloads(
     // Node numbering: satellites, stations, data centres, user regions.
     let first_dc = network.n_satellites + network.stations.len();
     let first_region = first_dc + network.data_centres.len();
-    let region_nodes: Vec<NodeIdx> = (0..network.user_terminals.len())
-        .map(|r| (first_region + r) as NodeIdx)
+    let region_nodes: Vec<(NodeIdx, Option<f64>)> = (0..network.user_terminals.len())
+        .map(|r| {
+            let node = (first_region + r) as NodeIdx;
+            (node, terminal_rates.get(&node).copied())
+        })
         .collect();
-    let dc_nodes: Vec<NodeIdx> = (0..network.data_centres.len())
-        .map(|d| (first_dc + d) as NodeIdx)
+    let dc_nodes: Vec<(NodeIdx, Option<f64>)> = (0..network.data_centres.len())
+        .map(|d| ((first_dc + d) as NodeIdx, None))
         .collect();
     let blind_zone = match &w.blind_zone {
         None => None,
@@ -1252,7 +1467,7 @@ fn poisson_workload(
     p: &KeyPath,
     w: &file::PoissonFile,
     names: &BTreeMap<String, NodeIdx>,
-    allowed: &[NodeIdx],
+    allowed: &[(NodeIdx, Option<f64>)],
     what: &str,
     d: &PoissonDefaults,
 ) -> Result<PoissonWorkload> {
@@ -1292,11 +1507,11 @@ fn poisson_workload(
         )?,
     };
     let resolve = |path: &KeyPath, name: &str| match names.get(name) {
-        Some(k) if allowed.contains(k) => Ok(*k),
+        Some(k) if allowed.iter().any(|(a, _)| a == k) => Ok(*k),
         _ => Err(check.err(path, format!("no {what} named {name:?}"))),
     };
     let mut origins: Vec<NodeIdx> = match &w.origins {
-        None => allowed.to_vec(),
+        None => allowed.iter().map(|(a, _)| *a).collect(),
         Some(list) => list
             .iter()
             .enumerate()
@@ -1311,8 +1526,14 @@ fn poisson_workload(
             format!("no origins: define at least one {what}"),
         ));
     }
-    let mut rates: BTreeMap<NodeIdx, f64> =
-        origins.iter().map(|&o| (o, config.rate_per_s)).collect();
+    // Each origin's rate: its terminal group's share, else `rate_per_s`; then overrides.
+    let mut rates: BTreeMap<NodeIdx, f64> = origins
+        .iter()
+        .map(|&o| {
+            let group = allowed.iter().find(|(a, _)| *a == o).and_then(|(_, r)| *r);
+            (o, group.unwrap_or(config.rate_per_s))
+        })
+        .collect();
     if let Some(by) = &w.rate_per_s_by_origin {
         for (name, &rate) in by {
             let rp = p.key("rate_per_s_by_origin").key(name);

@@ -30,6 +30,8 @@ pub struct ScenarioFile {
     #[serde(default)]
     pub user_regions: Vec<RegionFile>,
     #[serde(default)]
+    pub user_terminals: Vec<TerminalFile>,
+    #[serde(default)]
     pub network: NetworkFile,
     #[serde(default)]
     pub faults: FaultsFile,
@@ -135,6 +137,25 @@ pub struct GroundComputeFile {
     pub slot_memory_gb: Option<f64>,
 }
 
+/// Users at points: one terminal, or `count` terminals sampled along a lane.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TerminalFile {
+    pub name: String,
+    pub latitude_deg: Option<f64>,
+    pub longitude_deg: Option<f64>,
+    /// Waypoints `[[lat, lon], ...]` of a lane or road.
+    pub lane_deg: Option<Vec<[f64; 2]>>,
+    pub count: Option<u32>,
+    pub min_elevation_deg: Option<f64>,
+    pub rate_mbps: Option<f64>,
+    pub links: Option<u32>,
+    /// Blind-zone requests per second from the whole group.
+    pub requests_per_s: Option<f64>,
+    /// `points` (each terminal its own node) or `region` (one node whose cap bounds them).
+    pub coverage: Option<String>,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RegionFile {
@@ -183,6 +204,9 @@ pub struct FaultsFile {
     pub upsets_per_device_day: Option<f64>,
     pub saa_peak_multiplier: Option<f64>,
     pub max_retries: Option<u32>,
+    pub tid: Option<bool>,
+    pub dose_krad_per_year: Option<f64>,
+    pub age_years: Option<f64>,
     #[serde(default)]
     pub outages: Vec<OutageFile>,
 }

@@ -53,7 +53,7 @@ pub fn built_in(name: &str) -> Option<&'static str> {
 /// The lines of the default scenario that the `light` variant changes, and what it puts
 /// there: one hour, a tenth of the Earth-observation volume and of every arrival rate.
 /// Everything else (constellation, ground segment, physics) is the default's.
-const LIGHT_CHANGES: [(&str, &str); 9] = [
+const LIGHT_CHANGES: [(&str, &str); 11] = [
     ("name = \"default\"", "name = \"light\""),
     (
         "description = \"Space-ground computing over China: 240 satellites, 9 stations, 8 hubs, 6 h\"",
@@ -61,7 +61,15 @@ const LIGHT_CHANGES: [(&str, &str); 9] = [
     ),
     ("horizon_h = 6.0 ", "horizon_h = 1.0 "),
     ("bytes_per_km2 = 6.0e6", "bytes_per_km2 = 0.6e6"),
-    ("rate_per_s = 0.1 ", "rate_per_s = 0.01"),
+    (
+        "requests_per_s = 0.1\n\n[[user_terminals]]\nname = \"Indian",
+        "requests_per_s = 0.01\n\n[[user_terminals]]\nname = \"Indian",
+    ),
+    (
+        "requests_per_s = 0.1\n\n[[user_terminals]]\nname = \"Takla",
+        "requests_per_s = 0.01\n\n[[user_terminals]]\nname = \"Takla",
+    ),
+    ("requests_per_s = 0.05", "requests_per_s = 0.005"),
     ("rate_per_s = 0.2 ", "rate_per_s = 0.02"),
     ("\"Zhangjiakou\" = 0.5", "\"Zhangjiakou\" = 0.05"),
     ("\"Wuhu\" = 0.5", "\"Wuhu\" = 0.05"),
@@ -120,6 +128,33 @@ pub fn default_stations() -> Result<Vec<GroundStation>, tiandi_orbit::StationErr
         .iter()
         .map(|(n, lat, lon, alt)| GroundStation::new(*n, *lat, *lon, *alt))
         .collect()
+}
+
+/// Sets `value` at the dotted path `parts` under `table`, creating tables on the way; a
+/// path through an array of tables (`user_terminals.coverage`) sets it in every element.
+fn set_path(table: &mut toml::Table, parts: &[&str], value: &toml::Value) -> Result<(), String> {
+    let (first, rest) = parts.split_first().expect("a path has a key");
+    if rest.is_empty() {
+        table.insert((*first).to_string(), value.clone());
+        return Ok(());
+    }
+    let next = table
+        .entry(*first)
+        .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+    match next {
+        toml::Value::Table(t) => set_path(t, rest, value),
+        toml::Value::Array(items) if items.iter().all(toml::Value::is_table) => {
+            for item in items.iter_mut() {
+                let t = item.as_table_mut().expect("checked: every item is a table");
+                set_path(t, rest, value)?;
+            }
+            Ok(())
+        }
+        _ => Err(format!(
+            "{first:?} is not a table: it cannot hold {:?}",
+            rest.join(".")
+        )),
+    }
 }
 
 /// A validated scenario: everything a run needs except the generated workload, which
@@ -195,26 +230,14 @@ impl Scenario {
                 .ok()
                 .and_then(|mut t| t.remove("v"))
                 .unwrap_or_else(|| toml::Value::String(value.clone()));
-            let mut parts: Vec<&str> = key.split('.').collect();
-            let last = parts.pop().filter(|l| !l.is_empty()).ok_or_else(|| {
-                err(
+            let parts: Vec<&str> = key.split('.').collect();
+            if parts.iter().any(|p| p.is_empty()) {
+                return Err(err(
                     key,
                     "a setting needs a key: `--set section.key=value`".into(),
-                )
-            })?;
-            let mut table = &mut root;
-            for part in parts {
-                let next = table
-                    .entry(part)
-                    .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-                table = next.as_table_mut().ok_or_else(|| {
-                    err(
-                        key,
-                        format!("{part:?} is not a table: it cannot hold {last:?}"),
-                    )
-                })?;
+                ));
             }
-            table.insert(last.to_string(), parsed);
+            set_path(&mut root, &parts, &parsed).map_err(|m| err(key, m))?;
         }
         toml::to_string(&root).map_err(|e| err("", format!("cannot be written back: {e}")))
     }

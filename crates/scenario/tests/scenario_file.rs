@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use tiandi_network::RegionShape;
 use tiandi_orbit::format_tle;
 use tiandi_scenario::{
     DEFAULT_SCENARIO_TOML, Scenario, ScenarioError, SettingError, parse_scenario,
@@ -67,10 +68,11 @@ fn default_scenario_builds() {
     assert_eq!(s.satellites.len(), 240);
     assert_eq!(s.network.stations.len(), 9);
     assert_eq!(s.network.data_centres.len(), 8);
-    assert_eq!(s.network.user_terminals.len(), 3);
+    // Terminals at points: 6 ships, 8 ships and 4 vehicles.
+    assert_eq!(s.network.user_terminals.len(), 18);
     assert_eq!(s.policy, "unified");
     let setup = s.setup().unwrap();
-    let n_nodes = 240 + 9 + 8 + 3;
+    let n_nodes = 240 + 9 + 8 + 18;
     assert!(
         setup
             .tasks
@@ -287,10 +289,11 @@ fn value_errors_across_sections() {
             "faults.outages[0].satellite",
         ),
         ("to_h = 3.0", "to_h = 1.0", "faults.outages[0].to_h"),
+        ("count = 4", "count = 0", "user_terminals[2].count"),
         (
-            "\"Taklamakan\" = 0.05",
-            "\"Gobi\" = 0.05",
-            "workloads.blind_zone.rate_per_s_by_origin.Gobi",
+            "lane_deg = [[41.8, 84.3], [37.1, 82.7]]",
+            "lane_deg = [[41.8, 84.3], [97.1, 82.7]]",
+            "user_terminals[2].lane_deg[1].latitude_deg",
         ),
         (
             "lat_max_deg = 54.0",
@@ -423,5 +426,67 @@ fn every_example_is_valid() {
     assert_eq!(
         std::fs::read_to_string(dir.join("default.toml")).unwrap(),
         DEFAULT_SCENARIO_TOML
+    );
+}
+
+/// Terminals along a lane sit at the middles of equal parts of its great-circle length:
+/// four terminals on a meridian lane from 0 to 40 deg N are at 5, 15, 25 and 35 deg N
+/// (a sphere; 1e-9 deg of rounding). With `coverage = "region"` the lane is one node whose
+/// circle reaches the farthest terminal (15 deg of arc on the 6,371 km sphere).
+#[test]
+fn terminals_are_sampled_along_their_lane() {
+    let lane = |coverage: &str| {
+        variant(
+            "[network]",
+            &format!(
+                "[[user_terminals]]\nname = \"road\"\nlane_deg = [[0.0, 30.0], [40.0, 30.0]]\n\
+                 count = 4\nrate_mbps = 50.0\nmin_elevation_deg = 30.0\n\
+                 coverage = \"{coverage}\"\n\n[network]"
+            ),
+        )
+    };
+    let s = parse_scenario(&lane("points"), "s.toml", Path::new(".")).unwrap();
+    let road: Vec<_> = s
+        .network
+        .user_terminals
+        .iter()
+        .filter(|t| t.name.starts_with("road-"))
+        .collect();
+    assert_eq!(road.len(), 4);
+    for (t, lat) in road.iter().zip([5.0, 15.0, 25.0, 35.0]) {
+        let RegionShape::Circle {
+            latitude_deg,
+            longitude_deg,
+            radius_km,
+        } = t.shape
+        else {
+            panic!("{t:?}");
+        };
+        assert!((latitude_deg - lat).abs() < 1e-9, "{t:?}");
+        assert!((longitude_deg - 30.0).abs() < 1e-9, "{t:?}");
+        assert_eq!(radius_km, 0.0);
+        assert_eq!(t.rate_bps, Some(50e6));
+        assert_eq!(t.min_elevation_deg, Some(30.0));
+    }
+    let s = parse_scenario(&lane("region"), "s.toml", Path::new(".")).unwrap();
+    let road = s
+        .network
+        .user_terminals
+        .iter()
+        .find(|t| t.name == "road")
+        .unwrap();
+    let RegionShape::Circle {
+        latitude_deg,
+        radius_km,
+        ..
+    } = road.shape
+    else {
+        panic!("{road:?}");
+    };
+    assert!((latitude_deg - 20.0).abs() < 1e-9, "{road:?}");
+    let expected = 15f64.to_radians() * 6_371.0;
+    assert!(
+        (radius_km - expected).abs() < 1e-6,
+        "{radius_km} vs {expected}"
     );
 }

@@ -231,7 +231,7 @@ const NODES: [&str; 6] = [
     "Beijing-Miyun",
     "Kashgar",
     "TD-00-00",
-    "Taklamakan",
+    "Taklamakan-1",
     "no-such-node",
 ];
 

@@ -19,7 +19,7 @@ use tiandi_orbit::{
     Epoch, Frame, GroundStation, Satellite, ShadowGeometry, ecef_to_geodetic, sun_position_km,
 };
 use tiandi_sim::{FaultSetup, SimSetup};
-use tiandi_twin::PayloadPower;
+use tiandi_twin::{LEO_DOSE_KRAD_PER_YEAR, PayloadPower, TID_SPREAD_SIGMA, TidModel};
 use tiandi_workload::{
     EoConfig, PoissonConfig, TargetArea, TaskKind, TrackPoint, earth_observation_tasks,
     merge_and_number, poisson_tasks,
@@ -115,6 +115,7 @@ fn setup() -> SimSetup {
             },
             min_elevation_deg: None,
             links: None,
+            rate_bps: None,
         })
         .collect();
     let mut links = LinkConfig::default();
@@ -252,6 +253,11 @@ fn setup() -> SimSetup {
             ),
             max_retries: 3,
             outages: vec![],
+            tid: Some(TidModel {
+                dose_krad_per_year: LEO_DOSE_KRAD_PER_YEAR,
+                age_years: 0.0,
+                spread_sigma: TID_SPREAD_SIGMA,
+            }),
         },
         tasks,
     }

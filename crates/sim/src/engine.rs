@@ -663,6 +663,9 @@ impl<'s> Engine<'s> {
                 }
             })
             .collect();
+        self.books.physics.devices_retired = (0..self.twin.n_sats() as u32)
+            .map(|i| u64::from(self.twin.sat_status(i).retired_devices))
+            .sum();
         let summary = summarise(
             policy,
             self.setup.seed,

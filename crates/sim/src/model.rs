@@ -161,6 +161,8 @@ pub struct PhysicsBooks {
     /// Seconds transfers waited for a link still acquiring or in handover (summed over
     /// hops).
     pub link_wait_s: f64,
+    /// Devices retired by total ionizing dose at the end of the run.
+    pub devices_retired: u64,
 }
 
 /// The figures of `summary.json` for one policy.

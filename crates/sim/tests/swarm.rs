@@ -12,7 +12,7 @@ use tiandi_node::{
 use tiandi_orbit::walker::{WalkerDesign, WalkerKind};
 use tiandi_orbit::{Epoch, GroundStation, Satellite};
 use tiandi_sim::{FaultSetup, SimSetup, Trace, invariants, run_traced};
-use tiandi_twin::PayloadPower;
+use tiandi_twin::{PayloadPower, TID_SPREAD_SIGMA, TidModel};
 use tiandi_workload::{Destination, Pin, Purpose, Stage, Stream, Task, TaskKind, merge_and_number};
 
 /// Seeds run by default; `SWARM_SEEDS=N` runs more, `SWARM_SEED=S` runs just one.
@@ -101,16 +101,21 @@ fn scenario(seed: u64) -> SimSetup {
         })
         .collect();
     let n_regions = rng.index(3);
+    // Regions, or terminals at points with their own mask and rate.
     let user_terminals: Vec<UserTerminalRegion> = (0..n_regions)
-        .map(|i| UserTerminalRegion {
-            name: format!("R{i}"),
-            shape: RegionShape::Circle {
-                latitude_deg: rng.range(-50.0, 50.0),
-                longitude_deg: rng.range(-180.0, 180.0),
-                radius_km: 500.0,
-            },
-            min_elevation_deg: None,
-            links: None,
+        .map(|i| {
+            let point = rng.uniform() < 0.5;
+            UserTerminalRegion {
+                name: format!("R{i}"),
+                shape: RegionShape::Circle {
+                    latitude_deg: rng.range(-50.0, 50.0),
+                    longitude_deg: rng.range(-180.0, 180.0),
+                    radius_km: if point { 0.0 } else { 500.0 },
+                },
+                min_elevation_deg: point.then(|| rng.range(10.0, 40.0)),
+                links: None,
+                rate_bps: point.then(|| rng.range(1e7, 1e9)),
+            }
         })
         .collect();
     let mut links = LinkConfig::default();
@@ -227,6 +232,13 @@ fn scenario(seed: u64) -> SimSetup {
             radiation: Some(FaultModel::new(rng.range(0.0, 200.0), SaaModel::default()).unwrap()),
             max_retries: rng.index(4) as u32,
             outages,
+            // Sometimes old satellites, sometimes a dose fast enough to retire devices
+            // during the run.
+            tid: (rng.uniform() < 0.4).then(|| TidModel {
+                dose_krad_per_year: 10f64.powf(rng.range(-1.0, 4.0)),
+                age_years: rng.range(0.0, 15.0),
+                spread_sigma: TID_SPREAD_SIGMA,
+            }),
         },
         tasks: merge_and_number(vec![tasks]),
     }

@@ -15,7 +15,9 @@ pub mod setup;
 pub mod twin;
 pub mod view;
 
-pub use setup::{FaultSetup, PayloadPower, SimSetup, WAKE_S};
+pub use setup::{
+    FaultSetup, LEO_DOSE_KRAD_PER_YEAR, PayloadPower, SimSetup, TID_SPREAD_SIGMA, TidModel, WAKE_S,
+};
 pub use twin::{
     ComputeSpec, Dest, INITIAL_SOC_FRACTION, MAX_CATCH_UP_STEPS, NodeReport, SatEnergy, SatStatus,
     StepReport, Twin, TwinError, Upset,

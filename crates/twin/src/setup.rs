@@ -44,7 +44,24 @@ pub struct FaultSetup {
     pub max_retries: u32,
     /// Satellite outages: (satellite index, from, to). The node neither computes nor relays.
     pub outages: Vec<(u32, Epoch, Epoch)>,
+    /// Total ionizing dose; `None`: devices never wear out.
+    pub tid: Option<TidModel>,
 }
+
+/// Total ionizing dose: it accumulates at a constant rate over the satellites' life, and a
+/// device retires when it reaches its own tolerance (the accelerator's, spread log-normally
+/// from part to part).
+#[derive(Clone, Debug, PartialEq)]
+pub struct TidModel {
+    /// Dose behind the satellite's shielding, krad(Si) a year.
+    pub dose_krad_per_year: f64,
+    /// Age of every satellite at the run's start, years (also ages its solar array).
+    pub age_years: f64,
+    /// Sigma of the log of a device's tolerance around the accelerator's figure.
+    pub spread_sigma: f64,
+}
+
+pub use tiandi_node::radiation::{LEO_DOSE_KRAD_PER_YEAR, TID_SPREAD_SIGMA};
 
 /// How a satellite powers its accelerators.
 #[derive(Clone, Debug, PartialEq)]

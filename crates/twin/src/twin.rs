@@ -21,6 +21,39 @@ use tiandi_orbit::{Epoch, Frame, PropagationError, Satellite, ecef_to_geodetic};
 use crate::setup::{PayloadPower, SimSetup};
 use crate::view::Occupancy;
 
+/// Seconds per Julian year, for the dose.
+const S_PER_YEAR: f64 = 365.25 * 86_400.0;
+
+/// Each satellite's device tolerances, krad(Si), highest first: the accelerator's figure
+/// spread log-normally, from the run's seed on a stream of their own.
+fn tid_tolerances(setup: &SimSetup) -> Vec<Vec<f64>> {
+    let Some(tid) = &setup.faults.tid else {
+        return Vec::new();
+    };
+    setup
+        .satellite_nodes
+        .iter()
+        .enumerate()
+        .map(|(i, cfg)| {
+            let slots = cfg.n_accelerators.round().max(1.0) as usize;
+            let mut rng = FaultRng::new(setup.seed, TID_STREAM + i as u64);
+            let mut tol: Vec<f64> = (0..slots)
+                .map(|_| {
+                    // Box-Muller: a standard normal from two uniforms.
+                    let (u1, u2) = (rng.next_f64().max(1e-300), rng.next_f64());
+                    let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
+                    cfg.accelerator.tid_tolerance_krad * (tid.spread_sigma * z).exp()
+                })
+                .collect();
+            tol.sort_by(|a, b| b.total_cmp(a));
+            tol
+        })
+        .collect()
+}
+
+/// Stream offset of the TID draws (the upsets use streams 0..n_sats).
+const TID_STREAM: u64 = 1 << 40;
+
 /// Initial battery state of charge of every satellite (raised to the battery's
 /// depth-of-discharge floor where that is higher) and initial temperature.
 pub const INITIAL_SOC_FRACTION: f64 = 0.9;
@@ -67,6 +100,8 @@ pub struct SatStatus {
     pub powered_slots: u32,
     /// What bounds the current step's payload power below its demand.
     pub limit: Limit,
+    /// Devices retired by total ionizing dose.
+    pub retired_devices: u32,
 }
 
 /// What a node's agent reports about it; each value given overrides the model.
@@ -205,6 +240,12 @@ struct Physics {
     rate_fraction: Vec<f64>,
     radiation: Option<FaultModel>,
     fault_rngs: Vec<FaultRng>,
+    /// Per satellite, each device's TID tolerance, krad(Si), highest first (so the devices
+    /// that retire are the highest-numbered); empty without a TID model.
+    tid_tolerance: Vec<Vec<f64>>,
+    /// Devices usable per satellite (not retired by dose).
+    alive: Vec<u32>,
+    tid: Option<crate::setup::TidModel>,
 }
 
 /// What the drivers say about nodes.
@@ -281,7 +322,7 @@ impl Twin {
                     cfg.clone(),
                     INITIAL_SOC_FRACTION.max(1.0 - cfg.battery.dod_limit()),
                     INITIAL_TEMP_K,
-                    0.0,
+                    setup.faults.tid.as_ref().map_or(0.0, |t| t.age_years),
                 )
                 .map_err(|source| TwinError::Node {
                     satellite: i,
@@ -289,6 +330,7 @@ impl Twin {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let alive: Vec<u32> = specs.iter().take(n_sats).map(|s| s.slots).collect();
         Ok(Twin {
             world: World {
                 net: net.clone(),
@@ -320,6 +362,9 @@ impl Twin {
                 states,
                 allowed,
                 rate_fraction,
+                tid_tolerance: tid_tolerances(setup),
+                alive,
+                tid: setup.faults.tid.clone(),
                 radiation: setup.faults.radiation.clone(),
                 fault_rngs: (0..n_sats as u64)
                     .map(|i| FaultRng::new(setup.seed, i))
@@ -445,6 +490,7 @@ impl Twin {
         self.topo.step = step;
         self.mark_down(t0);
         self.trees.get_mut().clear();
+        self.retire_by_dose(t0);
         self.grant_power(t, dt_s, occupancy)?;
         let upsets = self.draw_upsets(t0, dt_s);
         Ok(StepReport {
@@ -612,6 +658,8 @@ impl Twin {
         let demands: Vec<(u32, u32)> = (0..n_sats)
             .map(|i| {
                 let slots = self.world.specs[i].slots;
+                // Devices retired by dose are never powered again.
+                let usable = slots.min(self.physics.alive[i]);
                 let load = occupancy.load(i as u32);
                 let want = if self.live.down[i] {
                     0
@@ -619,7 +667,7 @@ impl Twin {
                     (load.running + load.queued)
                         .max(warm_min)
                         .max(load.running)
-                        .min(slots)
+                        .min(usable)
                 };
                 (want, slots)
             })
@@ -693,9 +741,28 @@ impl Twin {
             ph.status[i].rate_fraction = fraction;
             ph.status[i].sunlit_fraction = envs[i].1;
             ph.status[i].powered_slots = powered;
+            ph.status[i].retired_devices =
+                self.world.specs[i].slots - ph.alive[i].min(self.world.specs[i].slots);
             ph.grants[i] = Some(grant);
         }
         Ok(())
+    }
+
+    /// Devices of each satellite still under their TID tolerance at `t0`.
+    fn retire_by_dose(&mut self, t0: i64) {
+        let Some(tid) = &self.physics.tid else {
+            return;
+        };
+        let years = tid.age_years + (t0 - self.world.start_ns) as f64 / 1e9 / S_PER_YEAR;
+        let dose = tid.dose_krad_per_year * years;
+        for (alive, tol) in self
+            .physics
+            .alive
+            .iter_mut()
+            .zip(&self.physics.tid_tolerance)
+        {
+            *alive = tol.iter().filter(|&&t| t > dose).count() as u32;
+        }
     }
 
     /// Radiation upsets for the coming step: a Poisson count per satellite over all its
