@@ -8,7 +8,8 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 use tiandi_network::{
-    DataCentre, LinkConfig, NetworkSpec, RegionShape, StationNode, UserTerminalRegion,
+    DataCentre, GSL_HANDOVER_S, ISL_ACQUISITION_S, ISL_FULL_RATE_KM, LinkConfig, NetworkSpec,
+    RegionShape, StationNode, UserTerminalRegion,
 };
 use tiandi_node::{
     Battery, CellType, FaultModel, NodeConfig, Pointing, SaaModel, SolarArray, ThermalParams,
@@ -120,6 +121,10 @@ fn setup() -> SimSetup {
         .collect();
     let mut links = LinkConfig::default();
     links.gsl.min_elevation_deg = 25.0;
+    // The scenarios' laser-link behaviour: acquisition, handover gaps, rate vs range.
+    links.isl.acquisition_s = ISL_ACQUISITION_S;
+    links.gsl.handover_s = GSL_HANDOVER_S;
+    links.isl.full_rate_km = Some(ISL_FULL_RATE_KM);
     let n_stations = stations.len() as u32;
     let network = NetworkSpec {
         n_satellites: satellites.len(),
