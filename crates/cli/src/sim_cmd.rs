@@ -70,42 +70,53 @@ pub enum ScenarioCommand {
 }
 
 /// A scenario file, or a built-in scenario by name (`light`) when no such file exists,
-/// with `settings` applied.
-fn load_with(path: Option<&PathBuf>, settings: &[(String, String)]) -> Result<Scenario> {
+/// with `settings` applied. Also returns the text that was parsed when settings changed it
+/// (the run writes it beside its outputs), and whether the scenario is a built-in one.
+fn load_with(
+    path: Option<&PathBuf>,
+    settings: &[(String, String)],
+) -> Result<(Scenario, Option<String>, bool)> {
     let built_in = |name: &str| {
         tiandi_scenario::built_in(name)
             .map(|t| (t.to_string(), name.to_string(), PathBuf::from(".")))
     };
-    let (text, shown, base) = match path {
+    let (text, shown, base, is_built_in) = match path {
         Some(p) => match (!p.exists())
             .then(|| p.to_str().and_then(built_in))
             .flatten()
         {
-            Some(b) => b,
+            Some((t, n, b)) => (t, n, b, true),
             None => {
                 if settings.is_empty() {
-                    return Ok(Scenario::load(p)?);
+                    return Ok((Scenario::load(p)?, None, false));
                 }
                 let text = std::fs::read_to_string(p)
                     .with_context(|| format!("cannot read the scenario {}", p.display()))?;
                 let base = p.parent().map_or(PathBuf::from("."), PathBuf::from);
-                (text, p.display().to_string(), base)
+                (text, p.display().to_string(), base, false)
             }
         },
-        None => built_in("default").expect("the default scenario is built in"),
+        None => {
+            let (t, n, b) = built_in("default").expect("the default scenario is built in");
+            (t, n, b, true)
+        }
     };
+    if settings.is_empty() {
+        return Ok((
+            tiandi_scenario::parse_scenario(&text, &shown, &base)?,
+            None,
+            is_built_in,
+        ));
+    }
     let text = Scenario::apply_settings(&text, &shown, settings)?;
     // Lines in messages are of the text with the settings applied, not of the file.
-    let shown = if settings.is_empty() {
-        shown
-    } else {
-        format!("{shown} with --set")
-    };
-    Ok(tiandi_scenario::parse_scenario(&text, &shown, &base)?)
+    let shown = format!("{shown} with --set");
+    let scenario = tiandi_scenario::parse_scenario(&text, &shown, &base)?;
+    Ok((scenario, Some(text), false))
 }
 
 fn load(path: Option<&PathBuf>) -> Result<Scenario> {
-    load_with(path, &[])
+    Ok(load_with(path, &[])?.0)
 }
 
 pub fn scenario(cmd: ScenarioCommand) -> Result<()> {
@@ -146,7 +157,7 @@ pub fn scenario(cmd: ScenarioCommand) -> Result<()> {
 }
 
 pub fn simulate(args: SimulateArgs) -> Result<()> {
-    let mut scenario = load_with(args.scenario.as_ref(), &args.settings)?;
+    let (mut scenario, set_text, is_built_in) = load_with(args.scenario.as_ref(), &args.settings)?;
     if let Some(seed) = args.seed {
         scenario.seed = seed;
     }
@@ -191,12 +202,13 @@ pub fn simulate(args: SimulateArgs) -> Result<()> {
     let meta = RunMeta {
         tiandi_version: env!("CARGO_PKG_VERSION").to_string(),
         scenario: scenario.name.clone(),
-        scenario_source: if let Some(path) = &args.scenario {
+        scenario_source: match &args.scenario {
             // Absolute, so `tiandi report DIR` finds it from any directory.
-            std::fs::canonicalize(path)
-                .map_or_else(|_| scenario.source.clone(), |p| p.display().to_string())
-        } else {
-            "built-in".into()
+            Some(path) if !is_built_in && set_text.is_none() => std::fs::canonicalize(path)
+                .map_or_else(|_| scenario.source.clone(), |p| p.display().to_string()),
+            // Changed by --set: the text run is written as DIR/scenario.toml.
+            _ if set_text.is_some() => "scenario.toml".into(),
+            _ => "built-in".into(),
         },
         scenario_hash: scenario.hash,
         seed: setup.seed,
@@ -217,6 +229,32 @@ pub fn simulate(args: SimulateArgs) -> Result<()> {
         })
         .collect();
     let mut written = tiandi_report::write_outputs(&args.out, &meta, &runs)?;
+    if let Some(text) = &set_text {
+        // The scenario as run, with its --set values: what `tiandi report` reads.
+        let path = args.out.join("scenario.toml");
+        let mut file = format!(
+            "# The scenario of this run: {} with{}\n",
+            args.scenario
+                .as_ref()
+                .map_or("default".into(), |p| p.display().to_string()),
+            args.settings
+                .iter()
+                .map(|(k, v)| format!(" --set {k}={v}"))
+                .collect::<String>()
+        );
+        file.push_str(text);
+        std::fs::write(&path, file).with_context(|| format!("cannot write {}", path.display()))?;
+        written.push(path);
+    } else {
+        // A copy an earlier --set run left here would describe another scenario.
+        let stale = args.out.join("scenario.toml");
+        if std::fs::read_to_string(&stale)
+            .is_ok_and(|t| t.starts_with("# The scenario of this run:"))
+        {
+            std::fs::remove_file(&stale)
+                .with_context(|| format!("cannot remove {}", stale.display()))?;
+        }
+    }
     written.push(tiandi_html::write_report(
         &args.out,
         &tiandi_html::ReportOptions::default(),

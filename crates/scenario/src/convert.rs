@@ -620,6 +620,9 @@ fn user_terminals(
                 format!("must be 1 to 10000, found {count}"),
             ));
         }
+        if t.links == Some(0) {
+            return Err(check.err(&p.key("links"), "must be at least 1"));
+        }
         if t.lane_deg.is_none() && count != 1 {
             return Err(check.err(&p.key("count"), "a single point has one terminal"));
         }

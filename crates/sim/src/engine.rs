@@ -467,14 +467,6 @@ impl<'s> Engine<'s> {
                 self.push(at, Event::Wake(c as u32));
             }
         }
-        let links = &self.setup.network.links;
-        for ch in report.link_changes.iter().filter(|c| c.up) {
-            match ch.kind {
-                LinkKind::Isl => self.books.physics.isl_acquiring_s += links.isl.acquisition_s,
-                LinkKind::Gsl => self.books.physics.gsl_handover_s += links.gsl.handover_s,
-                _ => {}
-            }
-        }
         self.books.upsets = report.upsets;
         for k in 0..self.books.upsets.len() {
             let at = self.books.upsets[k].at_ns;
@@ -569,6 +561,7 @@ impl<'s> Engine<'s> {
             self.load.slots[c].settle(t1, rate);
         }
         let dt_s = ((t1 - self.clock.step_start_ns) as f64 / 1e9).max(1e-9);
+        self.book_link_timing(self.clock.step_start_ns, t1);
         let energy = self.twin.end_step(&self.load);
         for (i, e) in energy.iter().enumerate() {
             let w = |wh: f64| (wh * 3_600.0 / dt_s) as f32;
@@ -626,6 +619,35 @@ impl<'s> Engine<'s> {
             });
         }
         self.books.link_bytes_step.clear();
+    }
+
+    /// Link-seconds within `[t0, t1)` that links spent acquiring (ISL) or in handover (GSL)
+    /// before they could carry data.
+    fn book_link_timing(&mut self, t0: i64, t1: i64) {
+        let (mut isl_s, mut gsl_s) = (0.0, 0.0);
+        for l in self.twin.snapshot().links() {
+            if !matches!(l.kind, LinkKind::Isl | LinkKind::Gsl) {
+                continue;
+            }
+            let Some(usable) = self.twin.link_usable_from_ns(l.a, l.b) else {
+                continue;
+            };
+            if usable <= t0 {
+                continue;
+            }
+            let since = self
+                .twin
+                .link_up_since(l.a, l.b)
+                .map_or(t0, |k| self.twin.step_start_ns(k));
+            let overlap = (usable.min(t1) - since.max(t0)).max(0) as f64 / 1e9;
+            if l.kind == LinkKind::Isl {
+                isl_s += overlap;
+            } else {
+                gsl_s += overlap;
+            }
+        }
+        self.books.physics.isl_acquiring_s += isl_s;
+        self.books.physics.gsl_handover_s += gsl_s;
     }
 
     fn finish(mut self, policy: &str, n_steps: u32) -> RunResult {
@@ -789,8 +811,10 @@ impl<'s> Engine<'s> {
         let free_at = self.load.link_free_at.entry(key).or_insert(0);
         let ready = (*free_at).max(self.clock.now);
         let start = ready.max(usable_from);
-        if start > ready {
-            self.books.physics.link_wait_s += (start - ready) as f64 / 1e9;
+        // Waiting counts up to the run's end.
+        let waited = start.min(self.setup.end.unix_ns()) - ready;
+        if waited > 0 {
+            self.books.physics.link_wait_s += waited as f64 / 1e9;
         }
         let tx_ns = (bits / l.capacity_bps * 1e9).ceil() as i64;
         *free_at = start + tx_ns;
@@ -895,8 +919,19 @@ impl<'s> Engine<'s> {
     /// Starts queued stages while ready (powered and awake) slots are free.
     fn try_start(&mut self, c: usize) {
         loop {
-            let ready = self.twin.ready_slots(c, self.clock.now);
+            let now = self.clock.now;
+            let ready = self.twin.ready_slots(c, now);
             let Some(device) = self.load.slots[c].free_device(ready) else {
+                // Work beyond what the waking devices will take powers up another one
+                // (within the step's cap); it starts when that device is ready.
+                let waking = self.twin.powered_slots(c).saturating_sub(ready) as usize;
+                if c < self.twin.n_sats()
+                    && self.load.slots[c].queue.len() > waking
+                    && let Some(at) = self.twin.power_up(c, now)
+                {
+                    self.push(at, Event::Wake(c as u32));
+                    continue;
+                }
                 return;
             };
             let Some((ti, s)) = self.load.slots[c].queue.pop_front() else {

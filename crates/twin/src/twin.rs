@@ -210,18 +210,24 @@ impl TreeCache {
 }
 
 /// The power state of one satellite's accelerator slots in the current step.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 struct Devices {
-    /// Slots powered in this step.
+    /// Slots powered now: devices `0..powered`.
     powered: u32,
-    /// Of those, slots that were already on: ready from the step's start. The others are
-    /// waking until `ready_at_ns`.
-    warm: u32,
-    ready_at_ns: i64,
+    /// When each powered device is ready to compute, ns (a device that was off wakes
+    /// first). Devices powered earlier are ready earlier: the ready ones are a prefix.
+    ready_at_ns: Vec<i64>,
+    /// Device-seconds powered in the open step (a device powered mid-step counts from then).
+    on_s: f64,
+    /// Slots that may be powered: alive and the satellite not down.
+    usable: u32,
+    /// The step's payload power cap, W.
+    cap_w: f64,
     /// Power of one powered slot while it computes (throttled when the grant is short) and
     /// while it idles, W (accelerators and host share).
     busy_w: f64,
     idle_w: f64,
+    max_w: f64,
 }
 
 /// The node model of every satellite and what it allows each compute node.
@@ -233,6 +239,8 @@ struct Physics {
     devices: Vec<Devices>,
     /// Length of the open step, s.
     open_dt_s: f64,
+    /// End of the open step, ns.
+    open_end_ns: i64,
     power: PayloadPower,
     /// Slots powered in this step, per compute node.
     allowed: Vec<u32>,
@@ -358,6 +366,7 @@ impl Twin {
                 grants: vec![None; states.len()],
                 devices: vec![Devices::default(); states.len()],
                 open_dt_s: 0.0,
+                open_end_ns: 0,
                 power: setup.payload_power.clone(),
                 states,
                 allowed,
@@ -517,8 +526,8 @@ impl Twin {
             let Some(grant) = ph.grants[i].take() else {
                 continue;
             };
-            let d = ph.devices[i];
-            let powered_s = f64::from(d.powered) * dt_s;
+            let d = &ph.devices[i];
+            let powered_s = d.on_s.min(f64::from(d.powered) * dt_s);
             let busy_s = if !metering {
                 powered_s
             } else {
@@ -655,21 +664,18 @@ impl Twin {
         let warm_min = self.physics.power.warm_devices;
         let wake_ns = (self.physics.power.wake_s * 1e9).round() as i64;
         let n_sats = self.n_sats();
-        let demands: Vec<(u32, u32)> = (0..n_sats)
+        let demands: Vec<(u32, u32, u32)> = (0..n_sats)
             .map(|i| {
                 let slots = self.world.specs[i].slots;
                 // Devices retired by dose are never powered again.
                 let usable = slots.min(self.physics.alive[i]);
                 let load = occupancy.load(i as u32);
-                let want = if self.live.down[i] {
-                    0
-                } else {
-                    (load.running + load.queued)
-                        .max(warm_min)
-                        .max(load.running)
-                        .min(usable)
-                };
-                (want, slots)
+                let usable = if self.live.down[i] { 0 } else { usable };
+                let want = (load.running + load.queued)
+                    .max(warm_min)
+                    .max(load.running)
+                    .min(usable);
+                (want, slots, usable)
             })
             .collect();
         let sats = &self.world.sats;
@@ -683,23 +689,35 @@ impl Twin {
             .collect::<Result<Vec<_>, PropagationError>>()?;
         let ph = &mut self.physics;
         ph.open_dt_s = dt_s;
+        ph.open_end_ns = t0 + (dt_s * 1e9).round() as i64;
         let grants: Vec<Grant> = ph
             .states
             .par_iter()
             .zip(envs.par_iter())
             .zip(demands.par_iter())
-            .map(|((state, (env, _)), &(want, slots))| {
+            .map(|((state, (env, _)), &(want, slots, usable))| {
                 let cfg = state.config();
                 let per_slot = cfg.n_accelerators / f64::from(slots);
                 let max_w = cfg.accelerator.system_power_w() * per_slot;
                 let idle_w = cfg.accelerator.idle_power_w
                     * (1.0 + cfg.accelerator.host_overhead_fraction)
                     * per_slot;
-                state.grant(dt_s, env, f64::from(want) * max_w, f64::from(want) * idle_w)
+                // The cap is asked for every usable slot, so devices can be powered up
+                // mid-step when work arrives; the heaters are sized for the slots in demand.
+                let mut g = state.grant(
+                    dt_s,
+                    env,
+                    f64::from(usable) * max_w,
+                    f64::from(want) * idle_w,
+                );
+                if g.payload_cap_w >= f64::from(want) * max_w {
+                    g.limit = Limit::None;
+                }
+                g
             })
             .collect();
         for (i, grant) in grants.into_iter().enumerate() {
-            let (want, slots) = demands[i];
+            let (want, slots, usable) = demands[i];
             let cfg = ph.states[i].config();
             let per_slot = cfg.n_accelerators / f64::from(slots);
             let host = 1.0 + cfg.accelerator.host_overhead_fraction;
@@ -727,14 +745,20 @@ impl Twin {
             } else {
                 (0, 0.0)
             };
-            let before = ph.devices[i].powered;
-            ph.devices[i] = Devices {
-                powered,
-                warm: powered.min(before),
-                ready_at_ns: if powered > before { t0 + wake_ns } else { t0 },
-                busy_w,
-                idle_w,
-            };
+            // Devices that stay on keep their ready times (a wake longer than a step goes
+            // on); the newly powered wake from now.
+            let d = &mut ph.devices[i];
+            d.ready_at_ns.truncate(powered as usize);
+            while d.ready_at_ns.len() < powered as usize {
+                d.ready_at_ns.push(t0 + wake_ns);
+            }
+            d.powered = powered;
+            d.on_s = f64::from(powered) * dt_s;
+            d.usable = usable;
+            d.cap_w = grant.payload_cap_w;
+            d.busy_w = busy_w;
+            d.idle_w = idle_w;
+            d.max_w = max_w;
             ph.rate_fraction[i] = fraction;
             ph.allowed[i] = powered;
             ph.status[i].limit = grant.limit;
@@ -847,18 +871,63 @@ impl Twin {
     pub fn ready_slots(&self, c: usize, now_ns: i64) -> u32 {
         let powered = self.powered_slots(c);
         match self.physics.devices.get(c) {
-            Some(d) if now_ns < d.ready_at_ns => powered.min(d.warm),
-            _ => powered,
+            Some(d) => {
+                powered.min(d.ready_at_ns.iter().take_while(|&&r| r <= now_ns).count() as u32)
+            }
+            None => powered,
         }
     }
 
-    /// When compute node `c`'s waking slots are ready, if any are waking after `now_ns`.
+    /// When compute node `c`'s next waking slot is ready, if one wakes after `now_ns`.
     pub fn wake_at_ns(&self, c: usize, now_ns: i64) -> Option<i64> {
-        self.physics
-            .devices
-            .get(c)
-            .filter(|d| d.ready_at_ns > now_ns && d.powered > d.warm)
-            .map(|d| d.ready_at_ns)
+        let d = self.physics.devices.get(c)?;
+        d.ready_at_ns.iter().copied().find(|&r| r > now_ns)
+    }
+
+    /// Powers one more slot of satellite compute node `c` at `now_ns`, mid-step, for work
+    /// that has no device: when a usable slot is off and the step's cap holds one more
+    /// device at the others' share (so nothing running changes pace). Returns when it is
+    /// ready (after the wake); `None` when no slot can be powered.
+    pub fn power_up(&mut self, c: usize, now_ns: i64) -> Option<i64> {
+        let ph = &mut self.physics;
+        if ph.grants.get(c)?.is_none() {
+            return None;
+        }
+        let d = &mut ph.devices[c];
+        if d.powered >= d.usable {
+            return None;
+        }
+        let n = d.powered + 1;
+        if d.powered == 0 {
+            // The first device sets the pace: its share of the cap and the throttle curve.
+            let cfg = ph.states[c].config();
+            let slots = self.world.specs[c].slots;
+            let per_slot = cfg.n_accelerators / f64::from(slots);
+            let host = 1.0 + cfg.accelerator.host_overhead_fraction;
+            let busy_w = d.cap_w.min(d.max_w);
+            let fraction = if busy_w >= d.idle_w && busy_w > 0.0 {
+                cfg.accelerator
+                    .throughput_fraction(busy_w / per_slot / host)
+                    .min(1.0)
+            } else {
+                0.0
+            };
+            if fraction <= 0.0 {
+                return None;
+            }
+            d.busy_w = busy_w;
+            ph.rate_fraction[c] = fraction;
+            ph.status[c].rate_fraction = fraction;
+        } else if f64::from(n) * d.busy_w > d.cap_w * (1.0 + 1e-12) {
+            return None;
+        }
+        let ready = now_ns + (ph.power.wake_s * 1e9).round() as i64;
+        d.ready_at_ns.push(ready);
+        d.powered = n;
+        d.on_s += (ph.open_end_ns - now_ns).max(0) as f64 / 1e9;
+        ph.allowed[c] = n;
+        ph.status[c].powered_slots = n;
+        Some(ready)
     }
 
     /// Slots of compute node `c` (a compute index) powered in this step, capped by what
