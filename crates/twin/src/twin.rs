@@ -884,6 +884,41 @@ impl Twin {
         d.ready_at_ns.iter().copied().find(|&r| r > now_ns)
     }
 
+    /// Slots compute node `c` can run stages on in this step: the powered ones plus those
+    /// [`Self::power_up`] could still switch on within the step's cap.
+    pub fn slots_available(&self, c: usize) -> u32 {
+        let powered = self.powered_slots(c);
+        let Some(d) = self.physics.devices.get(c) else {
+            return powered;
+        };
+        if self.physics.grants.get(c).is_none_or(Option::is_none) {
+            return powered;
+        }
+        let share_w = if d.powered > 0 {
+            d.busy_w
+        } else {
+            d.cap_w.min(d.max_w)
+        };
+        if share_w <= 0.0 || share_w < d.idle_w {
+            return powered;
+        }
+        let more = ((d.cap_w / share_w) * (1.0 + 1e-12)).floor() as u32;
+        powered.max(more.min(d.usable))
+    }
+
+    /// How long until the `k`-th device (0-based, in readiness order) of compute node `c`
+    /// can take a stage, s: 0 for a ready one, the rest of its wake for a waking one, a
+    /// whole wake for one still to be powered up.
+    pub fn device_ready_in_s(&self, c: usize, k: u32, now_ns: i64) -> f64 {
+        let Some(d) = self.physics.devices.get(c) else {
+            return 0.0;
+        };
+        match d.ready_at_ns.get(k as usize) {
+            Some(&r) => (r - now_ns).max(0) as f64 / 1e9,
+            None => self.physics.power.wake_s,
+        }
+    }
+
     /// Powers one more slot of satellite compute node `c` at `now_ns`, mid-step, for work
     /// that has no device: when a usable slot is off and the step's cap holds one more
     /// device at the others' share (so nothing running changes pace). Returns when it is

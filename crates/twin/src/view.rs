@@ -71,9 +71,14 @@ impl TwinView<'_> {
     }
 
     /// Seconds from now until link `link` of the current snapshot is free.
+    /// Seconds until link `link` can start a transmission: its queue, or its acquisition
+    /// or handover if it has just appeared, whichever ends later.
     fn link_free_in_s(&self, link: u32) -> f64 {
         let l = self.twin.snapshot().link(link);
-        let busy = self.occupancy.link_busy_until_ns(l.a, l.b);
+        let busy = self
+            .occupancy
+            .link_busy_until_ns(l.a, l.b)
+            .max(self.twin.link_usable_from_ns(l.a, l.b).unwrap_or(i64::MIN));
         (busy.saturating_sub(self.now_ns)).max(0) as f64 / 1e9
     }
 }
@@ -136,7 +141,11 @@ impl View for TwinView<'_> {
             && !t.is_down(from)
             && !t.is_down(to)
         {
-            let busy = self.occupancy.link_busy_until_ns(l.a, l.b);
+            // The queue, or the link's acquisition or handover, whichever ends later.
+            let busy = self
+                .occupancy
+                .link_busy_until_ns(l.a, l.b)
+                .max(t.link_usable_from_ns(l.a, l.b).unwrap_or(i64::MIN));
             let wait_s = (busy.saturating_sub(self.now_ns)).max(0) as f64 / 1e9;
             return Some(wait_s + l.delay_ms / 1e3 + bytes as f64 * 8.0 / l.capacity_bps);
         }
@@ -162,16 +171,26 @@ impl View for TwinView<'_> {
         let Some(c) = t.compute_index(node) else {
             return f64::INFINITY;
         };
+        // Slots it may use this step: powered, or powered up on demand (after a wake).
+        let slots = t.slots_available(c);
         let powered = t.powered_slots(c);
         let load = self.occupancy.load(node);
-        if load.running < powered && load.queued == 0 {
-            return 0.0;
+        let ahead = load.running + load.queued;
+        let rate = t.slot_rate_flops(node);
+        // The queue drains at the powered slots' rate; a free slot (ready, waking or still
+        // off) takes the stage after its wake, if that comes first.
+        let drain_s = if rate > 0.0 {
+            load.outstanding_flop / (rate * f64::from(powered.max(1)))
+        } else {
+            f64::INFINITY
+        };
+        if ahead < slots {
+            return t.device_ready_in_s(c, ahead, self.now_ns).min(drain_s);
         }
-        let rate = t.slot_rate_flops(node) * f64::from(powered.max(1));
         if rate <= 0.0 {
             return f64::INFINITY;
         }
-        load.outstanding_flop / rate
+        load.outstanding_flop / (rate * f64::from(slots.max(1)))
     }
 
     fn compute_s(&self, node: NodeIdx, work_flop: f64) -> f64 {
