@@ -157,6 +157,13 @@ pub fn scenario(cmd: ScenarioCommand) -> Result<()> {
 }
 
 pub fn simulate(args: SimulateArgs) -> Result<()> {
+    // Before the run, not after it: an output path that cannot be a directory.
+    if args.out.exists() && !args.out.is_dir() {
+        bail!(
+            "--out {}: exists and is not a directory",
+            args.out.display()
+        );
+    }
     let (mut scenario, set_text, is_built_in) = load_with(args.scenario.as_ref(), &args.settings)?;
     if let Some(seed) = args.seed {
         scenario.seed = seed;

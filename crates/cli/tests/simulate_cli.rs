@@ -242,3 +242,22 @@ fn settings_change_one_key_and_bad_ones_are_named() {
     assert!(p["energy"]["compute_wh"].as_f64().unwrap() > 0.0, "{p}");
     assert_eq!(summary["end_utc"], "2026-11-24T02:12:00.000Z");
 }
+
+#[test]
+fn an_output_path_that_is_a_file_is_refused_before_the_run() {
+    let dir = fresh_dir("simulate_cli", "out_file");
+    std::fs::write(dir.join("taken"), "not a directory").unwrap();
+    let out = tiandi(&dir, &["simulate", "light", "--out", "taken"]);
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(
+        stderr.trim_end(),
+        "error: --out taken: exists and is not a directory"
+    );
+    // Nothing ran: no progress or timing lines before the error.
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("taken")).unwrap(),
+        "not a directory"
+    );
+}
