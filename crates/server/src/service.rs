@@ -572,9 +572,23 @@ impl Service {
         Ok((node, start_ns, finish_ns, route))
     }
 
-    fn deliver_s(&self, task: &Task, at: u32) -> Option<f64> {
+    /// A stage placed on `node` now: its load, and on a satellite as many powered devices
+    /// as placed stages where the step's power allows (they wake first), as the simulator
+    /// powers devices up for queued work.
+    fn place_load(&mut self, node: u32, work_flop: f64, now_ns: i64) {
+        self.loads.add(node, work_flop);
+        if let Some(c) = self.twin.compute_index(node)
+            && c < self.twin.n_sats()
+        {
+            while self.twin.powered_slots(c) < self.loads.active[node as usize]
+                && self.twin.power_up(c, now_ns).is_some()
+            {}
+        }
+    }
+
+    fn deliver_s(&self, task: &Task, at: u32, now_ns: i64) -> Option<f64> {
         let bytes = task.result_bytes();
-        let view = self.view(0, Executors::Any);
+        let view = self.view(now_ns, Executors::Any);
         match task.destination {
             Destination::Node(d) => view.transfer_s(at, d, bytes),
             Destination::Origin => view.transfer_s(at, task.origin, bytes),
@@ -629,7 +643,7 @@ impl Service {
             }
         }
         let last = stages[n - 1].node.unwrap_or(task.origin);
-        let Some(deliver_s) = self.deliver_s(&task, last) else {
+        let Some(deliver_s) = self.deliver_s(&task, last, now_ns) else {
             self.counters.rejected_infeasible += 1;
             return Err(Refusal::infeasible(
                 "destination",
@@ -659,7 +673,7 @@ impl Service {
         self.next_id += 1;
         for (i, s) in stages.iter().enumerate() {
             if let Some(node) = s.node {
-                self.loads.add(node, task.stages[i].work_flop);
+                self.place_load(node, task.stages[i].work_flop, now_ns);
             }
         }
         let record = TaskRecord {
@@ -949,7 +963,7 @@ impl Service {
             match self.plan_stage(&task, &spec, usize::from(i), &pred_at, now_ns) {
                 Ok((node, start, finish, route)) => {
                     self.unplaced.remove(&(id, i));
-                    self.loads.add(node, spec.stages[usize::from(i)].work_flop);
+                    self.place_load(node, spec.stages[usize::from(i)].work_flop, now_ns);
                     let r = self.tasks.get_mut(&id).expect("listed");
                     let s = &mut r.stages[usize::from(i)];
                     s.node = Some(node);

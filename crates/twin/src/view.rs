@@ -71,14 +71,10 @@ impl TwinView<'_> {
     }
 
     /// Seconds from now until link `link` of the current snapshot is free.
-    /// Seconds until link `link` can start a transmission: its queue, or its acquisition
-    /// or handover if it has just appeared, whichever ends later.
+    /// Seconds until link `link` can start a transmission (its queue).
     fn link_free_in_s(&self, link: u32) -> f64 {
         let l = self.twin.snapshot().link(link);
-        let busy = self
-            .occupancy
-            .link_busy_until_ns(l.a, l.b)
-            .max(self.twin.link_usable_from_ns(l.a, l.b).unwrap_or(i64::MIN));
+        let busy = self.occupancy.link_busy_until_ns(l.a, l.b);
         (busy.saturating_sub(self.now_ns)).max(0) as f64 / 1e9
     }
 }
@@ -141,11 +137,7 @@ impl View for TwinView<'_> {
             && !t.is_down(from)
             && !t.is_down(to)
         {
-            // The queue, or the link's acquisition or handover, whichever ends later.
-            let busy = self
-                .occupancy
-                .link_busy_until_ns(l.a, l.b)
-                .max(t.link_usable_from_ns(l.a, l.b).unwrap_or(i64::MIN));
+            let busy = self.occupancy.link_busy_until_ns(l.a, l.b);
             let wait_s = (busy.saturating_sub(self.now_ns)).max(0) as f64 / 1e9;
             return Some(wait_s + l.delay_ms / 1e3 + bytes as f64 * 8.0 / l.capacity_bps);
         }
