@@ -137,8 +137,6 @@ pub struct SatEnergy {
     pub idle_wh: f64,
     pub bus_wh: f64,
     pub heater_wh: f64,
-    /// Busy device-seconds the step was charged for.
-    pub busy_device_s: f64,
     /// Slots powered in the step.
     pub powered_slots: u32,
 }
@@ -226,8 +224,41 @@ struct Devices {
     /// Power of one powered slot while it computes (throttled when the grant is short) and
     /// while it idles, W (accelerators and host share).
     busy_w: f64,
-    idle_w: f64,
+    power: Option<SlotPower>,
+}
+
+/// The power of one accelerator slot of a satellite with `slots` slots (accelerators and
+/// host share), W.
+#[derive(Clone, Copy, Debug)]
+struct SlotPower {
     max_w: f64,
+    idle_w: f64,
+    /// Accelerator-equivalents in a slot.
+    per_slot: f64,
+    host: f64,
+}
+
+impl SlotPower {
+    fn of(cfg: &tiandi_node::NodeConfig, slots: u32) -> Self {
+        let per_slot = cfg.n_accelerators / f64::from(slots);
+        let host = 1.0 + cfg.accelerator.host_overhead_fraction;
+        SlotPower {
+            max_w: cfg.accelerator.system_power_w() * per_slot,
+            idle_w: cfg.accelerator.idle_power_w * host * per_slot,
+            per_slot,
+            host,
+        }
+    }
+
+    /// The throughput fraction of a slot drawing `busy_w` (0 below idle).
+    fn fraction(&self, cfg: &tiandi_node::NodeConfig, busy_w: f64) -> f64 {
+        if busy_w <= 0.0 {
+            return 0.0;
+        }
+        cfg.accelerator
+            .throughput_fraction(busy_w / self.per_slot / self.host)
+            .min(1.0)
+    }
 }
 
 /// The node model of every satellite and what it allows each compute node.
@@ -536,13 +567,12 @@ impl Twin {
                 })
             }
             .clamp(0.0, powered_s);
-            let (compute_wh, idle_wh) = if d.busy_w > 0.0 {
-                (
+            let (compute_wh, idle_wh) = match d.power {
+                Some(sp) if d.busy_w > 0.0 => (
                     busy_s * d.busy_w / 3_600.0,
-                    (powered_s - busy_s) * d.idle_w / 3_600.0,
-                )
-            } else {
-                (0.0, 0.0)
+                    (powered_s - busy_s) * sp.idle_w / 3_600.0,
+                ),
+                _ => (0.0, 0.0),
             };
             let payload_w = if dt_s > 0.0 {
                 (compute_wh + idle_wh) * 3_600.0 / dt_s
@@ -574,7 +604,6 @@ impl Twin {
                 idle_wh,
                 bus_wh: r.bus_w * dt_h,
                 heater_wh: r.heater_w * dt_h,
-                busy_device_s: busy_s,
                 powered_slots: d.powered,
             });
         }
@@ -679,12 +708,15 @@ impl Twin {
             })
             .collect();
         let sats = &self.world.sats;
-        let envs: Vec<(Environment, f64)> = sats
+        let envs: Vec<Environment> = sats
             .par_iter()
             .map(|sat| {
                 let s = sat.state_at(t, Frame::Teme)?;
-                let env = Environment::from_geometry(s.position_km, s.velocity_km_s, sun);
-                Ok((env, env.sunlit_fraction))
+                Ok(Environment::from_geometry(
+                    s.position_km,
+                    s.velocity_km_s,
+                    sun,
+                ))
             })
             .collect::<Result<Vec<_>, PropagationError>>()?;
         let ph = &mut self.physics;
@@ -695,13 +727,8 @@ impl Twin {
             .par_iter()
             .zip(envs.par_iter())
             .zip(demands.par_iter())
-            .map(|((state, (env, _)), &(want, slots, usable))| {
-                let cfg = state.config();
-                let per_slot = cfg.n_accelerators / f64::from(slots);
-                let max_w = cfg.accelerator.system_power_w() * per_slot;
-                let idle_w = cfg.accelerator.idle_power_w
-                    * (1.0 + cfg.accelerator.host_overhead_fraction)
-                    * per_slot;
+            .map(|((state, env), &(want, slots, usable))| {
+                let SlotPower { max_w, idle_w, .. } = SlotPower::of(state.config(), slots);
                 // The cap is asked for every usable slot, so devices can be powered up
                 // mid-step when work arrives; the heaters are sized for the slots in demand.
                 let mut g = state.grant(
@@ -719,10 +746,8 @@ impl Twin {
         for (i, grant) in grants.into_iter().enumerate() {
             let (want, slots, usable) = demands[i];
             let cfg = ph.states[i].config();
-            let per_slot = cfg.n_accelerators / f64::from(slots);
-            let host = 1.0 + cfg.accelerator.host_overhead_fraction;
-            let max_w = cfg.accelerator.system_power_w() * per_slot;
-            let idle_w = cfg.accelerator.idle_power_w * host * per_slot;
+            let sp = SlotPower::of(cfg, slots);
+            let (max_w, idle_w) = (sp.max_w, sp.idle_w);
             // As many slots as the grant can keep at least idle; each gets an equal share.
             let mut powered = want;
             if idle_w > 0.0 && grant.payload_cap_w < f64::from(powered) * idle_w {
@@ -733,13 +758,7 @@ impl Twin {
             } else {
                 0.0
             };
-            let fraction = if powered > 0 {
-                cfg.accelerator
-                    .throughput_fraction(busy_w / per_slot / host)
-                    .min(1.0)
-            } else {
-                0.0
-            };
+            let fraction = sp.fraction(cfg, busy_w);
             let (powered, busy_w) = if fraction > 0.0 {
                 (powered, busy_w)
             } else {
@@ -757,13 +776,12 @@ impl Twin {
             d.usable = usable;
             d.cap_w = grant.payload_cap_w;
             d.busy_w = busy_w;
-            d.idle_w = idle_w;
-            d.max_w = max_w;
+            d.power = Some(sp);
             ph.rate_fraction[i] = fraction;
             ph.allowed[i] = powered;
             ph.status[i].limit = grant.limit;
             ph.status[i].rate_fraction = fraction;
-            ph.status[i].sunlit_fraction = envs[i].1;
+            ph.status[i].sunlit_fraction = envs[i].sunlit_fraction;
             ph.status[i].powered_slots = powered;
             ph.status[i].retired_devices =
                 self.world.specs[i].slots - ph.alive[i].min(self.world.specs[i].slots);
@@ -894,12 +912,15 @@ impl Twin {
         if self.physics.grants.get(c).is_none_or(Option::is_none) {
             return powered;
         }
+        let Some(sp) = d.power else {
+            return powered;
+        };
         let share_w = if d.powered > 0 {
             d.busy_w
         } else {
-            d.cap_w.min(d.max_w)
+            d.cap_w.min(sp.max_w)
         };
-        if share_w <= 0.0 || share_w < d.idle_w {
+        if share_w <= 0.0 || share_w < sp.idle_w {
             return powered;
         }
         let more = ((d.cap_w / share_w) * (1.0 + 1e-12)).floor() as u32;
@@ -932,21 +953,12 @@ impl Twin {
         if d.powered >= d.usable {
             return None;
         }
+        let sp = d.power?;
         let n = d.powered + 1;
         if d.powered == 0 {
             // The first device sets the pace: its share of the cap and the throttle curve.
-            let cfg = ph.states[c].config();
-            let slots = self.world.specs[c].slots;
-            let per_slot = cfg.n_accelerators / f64::from(slots);
-            let host = 1.0 + cfg.accelerator.host_overhead_fraction;
-            let busy_w = d.cap_w.min(d.max_w);
-            let fraction = if busy_w >= d.idle_w && busy_w > 0.0 {
-                cfg.accelerator
-                    .throughput_fraction(busy_w / per_slot / host)
-                    .min(1.0)
-            } else {
-                0.0
-            };
+            let busy_w = d.cap_w.min(sp.max_w);
+            let fraction = sp.fraction(ph.states[c].config(), busy_w);
             if fraction <= 0.0 {
                 return None;
             }
