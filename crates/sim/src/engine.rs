@@ -122,6 +122,13 @@ struct Running {
     token: u64,
 }
 
+impl Running {
+    /// Useful work done so far of a stage of `peak_flop` (its work at peak), FLOP.
+    fn useful_done(&self, peak_flop: f64) -> f64 {
+        (peak_flop - self.remaining_flop) * self.efficiency
+    }
+}
+
 /// What runs and waits on one compute node (the twin holds its capacity and power).
 #[derive(Default)]
 struct Slots {
@@ -501,8 +508,7 @@ impl<'s> Engine<'s> {
             }
             let r = slots.running.swap_remove(k);
             let stage = &self.setup.tasks[r.task as usize].stages[r.stage as usize];
-            self.books.physics.work_lost_flop +=
-                (stage.peak_flop() - r.remaining_flop) * r.efficiency;
+            self.books.physics.work_lost_flop += r.useful_done(stage.peak_flop());
             self.books.physics.stages_preempted += 1;
             slots.queued_flop += stage.peak_flop();
             slots.queue.push_front((r.task, r.stage));
@@ -528,13 +534,10 @@ impl<'s> Engine<'s> {
             recovered: false,
         };
         if let Some(d) = hit {
-            let (task, stage) = {
-                let r = &self.load.slots[c].running[d];
-                (r.task, r.stage)
-            };
-            let peak = self.setup.tasks[task as usize].stages[stage as usize].peak_flop();
             let r = &self.load.slots[c].running[d];
-            self.books.physics.work_lost_flop += (peak - r.remaining_flop) * r.efficiency;
+            let task = r.task;
+            let peak = self.setup.tasks[task as usize].stages[r.stage as usize].peak_flop();
+            self.books.physics.work_lost_flop += r.useful_done(peak);
             record.task = Some(self.setup.tasks[task as usize].id);
             self.work.tasks[task as usize].retries += 1;
             if self.work.tasks[task as usize].retries > self.setup.faults.max_retries {
