@@ -16,7 +16,9 @@ use tiandi_node::{ThermalParams, accelerator};
 use tiandi_orbit::walker::{RADIUS_WGS72_KM, WalkerDesign, WalkerKind};
 use tiandi_orbit::{Epoch, GroundStation, Satellite, TleOptions};
 use tiandi_twin::{FaultSetup, LEO_DOSE_KRAD_PER_YEAR, PayloadPower, TID_SPREAD_SIGMA, TidModel};
-use tiandi_workload::{EoConfig, NodeIdx, PoissonConfig, TargetArea, Task, TaskKind};
+use tiandi_workload::{
+    EoConfig, MIN_EFFICIENCY, NodeIdx, PoissonConfig, TargetArea, Task, TaskKind,
+};
 
 use crate::error::{KeyPath, Locator, ScenarioError, SettingError};
 use crate::file::{self, ScenarioFile};
@@ -1370,7 +1372,7 @@ fn eo_workload(check: &Check<'_>, p: &KeyPath, e: &file::EoFile) -> Result<EoWor
             &p.key("efficiency"),
             e.efficiency
                 .unwrap_or(TaskKind::EarthObservation.default_efficiency()),
-            0.01,
+            MIN_EFFICIENCY,
             1.0,
         )?,
     };
@@ -1505,7 +1507,7 @@ fn poisson_workload(
         efficiency: check.within(
             &p.key("efficiency"),
             w.efficiency.unwrap_or(d.efficiency),
-            0.01,
+            MIN_EFFICIENCY,
             1.0,
         )?,
     };

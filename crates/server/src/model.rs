@@ -45,8 +45,8 @@ pub struct StageSpec {
     pub pin: Option<String>,
     #[serde(default)]
     pub after: Vec<u16>,
-    /// Fraction of a device's peak the work achieves, (0, 1]; the task kind's default when
-    /// absent.
+    /// Fraction of a device's peak the work achieves, 0.01 to 1; the task kind's default
+    /// when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub efficiency: Option<f64>,
     /// A command for a node agent to run; such a stage is placed only on nodes with a live

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use tiandi_orbit::Epoch;
 use tiandi_twin::{NodeReport, Twin};
-use tiandi_workload::{Destination, Pin, Stage, Task, TaskKind};
+use tiandi_workload::{Destination, MIN_EFFICIENCY, Pin, Stage, Task, TaskKind};
 
 use crate::model::{RunSpec, TaskSpec, Telemetry, safe_file_name};
 use crate::service::{MAX_BYTES, MAX_DEADLINE_S, MAX_STAGES, MAX_WORK_FLOP, Refusal, secs_ns};
@@ -151,10 +151,10 @@ pub fn task(
             self::run(run, &f("run"))?;
         }
         let efficiency = s.efficiency.unwrap_or(kind.default_efficiency());
-        if !(efficiency.is_finite() && efficiency > 0.0 && efficiency <= 1.0) {
+        if !(efficiency.is_finite() && (MIN_EFFICIENCY..=1.0).contains(&efficiency)) {
             return Err(Refusal::invalid(
                 &f("efficiency"),
-                format!("{efficiency} is not in (0, 1]"),
+                format!("{efficiency} is not in [{MIN_EFFICIENCY}, 1]"),
             ));
         }
         stages.push(Stage {

@@ -376,3 +376,36 @@ fn a_repeated_key_names_its_task_after_the_task_left_memory() {
         "{again:?}"
     );
 }
+
+/// A tenant cannot claim more than its device's peak, nor so little efficiency that its
+/// stage's time at peak overflows: out-of-range efficiencies are refused as invalid and
+/// name the field; an honest one is accepted and its stage takes work / efficiency at peak.
+#[test]
+fn stage_efficiency_out_of_range_is_refused() {
+    let (mut svc, now) = service();
+    let spec = |e: &str| -> TaskSpec {
+        serde_json::from_str(&format!(
+            r#"{{"kind": "ground-ai", "origin": "Wuhu", "deadline_s": 600,
+                 "stages": [{{"work_flop": 1e15, "pin": "Wuhu", "efficiency": {e}}}]}}"#
+        ))
+        .unwrap()
+    };
+    for bad in ["0", "1e-300", "-0.5", "1.5", "1e308"] {
+        let e = svc.submit("t", spec(bad), now, 0).unwrap_err();
+        assert_eq!(e.kind, RefusalKind::Invalid, "{bad}: {e:?}");
+        assert!(
+            e.field
+                .as_deref()
+                .is_some_and(|f| f.ends_with("efficiency")),
+            "{bad}: {e:?}"
+        );
+    }
+    let fast = accepted(svc.submit("t", spec("1"), now, 0).unwrap());
+    let slow = accepted(svc.submit("t", spec("0.25"), now, 0).unwrap());
+    let span = |r: &tiandi_server::model::TaskRecord| {
+        r.stages[0].expected_finish_ns - r.stages[0].expected_start_ns
+    };
+    // One H100 slot at 989.4 TFLOPS: 1e15 FLOP is 1.01 s at peak, 4.04 s at a quarter.
+    let ratio = span(&slow) as f64 / span(&fast) as f64;
+    assert!((ratio - 4.0).abs() < 0.01, "{ratio}");
+}

@@ -13,4 +13,4 @@ pub use generate::{
     poisson_tasks,
 };
 pub use rng::{Purpose, Stream};
-pub use task::{Destination, NodeIdx, Pin, Stage, Task, TaskError, TaskKind};
+pub use task::{Destination, MIN_EFFICIENCY, NodeIdx, Pin, Stage, Task, TaskError, TaskKind};

@@ -19,6 +19,10 @@ pub enum TaskKind {
     Graph,
 }
 
+/// The least fraction of peak a stage may claim: below 1 % a device is better called idle,
+/// and a tiny value would make a stage's time at peak overflow.
+pub const MIN_EFFICIENCY: f64 = 0.01;
+
 impl TaskKind {
     pub const ALL: [TaskKind; 4] = [
         TaskKind::EarthObservation,
@@ -164,10 +168,13 @@ impl Task {
                     format!("stage {i}: {} is not a non-negative number", s.work_flop),
                 );
             }
-            if !(s.efficiency.is_finite() && s.efficiency > 0.0 && s.efficiency <= 1.0) {
+            if !(s.efficiency.is_finite() && (MIN_EFFICIENCY..=1.0).contains(&s.efficiency)) {
                 return fail(
                     "efficiency",
-                    format!("stage {i}: {} is not in (0, 1]", s.efficiency),
+                    format!(
+                        "stage {i}: {} is not in [{MIN_EFFICIENCY}, 1]",
+                        s.efficiency
+                    ),
                 );
             }
             if let Some(bad) = s.after.iter().find(|&&d| usize::from(d) >= i) {
