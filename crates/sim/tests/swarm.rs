@@ -486,3 +486,39 @@ fn invariant_checker_catches_a_broken_record() {
         "{err}"
     );
 }
+
+/// Total ionizing dose changes what runs: satellites 100 years old (15 krad, every
+/// commercial device far past its 2 krad tolerance; the rad-hard Versal's 100 krad holds)
+/// retire every commercial device and compute nothing on those satellites; new ones retire
+/// none.
+#[test]
+fn devices_past_their_dose_tolerance_never_compute() {
+    let run = |age_years: f64| {
+        let mut setup = scenario(5);
+        setup.faults.tid = Some(TidModel {
+            dose_krad_per_year: 0.15,
+            age_years,
+            spread_sigma: TID_SPREAD_SIGMA,
+        });
+        let mut p = tiandi_scheduler::by_name("onboard").unwrap();
+        let r = tiandi_sim::run(&setup, p.as_mut(), &|_, _| {}).unwrap();
+        let commercial = |i: usize| setup.satellite_nodes[i].accelerator.tid_tolerance_krad < 10.0;
+        let devices: u64 = (0..setup.satellite_nodes.len())
+            .filter(|&i| commercial(i))
+            .map(|i| setup.satellite_nodes[i].n_accelerators.round().max(1.0) as u64)
+            .sum();
+        let orbit_flop: f64 = r
+            .nodes
+            .iter()
+            .filter(|n| commercial(n.satellite as usize))
+            .map(|n| n.work_flop)
+            .sum();
+        (r.summary.physics.devices_retired, devices, orbit_flop)
+    };
+    let (retired, devices, flop) = run(100.0);
+    assert_eq!(retired, devices);
+    assert_eq!(flop, 0.0);
+    let (retired, _, flop) = run(0.0);
+    assert_eq!(retired, 0);
+    assert!(flop > 0.0, "new satellites compute");
+}
