@@ -126,11 +126,16 @@ impl Snapshot {
 
     /// The link between two nodes, if any (either order).
     pub fn find_link(&self, x: u32, y: u32) -> Option<&Link> {
+        self.link_index(x, y).map(|i| &self.links[i as usize])
+    }
+
+    /// The index of the link between `x` and `y` (either order), for [`Self::link`].
+    pub fn link_index(&self, x: u32, y: u32) -> Option<u32> {
         let key = (x.min(y), x.max(y));
         self.links
             .binary_search_by(|l| (l.a, l.b).cmp(&key))
             .ok()
-            .map(|i| &self.links[i])
+            .map(|i| i as u32)
     }
 }
 

@@ -241,6 +241,33 @@ impl NodeState {
         }
     }
 
+    /// How long the payload can draw `payload_w` in `env` before the temperature reaches
+    /// its limit, s (infinite when the radiator holds it at or below the limit, 0 when
+    /// already there), and the fraction of `payload_w` the radiator holds at the limit
+    /// (1 when it never throttles). The time is a lower bound: it takes the net heat at the
+    /// current temperature, the largest on the way up.
+    pub fn heat_outlook(&self, env: &Environment, payload_w: f64) -> (f64, f64) {
+        let th = &self.config.thermal;
+        let tenv = env.thermal();
+        let base_w = self.config.bus_power_w;
+        let limit = th.temp_limit_k();
+        if payload_w <= 0.0 || th.equilibrium_temp_k(base_w + payload_w, &tenv) <= limit {
+            return (f64::INFINITY, 1.0);
+        }
+        let sustained_w = th.emitted_w(limit) - th.absorbed_w(&tenv) - base_w;
+        let fraction = (sustained_w / payload_w).clamp(0.0, 1.0);
+        if self.temp_k >= limit {
+            return (0.0, fraction);
+        }
+        let net_w = base_w + payload_w + th.absorbed_w(&tenv) - th.emitted_w(self.temp_k);
+        let headroom_s = if net_w > 0.0 {
+            th.heat_capacity_j_per_k() * (limit - self.temp_k) / net_w
+        } else {
+            f64::INFINITY
+        };
+        (headroom_s, fraction)
+    }
+
     /// Advances `dt_s` seconds in a constant environment with the payload drawing all it
     /// is granted of `requested_payload_w` ([`Self::grant`] then [`Self::settle`]).
     pub fn step(&mut self, dt_s: f64, env: &Environment, requested_payload_w: f64) -> StepResult {
@@ -288,6 +315,33 @@ mod tests {
             bus_power_w: 50.0,
             thermal: ThermalParams::new(30_000.0, radiator_m2, 0.85, 0.2, 318.0).unwrap(),
         }
+    }
+
+    #[test]
+    fn heat_outlook_matches_the_radiator_balance() {
+        // A 0.5 m^2 radiator cannot hold 264 W: the fraction it holds puts the
+        // equilibrium exactly at the limit, and the headroom is C dT / net heat.
+        let node = NodeState::new(config(0.5), 1.0, 290.0, 0.0).unwrap();
+        let e = env(1.0);
+        let th = &node.config().thermal;
+        let (headroom_s, fraction) = node.heat_outlook(&e, 264.0);
+        assert!(fraction > 0.0 && fraction < 1.0, "{fraction}");
+        let eq = th.equilibrium_temp_k(50.0 + fraction * 264.0, &e.thermal());
+        assert!((eq - 318.0).abs() < 1e-6, "equilibrium {eq} K at the held power");
+        let net_w = 50.0 + 264.0 + th.absorbed_w(&e.thermal()) - th.emitted_w(290.0);
+        let expected = 30_000.0 * (318.0 - 290.0) / net_w;
+        assert!((headroom_s - expected).abs() < 1e-9 * expected, "{headroom_s} vs {expected}");
+        // Stepping at full power does reach the limit, and not before the bound says.
+        let mut hot = node.clone();
+        let mut t = 0.0;
+        while hot.temp_k() < 318.0 - 1e-9 && t < 10_000.0 {
+            hot.step(1.0, &e, 264.0);
+            t += 1.0;
+        }
+        assert!(t >= headroom_s.floor(), "reached the limit after {t} s, bound {headroom_s}");
+        // A large radiator holds everything.
+        let cool = NodeState::new(config(3.0), 1.0, 290.0, 0.0).unwrap();
+        assert_eq!(cool.heat_outlook(&e, 264.0), (f64::INFINITY, 1.0));
     }
 
     #[test]
