@@ -344,6 +344,12 @@ fn table(meta: &RunMeta, runs: &[PolicyRun<'_>]) -> String {
     row("  idle kWh", &|r| kwh(r.summary.physics.energy.idle_wh));
     row("  bus kWh", &|r| kwh(r.summary.physics.energy.bus_wh));
     row("  heater kWh", &|r| kwh(r.summary.physics.energy.heater_wh));
+    row("ground kWh (at PUE)", &|r| {
+        kwh(r.summary.physics.ground_energy_wh)
+    });
+    row("total energy kWh", &|r| {
+        kwh(r.summary.energy_used_wh + r.summary.physics.ground_energy_wh)
+    });
     row("energy curtailed kWh", &|r| {
         kwh(r.summary.energy_curtailed_wh)
     });

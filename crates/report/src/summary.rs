@@ -133,6 +133,12 @@ pub struct EnergyFigures {
     pub loss_wh: f64,
     pub curtailed_wh: f64,
     pub stored_change_wh: f64,
+    /// The data centres' draw for their slots, busy and idle, at their PUE.
+    #[serde(default)]
+    pub ground_wh: Option<f64>,
+    /// Satellites' use (compute, idle, bus, heater) plus the ground's.
+    #[serde(default)]
+    pub total_wh: Option<f64>,
 }
 
 /// One task kind's entry of a policy.
@@ -215,6 +221,8 @@ impl PolicyFigures {
                 loss_wh: s.physics.energy.loss_wh,
                 curtailed_wh: s.physics.energy.curtailed_wh,
                 stored_change_wh: s.physics.energy.stored_change_wh,
+                ground_wh: value(s.physics.ground_energy_wh),
+                total_wh: value(s.energy_used_wh + s.physics.ground_energy_wh),
             }),
             faults_injected: Some(s.faults_injected),
             faults_hit_stages: Some(s.faults_hit_stages),

@@ -136,7 +136,7 @@ pub fn parse_scenario(text: &str, file_name: &str, base_dir: &Path) -> Result<Sc
     let satellites = constellation.satellites;
     let n_sats = satellites.len();
     let (ground, names) = ground_segment(&check, &raw, base_dir, &mut hash, &satellites)?;
-    let (slot_flops, slot_memory_bytes) =
+    let (slot_flops, slot_memory_bytes, ground_power) =
         ground_compute(&check, &raw.ground_compute, &ground.data_centres)?;
     let first_user = n_sats + ground.stations.len() + ground.data_centres.len();
     let terminal_rates: BTreeMap<NodeIdx, f64> = ground
@@ -189,6 +189,7 @@ pub fn parse_scenario(text: &str, file_name: &str, base_dir: &Path) -> Result<Sc
         network,
         slot_flops,
         slot_memory_bytes,
+        ground_power,
         faults,
         payload_power,
         eo: workloads.eo,
@@ -789,13 +790,13 @@ fn user_regions(check: &Check<'_>, raw: &[file::RegionFile]) -> Result<Vec<UserT
     Ok(regions)
 }
 
-/// `[ground_compute]`: (FLOP/s, memory bytes) of one data-centre slot; every data centre
-/// must hold at least one.
+/// `[ground_compute]`: (FLOP/s, memory bytes, power) of one data-centre slot; every data
+/// centre must hold at least one.
 fn ground_compute(
     check: &Check<'_>,
     g: &file::GroundComputeFile,
     data_centres: &[DataCentre],
-) -> Result<(f64, u64)> {
+) -> Result<(f64, u64, tiandi_twin::GroundPower)> {
     let root = KeyPath::root();
     let gc = root.key("ground_compute");
     let slot_flops = check.positive(&gc.key("slot_tflops"), g.slot_tflops.unwrap_or(989.4))? * 1e12;
@@ -818,7 +819,30 @@ fn ground_compute(
             ));
         }
     }
-    Ok((slot_flops, slot_memory_bytes))
+    let d = tiandi_twin::GroundPower::default();
+    let busy_w = check.positive(&gc.key("slot_power_w"), g.slot_power_w.unwrap_or(d.busy_w))?;
+    let idle_key = gc.key("slot_idle_w");
+    let idle_w = g.slot_idle_w.unwrap_or(d.idle_w);
+    if !(idle_w.is_finite() && (0.0..=busy_w).contains(&idle_w)) {
+        return Err(check.err(
+            &idle_key,
+            format!("must be in [0, slot_power_w = {busy_w}] W, found {idle_w}"),
+        ));
+    }
+    let pue_key = gc.key("pue");
+    let pue = g.pue.unwrap_or(d.pue);
+    if !(pue.is_finite() && (1.0..=5.0).contains(&pue)) {
+        return Err(check.err(&pue_key, format!("must be in [1, 5], found {pue}")));
+    }
+    Ok((
+        slot_flops,
+        slot_memory_bytes,
+        tiandi_twin::GroundPower {
+            busy_w,
+            idle_w,
+            pue,
+        },
+    ))
 }
 
 /// `[network]` with the nodes it joins, checked by building the network once.

@@ -135,6 +135,9 @@ pub struct DataCentreFile {
 pub struct GroundComputeFile {
     pub slot_tflops: Option<f64>,
     pub slot_memory_gb: Option<f64>,
+    pub slot_power_w: Option<f64>,
+    pub slot_idle_w: Option<f64>,
+    pub pue: Option<f64>,
 }
 
 /// Users at points: one terminal, or `count` terminals sampled along a lane.

@@ -179,6 +179,8 @@ pub struct Scenario {
     pub network: NetworkSpec,
     pub slot_flops: f64,
     pub slot_memory_bytes: u64,
+    /// `[ground_compute]`'s slot power and PUE.
+    pub ground_power: tiandi_twin::GroundPower,
     pub faults: FaultSetup,
     /// `[physics]`: accelerator power gating and energy metering.
     pub payload_power: PayloadPower,
@@ -290,6 +292,7 @@ impl Scenario {
             satellite_nodes: vec![self.node.clone(); self.satellites.len()],
             data_centre_slot_flops: self.slot_flops,
             data_centre_slot_memory_bytes: self.slot_memory_bytes,
+            data_centre_power: self.ground_power,
             faults: self.faults.clone(),
             payload_power: self.payload_power.clone(),
             tasks: Vec::new(),

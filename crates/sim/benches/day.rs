@@ -251,6 +251,7 @@ fn setup() -> SimSetup {
         satellite_nodes: vec![node; n_sats as usize],
         data_centre_slot_flops: h100.fp16_tflops_dense * 1e12,
         data_centre_slot_memory_bytes: 80_000_000_000,
+        data_centre_power: Default::default(),
         payload_power: PayloadPower::default(),
         faults: FaultSetup {
             radiation: Some(

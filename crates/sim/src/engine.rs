@@ -18,9 +18,9 @@ use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
 use tiandi_network::{LinkKind, NodeKind};
 use tiandi_node::Limit;
 use tiandi_orbit::Epoch;
-use tiandi_scheduler::{Decision, Policy};
+use tiandi_scheduler::{Decision, Policy, Queued};
 use tiandi_twin::{Dest, Executors, Load, Occupancy, Twin, TwinError, TwinView, Upset};
-use tiandi_workload::{Destination, TaskError};
+use tiandi_workload::{Destination, Pin, Task, TaskError};
 
 use crate::model::{
     FaultRecord, LinkSample, NodeSample, Outcome, PhysicsBooks, RunResult, SimSetup, TaskRecord,
@@ -60,6 +60,21 @@ pub struct HopRecord {
 pub struct Trace {
     pub hops: Vec<HopRecord>,
     pub deliveries: Vec<Delivery>,
+    /// Stages the policy refused (their tasks were dropped then).
+    pub rejections: Vec<Rejection>,
+    /// Tasks still under way at the end of the run (a stage running or queued, or data
+    /// moving or waiting for a route): dropped by the horizon, not by the engine.
+    pub in_progress: Vec<u64>,
+}
+
+/// A refused stage, with what the engine saw at that instant (not what the policy said):
+/// how many compute nodes could run it and were reachable from its data.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Rejection {
+    pub task: u64,
+    pub at: Epoch,
+    pub data_at: u32,
+    pub reachable_compute: u32,
 }
 
 /// A transfer that reached its destination, for the invariant checkers.
@@ -107,6 +122,10 @@ struct Transfer {
     dest: Dest,
     /// The hop in flight: (next node, link endpoints a < b, transmission start ns).
     in_flight: Option<(u32, (u32, u32), i64)>,
+    /// Links of its route not yet reached, whose backlog counts its bytes.
+    reserved: Vec<(u32, u32)>,
+    /// Neither delivered nor abandoned.
+    live: bool,
 }
 
 struct Running {
@@ -188,6 +207,8 @@ struct EngineLoad {
     compute_of: Vec<u32>,
     /// Per link (a < b): when its transmitter is free, ns.
     link_free_at: HashMap<(u32, u32), i64>,
+    /// Per link (a < b): bytes of transfers under way whose routes reach it later.
+    committed: HashMap<(u32, u32), u64>,
 }
 
 impl Occupancy for EngineLoad {
@@ -207,6 +228,10 @@ impl Occupancy for EngineLoad {
 
     fn link_busy_until_ns(&self, a: u32, b: u32) -> i64 {
         self.link_free_at.get(&(a, b)).copied().unwrap_or(0)
+    }
+
+    fn link_backlog_bytes(&self, a: u32, b: u32) -> u64 {
+        self.committed.get(&(a, b)).copied().unwrap_or(0)
     }
 
     fn busy_device_s(&self, sat: u32) -> Option<f64> {
@@ -312,6 +337,9 @@ pub fn run_with(
         let t0 = setup.start.unix_ns() + i64::from(step) * setup.step_ns;
         let t1 = (t0 + setup.step_ns).min(setup.end.unix_ns());
         engine.begin_step(step, t0, t1)?;
+        if policy.reassigns() {
+            engine.reassign(policy);
+        }
         if let Some(f) = at_step.as_deref_mut() {
             f(step, &engine.view());
         }
@@ -418,6 +446,7 @@ impl<'s> Engine<'s> {
                     .collect(),
                 compute_of,
                 link_free_at: HashMap::new(),
+                committed: HashMap::new(),
             },
             twin,
             clock: Clock {
@@ -487,6 +516,72 @@ impl<'s> Engine<'s> {
             self.try_start(c);
         }
         Ok(())
+    }
+
+    /// Offers the policy every placed stage that waits in a queue (inputs there, not
+    /// started) and moves the ones it reassigns: off the queue, inputs sent to the new node.
+    fn reassign(&mut self, policy: &mut dyn Policy) {
+        let setup = self.setup;
+        let mut queued: Vec<(usize, u32, Queued<'s>)> = Vec::new();
+        for (c, slots) in self.load.slots.iter().enumerate() {
+            let at = self.twin.compute_nodes()[c];
+            let mut ahead: f64 = slots.running.iter().map(|r| r.remaining_flop).sum();
+            for &(ti, s) in &slots.queue {
+                let task = &setup.tasks[ti as usize];
+                if self.work.tasks[ti as usize].ended.is_none() {
+                    queued.push((
+                        c,
+                        ti,
+                        Queued {
+                            task,
+                            stage: s as usize,
+                            at,
+                            ahead_flop: ahead,
+                        },
+                    ));
+                }
+                ahead += task.stages[s as usize].peak_flop();
+            }
+        }
+        if queued.is_empty() {
+            return;
+        }
+        let offered: Vec<Queued<'s>> = queued.iter().map(|(_, _, q)| *q).collect();
+        let moves = policy.reassign(&offered, &self.view());
+        for (i, node) in moves {
+            let Some(&(c, ti, q)) = queued.get(i) else {
+                continue;
+            };
+            if node == q.at || self.twin.compute_index(node).is_none() {
+                continue;
+            }
+            let s = q.stage as u16;
+            let Some(pos) = self.load.slots[c].queue.iter().position(|&e| e == (ti, s)) else {
+                continue;
+            };
+            self.load.slots[c].queue.remove(pos);
+            let work = q.task.stages[q.stage].peak_flop();
+            let slots = &mut self.load.slots[c];
+            slots.queued_flop = if slots.queue.is_empty() {
+                0.0
+            } else {
+                (slots.queued_flop - work).max(0.0)
+            };
+            let stage = &q.task.stages[q.stage];
+            let bytes = if stage.after.is_empty() {
+                stage.input_bytes
+            } else {
+                stage
+                    .after
+                    .iter()
+                    .map(|&p| q.task.stages[p as usize].output_bytes)
+                    .sum()
+            };
+            self.books.physics.stages_reassigned += 1;
+            self.work.tasks[ti as usize].stage_node[q.stage] = node;
+            self.work.tasks[ti as usize].pending_inputs[q.stage] = 1;
+            self.start_transfer(ti, Payload::StageInput(s), q.at, Dest::Node(node), bytes);
+        }
     }
 
     /// Stages on devices the new step left unpowered move to a free powered device (device
@@ -606,6 +701,12 @@ impl<'s> Engine<'s> {
                 work_flop: self.load.slots[i].work_done_step,
             });
         }
+        let n_sats = self.twin.n_sats();
+        for c in n_sats..self.load.slots.len() {
+            self.books.physics.ground_busy_s += self.load.slots[c].busy_s_step;
+            let slots = f64::from(self.twin.powered_slots(c));
+            self.books.physics.ground_slot_s += slots * dt_s;
+        }
         for c in &mut self.load.slots {
             c.work_done_step = 0.0;
             c.busy_s_step = 0.0;
@@ -655,6 +756,29 @@ impl<'s> Engine<'s> {
 
     fn finish(mut self, policy: &str, n_steps: u32) -> RunResult {
         let end = self.setup.end.unix_ns();
+        if self.trace.is_some() {
+            let mut busy = vec![false; self.work.tasks.len()];
+            for tr in &self.work.transfers {
+                if tr.live {
+                    busy[tr.task as usize] = true;
+                }
+            }
+            for slots in &self.load.slots {
+                for r in &slots.running {
+                    busy[r.task as usize] = true;
+                }
+                for &(ti, _) in &slots.queue {
+                    busy[ti as usize] = true;
+                }
+            }
+            let ids: Vec<u64> = (0..self.work.tasks.len())
+                .filter(|&i| self.work.tasks[i].ended.is_none() && busy[i])
+                .map(|i| self.setup.tasks[i].id)
+                .collect();
+            if let Some(trace) = self.trace.as_deref_mut() {
+                trace.in_progress = ids;
+            }
+        }
         for ti in 0..self.work.tasks.len() {
             if self.work.tasks[ti].ended.is_none() {
                 self.work.tasks[ti].ended = Some((Outcome::Dropped, end));
@@ -688,6 +812,12 @@ impl<'s> Engine<'s> {
                 }
             })
             .collect();
+        let gp = self.setup.data_centre_power;
+        let p = &mut self.books.physics;
+        p.ground_energy_wh = (p.ground_busy_s * gp.busy_w
+            + (p.ground_slot_s - p.ground_busy_s).max(0.0) * gp.idle_w)
+            * gp.pue
+            / 3_600.0;
         self.books.physics.devices_retired = (0..self.twin.n_sats() as u32)
             .map(|i| u64::from(self.twin.sat_status(i).retired_devices))
             .sum();
@@ -733,11 +863,28 @@ impl<'s> Engine<'s> {
             return;
         }
         let task = &self.setup.tasks[ti as usize];
-        let decision = policy.place(task, s as usize, data_at, &self.view());
+        let decision = if cfg!(feature = "mutant-drop-all") {
+            // The liveness invariant's mutant: every stage refused.
+            Decision::Reject
+        } else {
+            policy.place(task, s as usize, data_at, &self.view())
+        };
         let node = match decision {
             Decision::Run(n) if self.twin.compute_index(n).is_some() => n,
             // A refusal, or an answer that is not a compute node: the task cannot run.
             _ => {
+                if self.trace.is_some() {
+                    let reachable_compute = self.reachable_compute(data_at, task, s as usize);
+                    let r = Rejection {
+                        task: task.id,
+                        at: Epoch::from_unix_ns(self.clock.now),
+                        data_at,
+                        reachable_compute,
+                    };
+                    if let Some(trace) = self.trace.as_deref_mut() {
+                        trace.rejections.push(r);
+                    }
+                }
                 self.end_task(ti, Outcome::Dropped);
                 return;
             }
@@ -764,8 +911,59 @@ impl<'s> Engine<'s> {
         }
     }
 
+    /// Compute nodes that could run stage `s` of `task` now (computing, memory enough,
+    /// allowed by its pin) and that data at `data_at` reaches on the current routes.
+    fn reachable_compute(&self, data_at: u32, task: &Task, s: usize) -> u32 {
+        let stage = &task.stages[s];
+        self.twin
+            .compute_nodes()
+            .iter()
+            .filter(|&&n| {
+                let pin_ok = match stage.pin {
+                    Pin::Free => true,
+                    Pin::Ground => self.twin.kind(n) == NodeKind::DataCentre,
+                    Pin::Origin => n == task.origin,
+                    Pin::Node(p) => n == p,
+                };
+                pin_ok
+                    && self.twin.slot_rate_flops(n) > 0.0
+                    && self
+                        .twin
+                        .compute(n)
+                        .is_some_and(|c| stage.memory_bytes <= c.slot_memory_bytes)
+                    && (n == data_at || !self.twin.route(data_at, n).is_empty())
+            })
+            .count() as u32
+    }
+
     fn start_transfer(&mut self, task: u32, payload: Payload, from: u32, dest: Dest, bytes: u64) {
         let id = self.work.transfers.len() as u32;
+        // The route as it stands: its links will see these bytes (the policy's view counts
+        // them as backlog until each hop starts).
+        let here = match dest {
+            Dest::Node(n) => n == from,
+            Dest::AnyGround => self.twin.is_ground_segment(from),
+        };
+        let reserved: Vec<(u32, u32)> = if here {
+            Vec::new()
+        } else {
+            self.twin.with_tree(dest, |tree, snap| {
+                let mut links = Vec::new();
+                let mut at = from;
+                while let Some((next, link)) = tree.next_hop(snap, at) {
+                    let l = snap.link(link);
+                    links.push((l.a, l.b));
+                    at = next;
+                    if links.len() > snap.n_nodes() {
+                        break;
+                    }
+                }
+                links
+            })
+        };
+        for key in &reserved {
+            *self.load.committed.entry(*key).or_insert(0) += bytes;
+        }
         self.work.transfers.push(Transfer {
             task,
             from,
@@ -774,8 +972,32 @@ impl<'s> Engine<'s> {
             at: from,
             dest,
             in_flight: None,
+            reserved,
+            live: true,
         });
         self.advance_transfer(id);
+    }
+
+    /// Takes transfer `id`'s bytes off the backlog of `key` (every reserved link when
+    /// `None`: the transfer is over).
+    fn release(&mut self, id: u32, key: Option<(u32, u32)>) {
+        let tr = &mut self.work.transfers[id as usize];
+        let bytes = tr.bytes;
+        let keys: Vec<(u32, u32)> = match key {
+            Some(k) => match tr.reserved.iter().position(|&r| r == k) {
+                Some(i) => vec![tr.reserved.swap_remove(i)],
+                None => Vec::new(),
+            },
+            None => std::mem::take(&mut tr.reserved),
+        };
+        for k in keys {
+            if let Some(c) = self.load.committed.get_mut(&k) {
+                *c = c.saturating_sub(bytes);
+                if *c == 0 {
+                    self.load.committed.remove(&k);
+                }
+            }
+        }
     }
 
     fn arrived(&self, tr: &Transfer) -> bool {
@@ -789,9 +1011,13 @@ impl<'s> Engine<'s> {
     fn advance_transfer(&mut self, id: u32) {
         let tr = &self.work.transfers[id as usize];
         if self.work.tasks[tr.task as usize].ended.is_some() {
+            self.release(id, None);
+            self.work.transfers[id as usize].live = false;
             return;
         }
         if self.arrived(tr) {
+            self.release(id, None);
+            self.work.transfers[id as usize].live = false;
             self.deliver(id);
             return;
         }
@@ -805,6 +1031,7 @@ impl<'s> Engine<'s> {
             return;
         };
         let key = (l.a, l.b);
+        self.release(id, Some(key));
         let bits = self.work.transfers[id as usize].bytes as f64 * 8.0;
         // A link that just appeared carries data once acquired (ISL) or handed over (GSL).
         let usable_from = self
@@ -832,6 +1059,7 @@ impl<'s> Engine<'s> {
         };
         let task = self.work.transfers[id as usize].task;
         if self.work.tasks[task as usize].ended.is_some() {
+            self.release(id, None);
             return;
         }
         let from = self.work.transfers[id as usize].at;

@@ -14,6 +14,11 @@
 //!    compute, idle devices, bus, heaters, battery losses, curtailment and the change of
 //!    charge read off consecutive samples; the charge never falls below the battery's
 //!    depth-of-discharge floor; the run's energy books are the sums of the steps.
+//! 6. Liveness: a task is dropped only when no node could have taken it. A refused stage
+//!    had no compute node able to run it reachable from its data at that instant (the
+//!    engine counts them itself, not the policy); every other dropped task was still under
+//!    way at the end of the run (a stage running or queued, data moving or waiting for a
+//!    route), cut off by the horizon.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -32,6 +37,7 @@ pub fn check(setup: &SimSetup, result: &RunResult, trace: &Trace) -> Result<(), 
     compute_powered(setup, result, &mut problems);
     bytes_conserved(result, trace, &mut problems);
     energy_balances(setup, result, &mut problems);
+    live(result, trace, &mut problems);
     if problems.is_empty() {
         Ok(())
     } else {
@@ -78,6 +84,35 @@ fn exactly_once(setup: &SimSetup, result: &RunResult, problems: &mut Vec<String>
             s.dropped,
             setup.tasks.len()
         ));
+    }
+}
+
+fn live(result: &RunResult, trace: &Trace, problems: &mut Vec<String>) {
+    let refused: BTreeMap<u64, u32> = trace
+        .rejections
+        .iter()
+        .map(|r| (r.task, r.reachable_compute))
+        .collect();
+    let under_way: BTreeSet<u64> = trace.in_progress.iter().copied().collect();
+    let mut bad = 0usize;
+    for r in result
+        .tasks
+        .iter()
+        .filter(|r| r.outcome == Outcome::Dropped)
+    {
+        let why = match refused.get(&r.id) {
+            Some(0) => continue,
+            Some(n) => format!("refused with {n} compute nodes able to run it and reachable"),
+            None if under_way.contains(&r.id) => continue,
+            None => "dropped while nothing of it was under way and no stage was refused".into(),
+        };
+        bad += 1;
+        if bad <= 5 {
+            problems.push(format!("task {}: {why}", r.id));
+        }
+    }
+    if bad > 5 {
+        problems.push(format!("... {} more tasks dropped without cause", bad - 5));
     }
 }
 

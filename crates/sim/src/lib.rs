@@ -10,7 +10,9 @@ pub mod invariants;
 pub mod model;
 pub mod summary;
 
-pub use engine::{Delivery, Hooks, HopRecord, SimError, Trace, run, run_traced, run_with};
+pub use engine::{
+    Delivery, Hooks, HopRecord, Rejection, SimError, Trace, run, run_traced, run_with,
+};
 pub use model::{
     FaultRecord, FaultSetup, KindSummary, LinkSample, NodeSample, Outcome, RunResult, SimSetup,
     Summary, TaskRecord,

@@ -163,6 +163,13 @@ pub struct PhysicsBooks {
     pub link_wait_s: f64,
     /// Devices retired by total ionizing dose at the end of the run.
     pub devices_retired: u64,
+    /// Waiting stages the policy moved to another node (global mode).
+    pub stages_reassigned: u64,
+    /// Slot-seconds data centres spent computing stages, and slot-seconds they had.
+    pub ground_busy_s: f64,
+    pub ground_slot_s: f64,
+    /// What the data centres drew for that, at their PUE, Wh.
+    pub ground_energy_wh: f64,
 }
 
 /// The figures of `summary.json` for one policy.

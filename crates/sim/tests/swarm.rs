@@ -221,6 +221,7 @@ fn scenario(seed: u64) -> SimSetup {
         satellite_nodes,
         data_centre_slot_flops: 1e15,
         data_centre_slot_memory_bytes: 80_000_000_000,
+        data_centre_power: Default::default(),
         // Sometimes every device is always on, sometimes they sleep and wake slowly.
         payload_power: PayloadPower {
             warm_devices: rng.index(2) as u32,
@@ -246,7 +247,8 @@ fn scenario(seed: u64) -> SimSetup {
 
 fn run_seed(seed: u64) {
     let setup = scenario(seed);
-    let policy_name = tiandi_scheduler::POLICY_NAMES[(seed % 4) as usize];
+    let names = tiandi_scheduler::POLICY_NAMES;
+    let policy_name = names[(seed % names.len() as u64) as usize];
     let mut policy = tiandi_scheduler::by_name(policy_name).unwrap();
     let mut trace = Trace::default();
     let result = run_traced(&setup, policy.as_mut(), &|_, _| {}, Some(&mut trace)).unwrap_or_else(|e| {

@@ -11,12 +11,15 @@
 //!
 //! Pure and deterministic: no I/O, no wall clock; the caller passes every instant.
 
+mod plan;
 pub mod setup;
 pub mod twin;
 pub mod view;
 
+pub use plan::PLAN_WINDOW_S;
 pub use setup::{
-    FaultSetup, LEO_DOSE_KRAD_PER_YEAR, PayloadPower, SimSetup, TID_SPREAD_SIGMA, TidModel, WAKE_S,
+    FaultSetup, GROUND_PUE, GROUND_SLOT_BUSY_W, GROUND_SLOT_IDLE_W, GroundPower,
+    LEO_DOSE_KRAD_PER_YEAR, PayloadPower, SimSetup, TID_SPREAD_SIGMA, TidModel, WAKE_S,
 };
 pub use twin::{
     ComputeSpec, Dest, INITIAL_SOC_FRACTION, MAX_CATCH_UP_STEPS, NodeReport, SatEnergy, SatStatus,

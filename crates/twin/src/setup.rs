@@ -28,11 +28,46 @@ pub struct SimSetup {
     pub data_centre_slot_flops: f64,
     /// Memory of one data-centre slot, bytes.
     pub data_centre_slot_memory_bytes: u64,
+    /// Power of a data-centre slot and the site's overhead.
+    pub data_centre_power: GroundPower,
     pub faults: FaultSetup,
     /// How satellites power their accelerators and how their energy is metered.
     pub payload_power: PayloadPower,
     /// Tasks sorted by arrival, ids unique.
     pub tasks: Vec<Task>,
+}
+
+/// The electricity a data-centre slot draws, and its site's overhead.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct GroundPower {
+    /// While it computes a stage, W.
+    pub busy_w: f64,
+    /// While it waits, W.
+    pub idle_w: f64,
+    /// Power usage effectiveness: the site's draw over its IT equipment's.
+    pub pue: f64,
+}
+
+/// An H100 SXM's board power limit, W (NVIDIA H100 Tensor Core GPU datasheet, 2023: "Max
+/// thermal design power (TDP) up to 700 W"); the default slot is that GPU (989.4 TFLOP/s
+/// dense FP16).
+pub const GROUND_SLOT_BUSY_W: f64 = 700.0;
+/// ASSUMED: an idle H100 at a tenth of its limit (what `nvidia-smi` shows for a GPU at
+/// rest with its clocks up is 60-100 W).
+pub const GROUND_SLOT_IDLE_W: f64 = 70.0;
+/// PUE of China's national computing hubs: the 2021 plan for the hubs
+/// (《全国一体化大数据中心协同创新体系算力枢纽实施方案》, NDRC et al.) asks for at most
+/// 1.25 in the eastern hubs and 1.2 in the western ones; the default takes 1.25.
+pub const GROUND_PUE: f64 = 1.25;
+
+impl Default for GroundPower {
+    fn default() -> Self {
+        GroundPower {
+            busy_w: GROUND_SLOT_BUSY_W,
+            idle_w: GROUND_SLOT_IDLE_W,
+            pue: GROUND_PUE,
+        }
+    }
 }
 
 /// Fault injection.

@@ -18,8 +18,9 @@ use tiandi_node::{
 };
 use tiandi_orbit::{Epoch, Frame, PropagationError, Satellite, ecef_to_geodetic};
 
+use crate::plan::Plans;
 use crate::setup::{PayloadPower, SimSetup};
-use crate::view::Occupancy;
+use crate::view::{Occupancy, SearchScratch};
 
 /// Seconds per Julian year, for the dose.
 const S_PER_YEAR: f64 = 365.25 * 86_400.0;
@@ -71,6 +72,8 @@ pub enum TwinError {
     Network(#[from] NetworkError),
     #[error(transparent)]
     Propagation(#[from] PropagationError),
+    #[error("contact and eclipse plan: {0}")]
+    Plan(#[from] tiandi_orbit::ContactError),
     #[error("satellite {satellite}: {source}")]
     Node {
         satellite: usize,
@@ -285,6 +288,9 @@ struct Physics {
     /// Devices usable per satellite (not retired by dose).
     alive: Vec<u32>,
     tid: Option<crate::setup::TidModel>,
+    /// Per satellite, for every usable slot computing in this step's environment: seconds
+    /// until the temperature limit and the fraction of that power the radiator holds.
+    heat: Vec<(f64, f64)>,
 }
 
 /// What the drivers say about nodes.
@@ -304,6 +310,8 @@ pub struct Twin {
     world: World,
     topo: Topology,
     trees: RefCell<TreeCache>,
+    pub(crate) search: RefCell<SearchScratch>,
+    plans: Plans,
     physics: Physics,
     live: Liveness,
 }
@@ -392,6 +400,8 @@ impl Twin {
                 scratch: Vec::new(),
             },
             trees: RefCell::new(TreeCache::default()),
+            search: RefCell::new(SearchScratch::default()),
+            plans: Plans::new(&setup.network, n_nodes),
             physics: Physics {
                 status: vec![SatStatus::default(); states.len()],
                 grants: vec![None; states.len()],
@@ -405,6 +415,7 @@ impl Twin {
                 tid_tolerance: tid_tolerances(setup),
                 alive,
                 tid: setup.faults.tid.clone(),
+                heat: vec![(f64::INFINITY, 1.0); n_sats],
                 radiation: setup.faults.radiation.clone(),
                 fault_rngs: (0..n_sats as u64)
                     .map(|i| FaultRng::new(setup.seed, i))
@@ -526,6 +537,7 @@ impl Twin {
         let t0 = self.step_start_ns(step);
         let t = Epoch::from_unix_ns(t0);
         self.topo.builder.build(&self.world.sats, t)?;
+        self.plans.cover(&self.world.sats, t0)?;
         let link_changes = self.track_links(step, t);
         self.topo.step = step;
         self.mark_down(t0);
@@ -782,6 +794,7 @@ impl Twin {
             ph.status[i].limit = grant.limit;
             ph.status[i].rate_fraction = fraction;
             ph.status[i].sunlit_fraction = envs[i].sunlit_fraction;
+            ph.heat[i] = ph.states[i].heat_outlook(&envs[i], f64::from(usable) * max_w);
             ph.status[i].powered_slots = powered;
             ph.status[i].retired_devices =
                 self.world.specs[i].slots - ph.alive[i].min(self.world.specs[i].slots);
@@ -882,6 +895,51 @@ impl Twin {
     /// A satellite's modelled condition after the last step.
     pub fn sat_status(&self, sat: u32) -> SatStatus {
         self.physics.status[sat as usize]
+    }
+
+    /// Satellite `sat`'s node model (battery, temperature, design).
+    pub fn node_state(&self, sat: u32) -> &NodeState {
+        &self.physics.states[sat as usize]
+    }
+
+    /// For satellite `sat` computing on every usable slot in this step's environment:
+    /// seconds until its temperature limit, and the fraction of that power its radiator
+    /// holds at the limit.
+    pub fn heat_outlook(&self, sat: u32) -> (f64, f64) {
+        self.physics.heat[sat as usize]
+    }
+
+    /// Seconds until satellite `sat` next enters shadow (0 when in shadow) and until it is
+    /// next sunlit (0 when sunlit), from the plan.
+    pub fn shadow_times(&self, sat: u32, now_ns: i64) -> (f64, f64) {
+        self.plans.shadow_times(sat, now_ns)
+    }
+
+    /// The next contact of ground node `v` with a satellite from the plan: seconds until it
+    /// starts (0 when under way) and the satellite; `None` when the plan does not follow
+    /// the node or predicts none.
+    pub fn next_contact(&self, v: u32, now_ns: i64) -> Option<(f64, u32)> {
+        self.plans.next_contact(v, now_ns)
+    }
+
+    /// Seconds until ground node `v`'s contacts under way end (0 with none; infinite when
+    /// the plan does not follow the node).
+    pub fn contact_left_s(&self, v: u32, now_ns: i64) -> f64 {
+        if self.plans.follows(v) {
+            self.plans.contact_left_s(v, now_ns)
+        } else {
+            f64::INFINITY
+        }
+    }
+
+    /// Power of one slot of satellite `sat` while it computes in this step, W.
+    pub fn slot_busy_w(&self, sat: u32) -> f64 {
+        let d = &self.physics.devices[sat as usize];
+        match d.power {
+            Some(_) if d.busy_w > 0.0 => d.busy_w,
+            Some(sp) => sp.max_w,
+            None => 0.0,
+        }
     }
 
     /// Slots of compute node `c` (a compute index) ready to compute at `now_ns`: the

@@ -2,9 +2,12 @@
 //! simulator knows every running stage and link queue, the live service only what it
 //! placed. What differs between the two is this parameter, not a second view.
 
-use tiandi_network::NodeKind;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+use tiandi_network::{LinkKind, NodeKind};
 use tiandi_orbit::Epoch;
-use tiandi_scheduler::View;
+use tiandi_scheduler::{PowerState, Reached, Search, View};
 use tiandi_workload::NodeIdx;
 
 use crate::twin::{Dest, Twin};
@@ -27,6 +30,11 @@ pub trait Occupancy {
     /// Twin time (ns) until which link `(a, b)` (a < b) is busy sending what is already
     /// queued on it; any time not after now means free.
     fn link_busy_until_ns(&self, a: u32, b: u32) -> i64;
+    /// Bytes committed to link `(a, b)` by transfers under way that have not reached it
+    /// yet (their routes cross it); they will queue there before new data.
+    fn link_backlog_bytes(&self, _a: u32, _b: u32) -> u64 {
+        0
+    }
     /// Device-seconds satellite `sat`'s devices spent computing in the step the twin is
     /// settling; `None` when the driver does not meter (the twin then charges the running
     /// stages for the whole step).
@@ -70,14 +78,29 @@ impl TwinView<'_> {
         self.executors == Executors::Any || self.twin.agent_live(v)
     }
 
-    /// Seconds from now until link `link` of the current snapshot is free.
-    /// Seconds until link `link` can start a transmission (its queue).
+    /// Seconds until link `link` of the current snapshot can start a new transmission:
+    /// what is queued on it, then what transfers under way have committed to it.
     fn link_free_in_s(&self, link: u32) -> f64 {
         let l = self.twin.snapshot().link(link);
         let busy = self.occupancy.link_busy_until_ns(l.a, l.b);
-        (busy.saturating_sub(self.now_ns)).max(0) as f64 / 1e9
+        let queued_s = (busy.saturating_sub(self.now_ns)).max(0) as f64 / 1e9;
+        let backlog = self.occupancy.link_backlog_bytes(l.a, l.b);
+        queued_s + backlog as f64 * 8.0 / l.capacity_bps
     }
 }
+
+/// Buffers of [`View::search`], kept by the twin between calls.
+#[derive(Default)]
+pub(crate) struct SearchScratch {
+    delay_ms: Vec<f64>,
+    arrive_s: Vec<f64>,
+    s_per_byte: Vec<f64>,
+    hops: Vec<u32>,
+    via: Vec<u32>,
+    heap: BinaryHeap<Reverse<(u64, u32)>>,
+}
+
+const NO_LINK: u32 = u32::MAX;
 
 impl View for TwinView<'_> {
     fn now(&self) -> Epoch {
@@ -137,8 +160,8 @@ impl View for TwinView<'_> {
             && !t.is_down(from)
             && !t.is_down(to)
         {
-            let busy = self.occupancy.link_busy_until_ns(l.a, l.b);
-            let wait_s = (busy.saturating_sub(self.now_ns)).max(0) as f64 / 1e9;
+            let idx = t.snapshot().link_index(from, to);
+            let wait_s = idx.map_or(0.0, |i| self.link_free_in_s(i));
             return Some(wait_s + l.delay_ms / 1e3 + bytes as f64 * 8.0 / l.capacity_bps);
         }
         t.with_tree(Dest::Node(to), |tree, snap| {
@@ -195,6 +218,142 @@ impl View for TwinView<'_> {
         } else {
             work_flop / rate
         }
+    }
+
+    fn search(
+        &self,
+        from: NodeIdx,
+        bytes: u64,
+        max_delay_s: f64,
+        visit: &mut dyn FnMut(&Reached) -> Search,
+    ) {
+        let t = self.twin;
+        let snap = t.snapshot();
+        let n = t.n_nodes();
+        if from as usize >= n {
+            return;
+        }
+        let mut guard = t.search.borrow_mut();
+        let sc = &mut *guard;
+        sc.delay_ms.clear();
+        sc.delay_ms.resize(n, f64::INFINITY);
+        sc.arrive_s.resize(n, 0.0);
+        sc.s_per_byte.resize(n, 0.0);
+        sc.hops.resize(n, 0);
+        sc.via.clear();
+        sc.via.resize(n, NO_LINK);
+        sc.heap.clear();
+        let bits = bytes as f64 * 8.0;
+        let max_ms = max_delay_s * 1e3;
+        let down = t.down();
+        sc.delay_ms[from as usize] = 0.0;
+        sc.arrive_s[from as usize] = 0.0;
+        sc.s_per_byte[from as usize] = 0.0;
+        sc.hops[from as usize] = 0;
+        sc.heap.push(Reverse((0f64.to_bits(), from)));
+        // Dijkstra by delay, as the gateway trees route: a ground node other than the
+        // source forwards only between fibre and the space segment.
+        while let Some(Reverse((key, v))) = sc.heap.pop() {
+            let d = f64::from_bits(key);
+            let vi = v as usize;
+            if d > sc.delay_ms[vi] {
+                continue;
+            }
+            if d > max_ms {
+                break;
+            }
+            if t.compute_index(v).is_some() && !down[vi] && self.usable(v) {
+                let r = Reached {
+                    node: v,
+                    delay_s: d / 1e3,
+                    arrive_s: sc.arrive_s[vi],
+                    s_per_byte: sc.s_per_byte[vi],
+                    hops: sc.hops[vi],
+                };
+                if visit(&r) == Search::Stop {
+                    return;
+                }
+            }
+            let via = sc.via[vi];
+            let ground = v != from && t.kind(v) != NodeKind::Satellite;
+            let by_fibre = via != NO_LINK && snap.link(via).kind == LinkKind::Fibre;
+            for adj in snap.neighbours(v) {
+                let u = adj.node as usize;
+                if down[u] {
+                    continue;
+                }
+                let l = snap.link(adj.link);
+                if ground && (l.kind == LinkKind::Fibre) == by_fibre {
+                    continue;
+                }
+                let nd = d + adj.delay_ms;
+                if nd < sc.delay_ms[u] {
+                    sc.delay_ms[u] = nd;
+                    sc.via[u] = adj.link;
+                    sc.arrive_s[u] = sc.arrive_s[vi].max(self.link_free_in_s(adj.link))
+                        + bits / l.capacity_bps
+                        + l.delay_ms / 1e3;
+                    sc.s_per_byte[u] = sc.s_per_byte[vi] + 8.0 / l.capacity_bps;
+                    sc.hops[u] = sc.hops[vi] + 1;
+                    sc.heap.push(Reverse((nd.to_bits(), adj.node)));
+                }
+            }
+        }
+    }
+
+    fn power(&self, node: NodeIdx) -> Option<PowerState> {
+        let t = self.twin;
+        if node as usize >= t.n_sats() {
+            return None;
+        }
+        let st = t.sat_status(node);
+        let ns = t.node_state(node);
+        let cfg = ns.config();
+        let (eclipse_in_s, sunlight_in_s) = t.shadow_times(node, self.now_ns);
+        let (heat_headroom_s, sustained_fraction) = t.heat_outlook(node);
+        Some(PowerState {
+            soc_fraction: st.soc_fraction,
+            floor_fraction: 1.0 - cfg.battery.dod_limit(),
+            battery_wh: cfg.battery.capacity_wh(),
+            eclipse_in_s,
+            sunlight_in_s,
+            temp_k: ns.temp_k(),
+            temp_limit_k: cfg.thermal.temp_limit_k(),
+            rate_fraction: st.rate_fraction,
+            heat_headroom_s,
+            sustained_fraction,
+            slot_busy_w: t.slot_busy_w(node),
+            bus_w: cfg.bus_power_w,
+        })
+    }
+
+    fn next_contact(&self, ground: NodeIdx) -> Option<(f64, NodeIdx)> {
+        self.twin
+            .next_contact(ground, self.now_ns)
+            .filter(|&(_, s)| self.usable(s) && !self.twin.is_down(s))
+    }
+
+    fn contact_left_s(&self, ground: NodeIdx) -> f64 {
+        self.twin.contact_left_s(ground, self.now_ns)
+    }
+
+    fn free_slots(&self, node: NodeIdx) -> u32 {
+        let Some(c) = self.twin.compute_index(node) else {
+            return 0;
+        };
+        if !self.usable(node) || self.twin.slot_rate_flops(node) <= 0.0 {
+            return 0;
+        }
+        let load = self.occupancy.load(node);
+        self.twin
+            .slots_available(c)
+            .saturating_sub(load.running + load.queued)
+    }
+
+    fn slots(&self, node: NodeIdx) -> u32 {
+        self.twin
+            .compute_index(node)
+            .map_or(1, |c| self.twin.slots_available(c).max(1))
     }
 
     fn fits_memory(&self, node: NodeIdx, bytes: u64) -> bool {
