@@ -19,6 +19,7 @@ pub mod nodes;
 mod parquet_io;
 pub mod read;
 pub mod summary;
+pub mod sweep;
 pub mod tasks;
 
 use std::path::{Path, PathBuf};
