@@ -56,7 +56,8 @@ enum Command {
     Simulate(sim_cmd::SimulateArgs),
     /// Compare policies over many seeds: a grid of runs in parallel, one row per run
     /// (runs.csv, runs.parquet), each policy's mean and 95% confidence interval and its
-    /// paired difference to the first policy; shardable (--shard I/N, `sweep merge`).
+    /// paired difference to the first policy; shardable onto a cluster (--shard I/N,
+    /// `sweep merge`, `sweep manifest --kubernetes|--slurm`).
     Sweep(Box<sweep_cmd::SweepArgs>),
     /// Scenario files: show a built-in one, check a file.
     #[command(subcommand)]

@@ -1,7 +1,7 @@
 //! `tiandi sweep`: a grid of runs (seeds × policies) on one scenario, run in parallel, one
 //! row per run in `runs.csv`/`runs.parquet`, each policy's mean and 95 % confidence
 //! interval and its paired difference to the first policy; shards of the grid for a
-//! cluster (`--shard I/N`) and their merge.
+//! cluster (`--shard I/N`), their merge, and the cluster's job files (`manifest`).
 //!
 //! The grid is ordered seed first, then policies as given: run `k` is seed
 //! `first + k / n_policies` under policy `k % n_policies`, and belongs to shard `k % N`.
@@ -9,6 +9,7 @@
 //! same code in a run and in a merge, so that a merge of the shards writes the files of the
 //! unsharded run byte for byte. docs/sweep.md has the files and the method.
 
+mod manifest;
 mod stats;
 
 use std::path::{Path, PathBuf};
@@ -53,14 +54,17 @@ enum SweepCommand {
     /// sweep writes (byte-identical); refuses shards of different grids, and missing or
     /// duplicated shards or runs.
     Merge(MergeArgs),
+    /// Write a Kubernetes Indexed Job (JSON, which is YAML too) or a Slurm job-array
+    /// script that runs the shards of a sweep and then merges them.
+    Manifest(Box<manifest::ManifestArgs>),
 }
 
 /// What defines a grid: the scenario and its changes, the policies and the seeds.
 #[derive(Args, Clone, Debug)]
 pub(crate) struct GridArgs {
     /// Scenario file (TOML) or the name of a built-in scenario (`light`), as for `tiandi
-    /// simulate`; without one, the built-in default. (A file named `merge`: write
-    /// `./merge`.)
+    /// simulate`; without one, the built-in default. (A file named `merge` or `manifest`:
+    /// write `./merge`.)
     scenario: Option<PathBuf>,
     /// Policies to compare, e.g. `bent-pipe,onboard,unified`; differences are to the
     /// first.
@@ -354,6 +358,7 @@ impl GridArgs {
 pub fn sweep(args: SweepArgs) -> Result<()> {
     match args.command {
         Some(SweepCommand::Merge(m)) => merge(m),
+        Some(SweepCommand::Manifest(m)) => manifest::manifest(*m),
         None => run(args.run),
     }
 }

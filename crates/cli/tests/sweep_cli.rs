@@ -1,6 +1,8 @@
 //! `tiandi sweep` run as the real binary in fresh directories: four shards merged give the
-//! unsharded run's files byte for byte; bad grids, shards and merges fail with a message
-//! and write nothing; the same seeds give the same files.
+//! unsharded run's files byte for byte, as do the commands of the Kubernetes manifest and
+//! of the Slurm script; the manifest reads back as typed Jobs with nothing dropped; bad
+//! grids, shards and merges fail with a message and write nothing; the same seeds give
+//! the same files.
 
 mod common;
 use common::{fresh_dir, tiandi};
@@ -187,6 +189,203 @@ fn same_seeds_give_the_same_files() {
     assert!(single.join("runs.parquet").exists());
 }
 
+/// Runs `program args` in `dir` with `env` set, like a job on a cluster.
+fn job(dir: &Path, program: &str, args: &[String], env: &[(&str, String)]) -> Output {
+    let program = if program == "tiandi" {
+        env!("CARGO_BIN_EXE_tiandi")
+    } else {
+        program
+    };
+    let mut cmd = Command::new(program);
+    cmd.current_dir(dir)
+        .args(args)
+        .env_remove("JOB_COMPLETION_INDEX")
+        .env_remove("SLURM_ARRAY_TASK_ID");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+#[cfg(feature = "kubernetes")]
+#[test]
+fn kubernetes_manifest_reads_back_as_jobs_whose_commands_merge_exactly() {
+    use k8s_openapi::api::batch::v1::Job;
+    use serde_json::Value;
+
+    let dir = fresh_dir("sweep_cli", "kubernetes");
+    let mut args = vec!["sweep", "manifest", "--kubernetes"];
+    args.extend(GRID);
+    args.extend([
+        "--shards",
+        "4",
+        "--image",
+        "registry.example/tiandi:0.1",
+        "--pvc",
+        "results",
+        "--memory",
+        "2Gi",
+        "--out",
+        "jobs.json",
+    ]);
+    ok(tiandi(&dir, &args));
+    let text = std::fs::read_to_string(dir.join("jobs.json")).unwrap();
+    let doc: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(doc["apiVersion"], "v1");
+    assert_eq!(doc["kind"], "List");
+    let items = doc["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    // Typed: every field known to batch/v1 (nothing dropped on the way back out).
+    let jobs: Vec<Job> = items
+        .iter()
+        .map(|v| {
+            let job: Job = serde_json::from_value(v.clone()).unwrap();
+            assert_eq!(
+                &serde_json::to_value(&job).unwrap(),
+                v,
+                "a field was dropped"
+            );
+            job
+        })
+        .collect();
+    let spec = |j: &Job| j.spec.clone().unwrap();
+    let container = |j: &Job| spec(j).template.spec.unwrap().containers[0].clone();
+    let (shards, merge) = (&jobs[0], &jobs[1]);
+    assert_eq!(shards.metadata.name.as_deref(), Some("tiandi-sweep"));
+    assert_eq!(spec(shards).completion_mode.as_deref(), Some("Indexed"));
+    assert_eq!(spec(shards).completions, Some(4));
+    assert_eq!(spec(shards).parallelism, Some(4));
+    assert_eq!(spec(shards).suspend, None);
+    assert_eq!(merge.metadata.name.as_deref(), Some("tiandi-sweep-merge"));
+    assert_eq!(spec(merge).suspend, Some(true));
+    for j in &jobs {
+        let pod = spec(j).template.spec.unwrap();
+        assert_eq!(pod.restart_policy.as_deref(), Some("Never"));
+        let volumes = pod.volumes.unwrap();
+        let claim = volumes[0].persistent_volume_claim.as_ref().unwrap();
+        assert_eq!(claim.claim_name, "results");
+        let mount = &container(j).volume_mounts.unwrap()[0];
+        assert_eq!(
+            (mount.name.as_str(), mount.mount_path.as_str()),
+            ("data", "/data")
+        );
+        assert_eq!(volumes[0].name, mount.name);
+        assert_eq!(
+            container(j).image.as_deref(),
+            Some("registry.example/tiandi:0.1")
+        );
+    }
+    let shard_args = container(shards).args.unwrap();
+    let tail: Vec<&str> = shard_args[shard_args.len() - 4..]
+        .iter()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        tail,
+        [
+            "--shard",
+            "env/4",
+            "--out",
+            "/data/shard-$(JOB_COMPLETION_INDEX)"
+        ]
+    );
+    let memory = container(shards).resources.unwrap().limits.unwrap()["memory"].clone();
+    assert_eq!(memory.0, "2Gi");
+
+    // The pods' commands, run here: /data is a directory of this test, $(JOB_COMPLETION_INDEX)
+    // is what Kubernetes expands it to.
+    let data = dir.join("data");
+    let local = |a: &String, i: u32| {
+        a.replace("/data", &data.display().to_string())
+            .replace("$(JOB_COMPLETION_INDEX)", &i.to_string())
+    };
+    let program = container(shards).command.unwrap()[0].clone();
+    for i in 0..4 {
+        let args: Vec<String> = shard_args.iter().map(|a| local(a, i)).collect();
+        ok(job(
+            &dir,
+            &program,
+            &args,
+            &[("JOB_COMPLETION_INDEX", i.to_string())],
+        ));
+    }
+    let merge_args: Vec<String> = container(merge)
+        .args
+        .unwrap()
+        .iter()
+        .map(|a| local(a, 0))
+        .collect();
+    ok(job(&dir, &program, &merge_args, &[]));
+    same_as_reference(&data.join("merged"));
+}
+
+#[test]
+fn slurm_script_runs_its_shards_here_and_merges_exactly() {
+    let dir = fresh_dir("sweep_cli", "slurm");
+    let mut args = vec!["sweep", "manifest", "--slurm"];
+    args.extend(GRID);
+    args.extend([
+        "--shards",
+        "4",
+        "--sbatch=--time=01:00:00",
+        "--out",
+        "sweep.sh",
+    ]);
+    ok(tiandi(&dir, &args));
+    let script = std::fs::read_to_string(dir.join("sweep.sh")).unwrap();
+    assert!(script.contains("\n#SBATCH --array=0-3\n"), "{script}");
+    assert!(script.contains("\n#SBATCH --time=01:00:00\n"), "{script}");
+    let bash = |args: &[&str], env: &[(&str, String)]| {
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        let bin = env!("CARGO_BIN_EXE_tiandi").to_string();
+        let mut env = env.to_vec();
+        env.push(("TIANDI", bin));
+        job(&dir, "bash", &args, &env)
+    };
+    ok(bash(&["-n", "sweep.sh"], &[]));
+    // Without an index or a mode it says what to do.
+    let e = fails(bash(&["sweep.sh"], &[]));
+    assert!(e.contains("SLURM_ARRAY_TASK_ID"), "{e}");
+    for i in 0..4 {
+        ok(bash(
+            &["sweep.sh"],
+            &[("SLURM_ARRAY_TASK_ID", i.to_string())],
+        ));
+    }
+    ok(bash(&["sweep.sh", "merge"], &[]));
+    same_as_reference(&dir.join("tiandi-sweep/merged"));
+
+    // `submit` with a stand-in sbatch that records its arguments: the array, then the
+    // merge after it.
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let fake = bin.join("sbatch");
+    std::fs::write(
+        &fake,
+        "#!/bin/sh\necho \"$@\" >> \"$SBATCH_LOG\"\necho '4242;cluster'\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let log = dir.join("sbatch.log");
+    let out = ok(bash(
+        &["sweep.sh", "submit"],
+        &[("PATH", path), ("SBATCH_LOG", log.display().to_string())],
+    ));
+    let calls = std::fs::read_to_string(&log).unwrap();
+    let calls: Vec<&str> = calls.lines().collect();
+    assert_eq!(calls.len(), 2, "{calls:?}");
+    assert!(calls[0].starts_with("--parsable /") && calls[0].ends_with("/sweep.sh"));
+    assert!(
+        calls[1].contains("--dependency=afterok:4242 --time=01:00:00 --wrap=bash /"),
+        "{}",
+        calls[1]
+    );
+    assert!(calls[1].ends_with("/sweep.sh merge"), "{}", calls[1]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("job 4242"));
+}
+
 /// Copies the shards into `dir` (to tamper with), returning the copies.
 fn copy_shards(dir: &Path) -> Vec<PathBuf> {
     shards()
@@ -348,4 +547,62 @@ fn bad_grids_shards_and_merges_fail_clearly_and_write_nothing() {
         &[&s[0], &s[1], &s[2], &s[3]],
         "belongs to shard 0/4, not 1/4",
     );
+}
+
+#[test]
+fn manifests_refuse_bad_flags_and_write_nothing() {
+    let dir = fresh_dir("sweep_cli", "manifest_bad");
+    let bad = |extra: &[&str], expected: &str| {
+        let mut args = vec!["sweep", "manifest"];
+        args.extend(GRID);
+        args.extend(extra);
+        args.extend(["--out", "jobs.json"]);
+        let e = fails(tiandi(&dir, &args));
+        assert!(e.contains(expected), "{args:?}: {e}");
+        assert!(!dir.join("jobs.json").exists(), "{args:?} wrote its file");
+    };
+    bad(
+        &["--slurm", "--shards", "7"],
+        "--shards 7: the grid has only 6 runs",
+    );
+    bad(&["--shards", "2"], "--kubernetes");
+    bad(
+        &["--slurm", "--kubernetes", "--shards", "2"],
+        "cannot be used with",
+    );
+    bad(
+        &["--slurm", "--shards", "2", "--name", "My Sweep"],
+        "--name \"My Sweep\"",
+    );
+    bad(
+        &["--slurm", "--shards", "2", "--sbatch", "time=1"],
+        "expected an sbatch option",
+    );
+    if cfg!(feature = "kubernetes") {
+        bad(&["--kubernetes", "--shards", "2"], "needs --image");
+        bad(
+            &[
+                "--kubernetes",
+                "--shards",
+                "2",
+                "--image",
+                "i",
+                "--memory",
+                "lots",
+            ],
+            "--memory \"lots\"",
+        );
+        bad(
+            &[
+                "--kubernetes",
+                "--shards",
+                "2",
+                "--image",
+                "i",
+                "--data-dir",
+                "data",
+            ],
+            "must be absolute",
+        );
+    }
 }
