@@ -442,9 +442,11 @@ fn run_all(grid: &Grid, runs: &[u64], jobs: usize) -> Result<Vec<String>> {
     let failed = AtomicBool::new(false);
     let bar = crate::progress::bar(runs.len() as u64, "sweep");
     let worker = || {
-        loop {
+        // After a failure no run is taken; a run taken is always run, so the runs never
+        // started all come after every run started.
+        while !failed.load(Ordering::SeqCst) {
             let i = next.fetch_add(1, Ordering::SeqCst);
-            if i >= runs.len() || failed.load(Ordering::SeqCst) {
+            if i >= runs.len() {
                 break;
             }
             let (policy, seed) = grid.file.run(runs[i]);
@@ -473,16 +475,12 @@ fn run_all(grid: &Grid, runs: &[u64], jobs: usize) -> Result<Vec<String>> {
     bar.finish_and_clear();
     let mut lines = Vec::with_capacity(runs.len());
     for r in results {
-        match r.into_inner().unwrap() {
-            Some(Ok(line)) => lines.push(line),
-            Some(Err(e)) => return Err(e),
-            // Not started: an earlier run failed; its error comes first or later in
-            // this loop.
-            None => {}
-        }
-    }
-    if lines.len() != runs.len() {
-        bail!("a run failed (its error was lost)");
+        // A run never started comes after the one that failed, whose error returns first.
+        let result = r
+            .into_inner()
+            .unwrap()
+            .expect("a run not started follows a failure");
+        lines.push(result?);
     }
     Ok(lines)
 }
