@@ -13,6 +13,7 @@ mod progress;
 mod report_cmd;
 mod serve_cmd;
 mod sim_cmd;
+mod sweep_cmd;
 
 use std::process::ExitCode;
 
@@ -53,6 +54,11 @@ enum Command {
     /// policy over the time-varying network; writes summary.json, tasks.csv/.parquet,
     /// links and nodes, and prints a summary table (side by side with --compare).
     Simulate(sim_cmd::SimulateArgs),
+    /// Compare policies over many seeds: a grid of runs in parallel, one row per run
+    /// (runs.csv, runs.parquet), each policy's mean and 95% confidence interval and its
+    /// paired difference to the first policy; shardable onto a cluster (--shard I/N,
+    /// `sweep merge`, `sweep manifest --kubernetes|--slurm`).
+    Sweep(Box<sweep_cmd::SweepArgs>),
     /// Scenario files: show a built-in one, check a file.
     #[command(subcommand)]
     Scenario(sim_cmd::ScenarioCommand),
@@ -84,6 +90,7 @@ fn main() -> ExitCode {
         Command::Routes(args) => network_cmd::routes(args),
         Command::Plan(args) => plan_cmd::plan(*args),
         Command::Simulate(args) => sim_cmd::simulate(args),
+        Command::Sweep(args) => sweep_cmd::sweep(*args),
         Command::Scenario(cmd) => sim_cmd::scenario(cmd),
         Command::Report(args) => report_cmd::report(args),
         Command::Serve(args) => serve_cmd::serve(args),

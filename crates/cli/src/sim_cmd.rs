@@ -46,7 +46,7 @@ pub struct SimulateArgs {
     settings: Vec<(String, String)>,
 }
 
-fn key_value(s: &str) -> Result<(String, String), String> {
+pub(crate) fn key_value(s: &str) -> Result<(String, String), String> {
     match s.split_once('=') {
         Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.trim().to_string())),
         _ => Err(format!("expected KEY=VALUE, found {s:?}")),
@@ -72,7 +72,7 @@ pub enum ScenarioCommand {
 /// A scenario file, or a built-in scenario by name (`light`) when no such file exists,
 /// with `settings` applied. Also returns the text that was parsed when settings changed it
 /// (the run writes it beside its outputs), and whether the scenario is a built-in one.
-fn load_with(
+pub(crate) fn load_with(
     path: Option<&PathBuf>,
     settings: &[(String, String)],
 ) -> Result<(Scenario, Option<String>, bool)> {
@@ -206,27 +206,15 @@ pub fn simulate(args: SimulateArgs) -> Result<()> {
         results.push(run_policy(&setup, name)?);
     }
 
-    let meta = RunMeta {
-        tiandi_version: env!("CARGO_PKG_VERSION").to_string(),
-        scenario: scenario.name.clone(),
-        scenario_source: match &args.scenario {
-            // Absolute, so `tiandi report DIR` finds it from any directory.
-            Some(path) if !is_built_in && set_text.is_none() => std::fs::canonicalize(path)
-                .map_or_else(|_| scenario.source.clone(), |p| p.display().to_string()),
-            // Changed by --set: the text run is written as DIR/scenario.toml.
-            _ if set_text.is_some() => "scenario.toml".into(),
-            _ => "built-in".into(),
-        },
-        scenario_hash: scenario.hash,
-        seed: setup.seed,
-        start: setup.start,
-        end: setup.end,
-        step_ns: setup.step_ns,
-        n_satellites: setup.satellites.len() as u32,
-        n_ground_stations: setup.network.stations.len() as u32,
-        n_data_centres: setup.network.data_centres.len() as u32,
-        n_user_regions: setup.network.user_terminals.len() as u32,
+    let scenario_source = match &args.scenario {
+        // Absolute, so `tiandi report DIR` finds it from any directory.
+        Some(path) if !is_built_in && set_text.is_none() => std::fs::canonicalize(path)
+            .map_or_else(|_| scenario.source.clone(), |p| p.display().to_string()),
+        // Changed by --set: the text run is written as DIR/scenario.toml.
+        _ if set_text.is_some() => "scenario.toml".into(),
+        _ => "built-in".into(),
     };
+    let meta = run_meta(&scenario, &setup, scenario_source);
     let runs: Vec<PolicyRun<'_>> = policies
         .iter()
         .zip(&results)
@@ -269,6 +257,24 @@ pub fn simulate(args: SimulateArgs) -> Result<()> {
     print!("{}", table(&meta, &runs));
     eprintln!("wrote {} files under {}", written.len(), args.out.display());
     Ok(())
+}
+
+/// What identifies a run of `scenario` on `setup` (its workload for one seed).
+pub(crate) fn run_meta(scenario: &Scenario, setup: &SimSetup, scenario_source: String) -> RunMeta {
+    RunMeta {
+        tiandi_version: env!("CARGO_PKG_VERSION").to_string(),
+        scenario: scenario.name.clone(),
+        scenario_source,
+        scenario_hash: scenario.hash,
+        seed: setup.seed,
+        start: setup.start,
+        end: setup.end,
+        step_ns: setup.step_ns,
+        n_satellites: setup.satellites.len() as u32,
+        n_ground_stations: setup.network.stations.len() as u32,
+        n_data_centres: setup.network.data_centres.len() as u32,
+        n_user_regions: setup.network.user_terminals.len() as u32,
+    }
 }
 
 fn run_policy(setup: &SimSetup, name: &str) -> Result<RunResult> {

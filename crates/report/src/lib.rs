@@ -1,6 +1,7 @@
 //! Run results to files and back: `summary.json`, `tasks.csv`, `faults.csv`, and with the
 //! `parquet` feature `tasks.parquet`, `links.parquet` and `nodes.parquet` (links and nodes
-//! as CSV otherwise).
+//! as CSV otherwise); a sweep's one row per run ([`sweep`]: `summaries.jsonl`, `runs.csv`,
+//! `runs.parquet`).
 //!
 //! An edge crate. Each file's rows are defined once, in the module of that file, beside its
 //! writer and its reader ([`summary`], [`tasks`], [`links`], [`nodes`], [`faults`]): the
@@ -19,6 +20,7 @@ pub mod nodes;
 mod parquet_io;
 pub mod read;
 pub mod summary;
+pub mod sweep;
 pub mod tasks;
 
 use std::path::{Path, PathBuf};

@@ -128,15 +128,40 @@ pub(crate) fn write_rows<R>(
         .map(|c| Field::new(c.name, (c.make)(&[]).data_type().clone(), c.nullable))
         .collect();
     let schema = Arc::new(Schema::new(fields));
-    let props = WriterProperties::builder()
-        .set_compression(Compression::SNAPPY)
-        .build();
-    let mut writer = ArrowWriter::try_new(w, schema.clone(), Some(props)).map_err(io)?;
+    let mut writer = ArrowWriter::try_new(w, schema.clone(), Some(properties())).map_err(io)?;
     for batch in rows.chunks(BATCH_ROWS) {
         let arrays = columns.iter().map(|c| (c.make)(batch)).collect();
         let rb = RecordBatch::try_new(schema.clone(), arrays).map_err(io)?;
         writer.write(&rb).map_err(io)?;
     }
+    writer.close().map_err(io)?;
+    Ok(())
+}
+
+/// How every file is written: Snappy-compressed.
+fn properties() -> WriterProperties {
+    WriterProperties::builder()
+        .set_compression(Compression::SNAPPY)
+        .build()
+}
+
+/// Writes one record batch of nullable columns named `names` holding `arrays` (a table
+/// whose columns are known only at run time: `runs.parquet`).
+pub(crate) fn write_arrays(
+    w: &mut (dyn Write + Send),
+    names: &[&str],
+    arrays: Vec<ArrayRef>,
+) -> std::io::Result<()> {
+    assert_eq!(names.len(), arrays.len(), "one array per column");
+    let fields: Vec<Field> = names
+        .iter()
+        .zip(&arrays)
+        .map(|(n, a)| Field::new(*n, a.data_type().clone(), true))
+        .collect();
+    let schema = Arc::new(Schema::new(fields));
+    let mut writer = ArrowWriter::try_new(w, schema.clone(), Some(properties())).map_err(io)?;
+    let rb = RecordBatch::try_new(schema, arrays).map_err(io)?;
+    writer.write(&rb).map_err(io)?;
     writer.close().map_err(io)?;
     Ok(())
 }
