@@ -1,9 +1,10 @@
 //! Decision time of the policies' `place()`: the default scenario (240 satellites) and a
 //! 1,584-satellite constellation (Walker 72/22/1 at 550 km, the default ground segment and
 //! workload), one hour in, under a synthetic load where every satellite is busy (queues of
-//! 0 to 20 minutes, seeded) so that placements search beyond the data's own node. Each
-//! iteration places one stage of a task that arrived near that instant, cycling over 400
-//! of them (every kind). Also the global mode's per-step reassignment of 64 waiting stages.
+//! 0 to 40 minutes, from a hash of its id) so that placements search beyond the data's own
+//! node. Each
+//! iteration places the first stage of a task of the hour before, moved to arrive at that
+//! instant, cycling over 400 of them (every kind), then over 200 of each kind. Also the global mode's per-step reassignment of 64 waiting stages.
 //! Run: `cargo bench -p tiandi-scenario --bench place`.
 
 use std::hint::black_box;
@@ -12,12 +13,13 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use tiandi_scenario::Scenario;
 use tiandi_scheduler::{Queued, by_name};
 use tiandi_twin::{Executors, Load, Occupancy, SimSetup, Twin, TwinView};
-use tiandi_workload::Task;
+use tiandi_workload::{Task, TaskKind};
 
 /// A fixed busy network: each compute node's load and each link's queue from a hash of
 /// its id (no random crate: the figures must not move between runs).
 struct Busy {
     n_sats: u32,
+    /// FLOP/s of the satellites' powered slots (all of one design).
     sat_flops: f64,
 }
 
@@ -32,12 +34,14 @@ impl Occupancy for Busy {
     fn load(&self, node: u32) -> Load {
         let h = hash(u64::from(node));
         if node < self.n_sats {
-            // 3 running, 0..12 queued: 0 to about 20 minutes of work ahead.
-            let queued = (h % 13) as u32;
+            // Every slot busy, 0 to 40 minutes of work ahead (in 100 s steps): an EO tile's
+            // own satellite is often too busy for its 30-minute deadline, and a blind-zone
+            // job (10 s) finds a free device only on one satellite in 25.
+            let ahead_s = (h % 25) as f64 * 100.0;
             Load {
                 running: 3,
-                queued,
-                outstanding_flop: f64::from(3 + queued) * 1e14 * (self.sat_flops / 1e14).min(1.0),
+                queued: (h % 25) as u32,
+                outstanding_flop: ahead_s * self.sat_flops * 3.0,
             }
         } else {
             Load {
@@ -83,16 +87,26 @@ fn bench_world(c: &mut Criterion, label: &str, setup: &SimSetup) {
     };
     twin.begin_step(k, step_s, &busy).unwrap();
     let now_ns = twin.step_start_ns(k);
-    // Tasks that arrived in the 10 minutes before the instant, every kind in proportion.
-    let tasks: Vec<&Task> = setup
-        .tasks
-        .iter()
-        .filter(|t| {
-            let a = t.arrival.unix_ns();
-            a <= now_ns && a > now_ns - 600_000_000_000 && t.deadline.unix_ns() > now_ns
-        })
-        .take(400)
-        .collect();
+    // Tasks of the hour before the instant, moved to arrive now (their origins and
+    // deadlines kept): every kind in proportion.
+    let near = |kind: Option<TaskKind>, n: usize| -> Vec<Task> {
+        setup
+            .tasks
+            .iter()
+            .filter(|t| kind.is_none_or(|k| t.kind == k))
+            .filter(|t| t.arrival.unix_ns() <= now_ns && t.arrival.unix_ns() > now_ns - ONE_HOUR_NS)
+            .take(n)
+            .map(|t| {
+                let mut t = t.clone();
+                let shift = now_ns - t.arrival.unix_ns();
+                t.arrival = t.arrival.add_ns(shift);
+                t.deadline = t.deadline.add_ns(shift);
+                t
+            })
+            .collect()
+    };
+    let owned = near(None, 400);
+    let tasks: Vec<&Task> = owned.iter().collect();
     assert!(!tasks.is_empty(), "tasks near the instant");
     let view = TwinView {
         twin: &twin,
@@ -106,6 +120,23 @@ fn bench_world(c: &mut Criterion, label: &str, setup: &SimSetup) {
         c.bench_function(&format!("place/{label}/{name}"), |b| {
             b.iter(|| {
                 let t = tasks[i % tasks.len()];
+                i += 1;
+                black_box(policy.place(t, 0, t.origin, &view))
+            })
+        });
+    }
+    // The kinds apart: a blind-zone job (10 s deadline) searches far for a free device.
+    for kind in [TaskKind::EarthObservation, TaskKind::BlindZone, TaskKind::GroundAi] {
+        let owned = near(Some(kind), 200);
+        let of_kind: Vec<&Task> = owned.iter().collect();
+        if of_kind.is_empty() {
+            continue;
+        }
+        let mut policy = by_name("unified").unwrap();
+        let mut i = 0usize;
+        c.bench_function(&format!("place/{label}/unified/{}", kind.as_str()), |b| {
+            b.iter(|| {
+                let t = of_kind[i % of_kind.len()];
                 i += 1;
                 black_box(policy.place(t, 0, t.origin, &view))
             })
