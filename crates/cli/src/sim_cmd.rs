@@ -372,6 +372,9 @@ fn table(meta: &RunMeta, runs: &[PolicyRun<'_>]) -> String {
     row("stages retried", &|r| {
         r.summary.faults_recovered.to_string()
     });
+    row("stages reassigned", &|r| {
+        r.summary.physics.stages_reassigned.to_string()
+    });
     row("work lost PFLOP", &|r| {
         num(r.summary.physics.work_lost_flop / 1e15, 1)
     });

@@ -327,10 +327,16 @@ mod tests {
         let (headroom_s, fraction) = node.heat_outlook(&e, 264.0);
         assert!(fraction > 0.0 && fraction < 1.0, "{fraction}");
         let eq = th.equilibrium_temp_k(50.0 + fraction * 264.0, &e.thermal());
-        assert!((eq - 318.0).abs() < 1e-6, "equilibrium {eq} K at the held power");
+        assert!(
+            (eq - 318.0).abs() < 1e-6,
+            "equilibrium {eq} K at the held power"
+        );
         let net_w = 50.0 + 264.0 + th.absorbed_w(&e.thermal()) - th.emitted_w(290.0);
         let expected = 30_000.0 * (318.0 - 290.0) / net_w;
-        assert!((headroom_s - expected).abs() < 1e-9 * expected, "{headroom_s} vs {expected}");
+        assert!(
+            (headroom_s - expected).abs() < 1e-9 * expected,
+            "{headroom_s} vs {expected}"
+        );
         // Stepping at full power does reach the limit, and not before the bound says.
         let mut hot = node.clone();
         let mut t = 0.0;
@@ -338,7 +344,10 @@ mod tests {
             hot.step(1.0, &e, 264.0);
             t += 1.0;
         }
-        assert!(t >= headroom_s.floor(), "reached the limit after {t} s, bound {headroom_s}");
+        assert!(
+            t >= headroom_s.floor(),
+            "reached the limit after {t} s, bound {headroom_s}"
+        );
         // A large radiator holds everything.
         let cool = NodeState::new(config(3.0), 1.0, 290.0, 0.0).unwrap();
         assert_eq!(cool.heat_outlook(&e, 264.0), (f64::INFINITY, 1.0));

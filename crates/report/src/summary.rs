@@ -105,6 +105,9 @@ pub struct PolicyFigures {
     /// Stages stopped by a power cut and queued again.
     #[serde(default)]
     pub stages_preempted: Option<u64>,
+    /// Waiting stages a global policy moved to another node.
+    #[serde(default)]
+    pub stages_reassigned: Option<u64>,
     /// Link-seconds new ISLs spent acquiring before they carried data.
     #[serde(default)]
     pub isl_acquiring_s: Option<f64>,
@@ -229,6 +232,7 @@ impl PolicyFigures {
             faults_recovered: Some(s.faults_recovered),
             work_lost_flop: value(s.physics.work_lost_flop),
             stages_preempted: Some(s.physics.stages_preempted),
+            stages_reassigned: Some(s.physics.stages_reassigned),
             isl_acquiring_s: value(s.physics.isl_acquiring_s),
             gsl_handover_s: value(s.physics.gsl_handover_s),
             link_wait_s: value(s.physics.link_wait_s),

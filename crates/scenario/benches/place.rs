@@ -126,7 +126,11 @@ fn bench_world(c: &mut Criterion, label: &str, setup: &SimSetup) {
         });
     }
     // The kinds apart: a blind-zone job (10 s deadline) searches far for a free device.
-    for kind in [TaskKind::EarthObservation, TaskKind::BlindZone, TaskKind::GroundAi] {
+    for kind in [
+        TaskKind::EarthObservation,
+        TaskKind::BlindZone,
+        TaskKind::GroundAi,
+    ] {
         let owned = near(Some(kind), 200);
         let of_kind: Vec<&Task> = owned.iter().collect();
         if of_kind.is_empty() {
