@@ -1,11 +1,15 @@
 //! The twin's look-ahead: every satellite's predicted shadow intervals and every point
-//! ground node's contact windows with the satellites, over a rolling window, for the
+//! user terminal's contact windows with the satellites, over a rolling window, for the
 //! scheduler's contact-plan and eclipse questions.
 //!
 //! Windows come from the orbit crate's window search (SGP4, the same geometry as the
-//! snapshots; contacts at each node's elevation mask). A snapshot also applies antenna
+//! snapshots; contacts at each terminal's elevation mask). A snapshot also applies antenna
 //! counts and range limits, so a predicted contact is a satellite in view, not a promise of
-//! a free antenna. Region-shaped user terminals and data centres have no plan.
+//! a free antenna. Only user terminals at a point are followed: they have no fibre, so when
+//! no satellite is in view their data has nowhere to go. Ground stations reach the data
+//! centres by fibre at all times, region-shaped terminals are not points, and following
+//! every station of a large ground segment costs more than the run (100 stations and
+//! 1,584 satellites: ~40 s a simulated day).
 
 use tiandi_network::{NetworkSpec, RegionShape};
 use tiandi_orbit::{ContactError, Epoch, GroundStation, Satellite, find_contacts, find_eclipses};
@@ -40,13 +44,6 @@ impl Plans {
         let n_sats = spec.n_satellites;
         let default_mask = spec.links.gsl.min_elevation_deg;
         let mut sites = Vec::new();
-        for (i, st) in spec.stations.iter().enumerate() {
-            sites.push(Site {
-                node: (n_sats + i) as u32,
-                site: st.station.clone(),
-                min_elevation_deg: st.min_elevation_deg.unwrap_or(default_mask),
-            });
-        }
         let first_user = n_sats + spec.stations.len() + spec.data_centres.len();
         for (i, ut) in spec.user_terminals.iter().enumerate() {
             if let RegionShape::Circle {
