@@ -235,7 +235,7 @@ pub fn healthy() -> PowerState {
         floor_fraction: 0.7,
         battery_wh: 2_000.0,
         eclipse_in_s: 1_000.0,
-        sunlight_in_s: 0.0,
+        eclipse_end_in_s: 3_100.0,
         temp_k: 290.0,
         temp_limit_k: 358.0,
         rate_fraction: 1.0,

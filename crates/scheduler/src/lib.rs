@@ -55,8 +55,8 @@ pub struct PowerState {
     /// Seconds until the satellite next enters the Earth's shadow (0 when in shadow now,
     /// infinite when none is predicted within the plan's window).
     pub eclipse_in_s: f64,
-    /// Seconds until it is next in sunlight (0 when sunlit now).
-    pub sunlight_in_s: f64,
+    /// Seconds until that shadow ends (in shadow now: until sunlight).
+    pub eclipse_end_in_s: f64,
     pub temp_k: f64,
     pub temp_limit_k: f64,
     /// Throughput of a powered slot now, as a fraction of its peak (below 1: throttled).
@@ -267,25 +267,37 @@ fn pinned(task: &Task, stage: usize) -> Option<NodeIdx> {
 
 /// Seconds to deliver a result of `bytes` from `at` to the task's destination; `back` is
 /// the route from the stage's data back to `at` when known (a result for the origin
-/// returns the way the data came).
+/// returns the way the data came). With `look_ahead`, a ground destination out of contact
+/// now is reached through the satellite of its next contact, once that contact starts.
 fn deliver_estimate(
     task: &Task,
     at: NodeIdx,
     bytes: u64,
     back: Option<(NodeIdx, &Reached)>,
+    look_ahead: bool,
     view: &dyn View,
 ) -> Option<f64> {
     let origin_back = |d: NodeIdx| match back {
         Some((from, r)) if from == d => Some(r.delay_s + bytes as f64 * r.s_per_byte),
         _ => None,
     };
+    let later = |d: NodeIdx| {
+        if !look_ahead {
+            return None;
+        }
+        let (wait_s, sat) = view.next_contact(d)?;
+        Some(view.transfer_s(at, sat, bytes)?.max(wait_s))
+    };
+    let to = |d: NodeIdx| {
+        origin_back(d)
+            .or_else(|| view.transfer_s(at, d, bytes))
+            .or_else(|| later(d))
+    };
     match task.destination {
         Destination::Node(d) if d == at => Some(0.0),
-        Destination::Node(d) => origin_back(d).or_else(|| view.transfer_s(at, d, bytes)),
+        Destination::Node(d) => to(d),
         Destination::Origin if task.origin == at => Some(0.0),
-        Destination::Origin => {
-            origin_back(task.origin).or_else(|| view.transfer_s(at, task.origin, bytes))
-        }
+        Destination::Origin => to(task.origin),
         Destination::AnyGround if view.kind(at) != NodeKind::Satellite => Some(0.0),
         Destination::AnyGround => view.to_ground_s(at, bytes),
     }

@@ -112,7 +112,14 @@ impl Unified {
             };
         }
         let deliver_s = if stage + 1 == task.stages.len() {
-            match deliver_estimate(task, n, s.output_bytes, Some((from, r)), view) {
+            match deliver_estimate(
+                task,
+                n,
+                s.output_bytes,
+                Some((from, r)),
+                self.o.look_ahead,
+                view,
+            ) {
                 Some(d) => d,
                 None if wide => UNKNOWN_S,
                 None => return None,
@@ -180,7 +187,7 @@ impl Unified {
         let wait_s = view.compute_s(q.at, q.ahead_flop) / slots;
         let compute_s = view.compute_s(q.at, s.peak_flop());
         let deliver_s = if q.stage + 1 == q.task.stages.len() {
-            deliver_estimate(q.task, q.at, s.output_bytes, None, view)?
+            deliver_estimate(q.task, q.at, s.output_bytes, None, self.o.look_ahead, view)?
         } else {
             0.0
         };
@@ -194,24 +201,22 @@ impl Unified {
 /// it; `None` when the battery would cross its floor in shadow.
 fn power_adjusted_s(p: &crate::PowerState, start_s: f64, compute_s: f64) -> Option<f64> {
     let mut t = compute_s;
-    if p.rate_fraction >= 1.0 && t > p.heat_headroom_s {
+    // The headroom is from now; work queued ahead (`start_s`) is taken to heat the node
+    // until the stage starts (pessimistic for an idle node).
+    let headroom_s = (p.heat_headroom_s - start_s).max(0.0);
+    if p.rate_fraction >= 1.0 && t > headroom_s {
         if p.sustained_fraction <= 0.0 {
             return None;
         }
-        t = p.heat_headroom_s + (t - p.heat_headroom_s) / p.sustained_fraction;
+        t = headroom_s + (t - headroom_s) / p.sustained_fraction;
     }
-    // Seconds of the stage spent in shadow, and the shadow's bus load still to carry.
+    // The stage's overlap with the shadow it meets; the battery then carries the stage's
+    // devices over the overlap and the bus over the shadow from its start (or now).
+    let (sh0, sh1) = (p.eclipse_in_s.max(0.0), p.eclipse_end_in_s);
     let end_s = start_s + t;
-    let (shadow_s, bus_left_s) = if p.eclipse_in_s <= 0.0 {
-        let sun = p.sunlight_in_s;
-        ((sun.min(end_s) - start_s).max(0.0), sun)
-    } else if p.eclipse_in_s < end_s {
-        (end_s - p.eclipse_in_s.max(start_s), end_s - p.eclipse_in_s)
-    } else {
-        (0.0, 0.0)
-    };
-    if shadow_s > 0.0 {
-        let need_wh = (p.slot_busy_w * shadow_s + p.bus_w * bus_left_s.max(0.0)) / 3_600.0;
+    let overlap_s = (end_s.min(sh1) - start_s.max(sh0)).max(0.0);
+    if overlap_s > 0.0 && sh1.is_finite() {
+        let need_wh = (p.slot_busy_w * overlap_s + p.bus_w * (sh1 - sh0)) / 3_600.0;
         if need_wh > p.energy_above_floor_wh() {
             return None;
         }
@@ -228,6 +233,7 @@ impl Policy for Unified {
         if let Some(n) = pinned(task, stage) {
             return Decision::Run(n);
         }
+        let ground_only = task.stages[stage].pin == Pin::Ground;
         if let Some(n) = self
             .choose(task, stage, data_at, 0.0, false, view)
             .or_else(|| self.choose(task, stage, data_at, 0.0, true, view))
@@ -240,15 +246,24 @@ impl Policy for Unified {
             && view.kind(data_at).is_ground()
             && let Some((wait_s, sat)) = view.next_contact(data_at)
         {
-            return Decision::Run(
-                self.choose(task, stage, sat, wait_s, false, view)
-                    .unwrap_or(sat),
-            );
+            if let Some(n) = self.choose(task, stage, sat, wait_s, false, view) {
+                return Decision::Run(n);
+            }
+            if !ground_only {
+                return Decision::Run(sat);
+            }
         }
-        if view
-            .compute_s(data_at, task.stages[stage].peak_flop())
-            .is_finite()
-        {
+        // A ground-pinned stage that reaches no data centre now: the first one (the
+        // transfer waits for a route, store and forward), as bent-pipe does.
+        if ground_only {
+            return view
+                .data_centres()
+                .first()
+                .map_or(Decision::Reject, |&dc| Decision::Run(dc));
+        }
+        // Data that cannot leave its node now (the node is down, or out of contact) runs
+        // where it is if that node computes, and waits there otherwise.
+        if view.kind(data_at) == NodeKind::Satellite || view.kind(data_at) == NodeKind::DataCentre {
             return Decision::Run(data_at);
         }
         Decision::Reject
@@ -424,6 +439,19 @@ mod tests {
         assert_eq!(place(&mut unified(), &t, &v), Decision::Run(3));
         let mut blind = by_name("unified-no-lookahead").unwrap();
         assert_eq!(place(blind.as_mut(), &t, &v), Decision::Reject);
+        // The pass's satellite is busy: the stage goes to its free neighbour, the result
+        // back through the pass.
+        v.queue_s[3] = 600.0;
+        assert_eq!(place(&mut unified(), &t, &v), Decision::Run(2));
+    }
+
+    #[test]
+    fn a_ground_pinned_stage_never_falls_back_to_a_satellite() {
+        let mut v = world();
+        v.links.remove(&(4, 5)); // the data centre is cut off
+        let mut t = task(1, 1e12, 1_000, 600.0, Destination::AnyGround);
+        t.stages[0].pin = Pin::Ground;
+        assert_eq!(place(&mut unified(), &t, &v), Decision::Run(5));
     }
 
     #[test]
@@ -431,7 +459,7 @@ mod tests {
         let mut v = world();
         let mut low = healthy();
         low.eclipse_in_s = 0.0;
-        low.sunlight_in_s = 1_500.0;
+        low.eclipse_end_in_s = 1_500.0;
         low.soc_fraction = 0.71; // 20 Wh above the floor; the bus alone needs 125 Wh
         v.power[1] = Some(low);
         v.power[0] = Some(healthy());

@@ -122,8 +122,8 @@ struct Transfer {
     dest: Dest,
     /// The hop in flight: (next node, link endpoints a < b, transmission start ns).
     in_flight: Option<(u32, (u32, u32), i64)>,
-    /// Links of its route not yet reached, whose backlog counts its bytes.
-    reserved: Vec<(u32, u32)>,
+    /// Links of its route not yet reached, in route order, whose backlog counts its bytes.
+    reserved: VecDeque<(u32, u32)>,
     /// Neither delivered nor abandoned.
     live: bool,
 }
@@ -938,32 +938,6 @@ impl<'s> Engine<'s> {
 
     fn start_transfer(&mut self, task: u32, payload: Payload, from: u32, dest: Dest, bytes: u64) {
         let id = self.work.transfers.len() as u32;
-        // The route as it stands: its links will see these bytes (the policy's view counts
-        // them as backlog until each hop starts).
-        let here = match dest {
-            Dest::Node(n) => n == from,
-            Dest::AnyGround => self.twin.is_ground_segment(from),
-        };
-        let reserved: Vec<(u32, u32)> = if here {
-            Vec::new()
-        } else {
-            self.twin.with_tree(dest, |tree, snap| {
-                let mut links = Vec::new();
-                let mut at = from;
-                while let Some((next, link)) = tree.next_hop(snap, at) {
-                    let l = snap.link(link);
-                    links.push((l.a, l.b));
-                    at = next;
-                    if links.len() > snap.n_nodes() {
-                        break;
-                    }
-                }
-                links
-            })
-        };
-        for key in &reserved {
-            *self.load.committed.entry(*key).or_insert(0) += bytes;
-        }
         self.work.transfers.push(Transfer {
             task,
             from,
@@ -972,29 +946,79 @@ impl<'s> Engine<'s> {
             at: from,
             dest,
             in_flight: None,
-            reserved,
+            reserved: VecDeque::new(),
             live: true,
         });
+        self.reserve_route(id);
         self.advance_transfer(id);
     }
 
-    /// Takes transfer `id`'s bytes off the backlog of `key` (every reserved link when
-    /// `None`: the transfer is over).
+    /// Counts transfer `id`'s bytes on the links of its current route from where it is
+    /// (the policy's view sees them as backlog until each hop starts).
+    fn reserve_route(&mut self, id: u32) {
+        let (from, dest, bytes) = {
+            let tr = &self.work.transfers[id as usize];
+            (tr.at, tr.dest, tr.bytes)
+        };
+        let here = match dest {
+            Dest::Node(n) => n == from,
+            Dest::AnyGround => self.twin.is_ground_segment(from),
+        };
+        if here {
+            return;
+        }
+        let route: VecDeque<(u32, u32)> = self.twin.with_tree(dest, |tree, snap| {
+            let mut links = VecDeque::new();
+            let mut at = from;
+            while let Some((next, link)) = tree.next_hop(snap, at) {
+                let l = snap.link(link);
+                links.push_back((l.a, l.b));
+                at = next;
+                if links.len() > snap.n_nodes() {
+                    break;
+                }
+            }
+            links
+        });
+        for key in &route {
+            *self.load.committed.entry(*key).or_insert(0) += bytes;
+        }
+        self.work.transfers[id as usize].reserved = route;
+    }
+
+    /// Takes transfer `id`'s bytes off the backlog of `key`, the hop it starts now (every
+    /// reserved link when `None`: the transfer is over). A hop that is not the next one
+    /// reserved means the route changed: the old reservations go and the current route
+    /// is reserved from here.
     fn release(&mut self, id: u32, key: Option<(u32, u32)>) {
         let tr = &mut self.work.transfers[id as usize];
         let bytes = tr.bytes;
         let keys: Vec<(u32, u32)> = match key {
-            Some(k) => match tr.reserved.iter().position(|&r| r == k) {
-                Some(i) => vec![tr.reserved.swap_remove(i)],
-                None => Vec::new(),
-            },
-            None => std::mem::take(&mut tr.reserved),
+            Some(k) if tr.reserved.front() == Some(&k) => {
+                tr.reserved.pop_front().into_iter().collect()
+            }
+            Some(k) => {
+                let old: Vec<(u32, u32)> = std::mem::take(&mut tr.reserved).into();
+                self.unreserve(&old, bytes);
+                self.reserve_route(id);
+                let tr = &mut self.work.transfers[id as usize];
+                if tr.reserved.front() == Some(&k) {
+                    tr.reserved.pop_front().into_iter().collect()
+                } else {
+                    Vec::new()
+                }
+            }
+            None => std::mem::take(&mut tr.reserved).into(),
         };
+        self.unreserve(&keys, bytes);
+    }
+
+    fn unreserve(&mut self, keys: &[(u32, u32)], bytes: u64) {
         for k in keys {
-            if let Some(c) = self.load.committed.get_mut(&k) {
+            if let Some(c) = self.load.committed.get_mut(k) {
                 *c = c.saturating_sub(bytes);
                 if *c == 0 {
-                    self.load.committed.remove(&k);
+                    self.load.committed.remove(k);
                 }
             }
         }
@@ -1027,6 +1051,8 @@ impl<'s> Engine<'s> {
                 .map(|(n, link)| (n, *snap.link(link)))
         });
         let Some((next, l)) = next else {
+            // No route now: its reservations would stand on links it may never take.
+            self.release(id, None);
             self.work.waiting.push(id);
             return;
         };

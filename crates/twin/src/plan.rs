@@ -7,7 +7,8 @@
 //! counts and range limits, so a predicted contact is a satellite in view, not a promise of
 //! a free antenna. Only user terminals at a point are followed: they have no fibre, so when
 //! no satellite is in view their data has nowhere to go. Ground stations reach the data
-//! centres by fibre at all times, region-shaped terminals are not points, and following
+//! centres by fibre (in a full fibre mesh; a listed fibre plan can leave one without,
+//! and it is not followed either), region-shaped terminals are not points, and following
 //! every station of a large ground segment costs more than the run (100 stations and
 //! 1,584 satellites: ~40 s a simulated day).
 
@@ -81,8 +82,12 @@ impl Plans {
         for s in &mut self.shadows {
             s.clear();
         }
-        if !sats.is_empty() {
-            for e in find_eclipses(sats, start, end, &|| {})? {
+        // A satellite that does not propagate over the whole window (decaying) leaves the
+        // plan empty for it: no prediction, not an error for a run that may end first.
+        if !sats.is_empty()
+            && let Ok(found) = find_eclipses(sats, start, end, &|| {})
+        {
+            for e in found {
                 let s = &mut self.shadows[e.satellite_idx];
                 let (a, b) = (e.start.unix_ns(), e.end.unix_ns());
                 // Penumbra, umbra, penumbra in turn: one stretch of shadow.
@@ -112,7 +117,10 @@ impl Plans {
                 .filter(|s| s.min_elevation_deg == mask)
                 .collect();
             let stations: Vec<GroundStation> = group.iter().map(|s| s.site.clone()).collect();
-            for c in find_contacts(sats, &stations, start, end, mask, &|| {})? {
+            let Ok(found) = find_contacts(sats, &stations, start, end, mask, &|| {}) else {
+                continue;
+            };
+            for c in found {
                 self.contacts[group[c.station_idx].node as usize].push((
                     c.aos.unix_ns(),
                     c.los.unix_ns(),
@@ -127,17 +135,17 @@ impl Plans {
         Ok(())
     }
 
-    /// Seconds until satellite `sat` next enters shadow (0 when in shadow) and until it is
-    /// next sunlit (0 when sunlit); infinite beyond the window.
+    /// The shadow satellite `sat` is in or enters next: seconds until it starts (0 when
+    /// under way) and until it ends; both infinite when none is predicted in the window.
     pub fn shadow_times(&self, sat: u32, now_ns: i64) -> (f64, f64) {
         let s = |ns: i64| (ns - now_ns).max(0) as f64 / 1e9;
+        let none = (f64::INFINITY, f64::INFINITY);
         let Some(list) = self.shadows.get(sat as usize) else {
-            return (f64::INFINITY, 0.0);
+            return none;
         };
         match list.iter().find(|&&(_, b)| b > now_ns) {
-            Some(&(a, b)) if a <= now_ns => (0.0, s(b)),
-            Some(&(a, _)) => (s(a), 0.0),
-            None => (f64::INFINITY, 0.0),
+            Some(&(a, b)) => (s(a), s(b)),
+            None => none,
         }
     }
 

@@ -909,8 +909,8 @@ impl Twin {
         self.physics.heat[sat as usize]
     }
 
-    /// Seconds until satellite `sat` next enters shadow (0 when in shadow) and until it is
-    /// next sunlit (0 when sunlit), from the plan.
+    /// The shadow satellite `sat` is in or enters next, from the plan: seconds until it
+    /// starts (0 when under way) and until it ends (both infinite when none is predicted).
     pub fn shadow_times(&self, sat: u32, now_ns: i64) -> (f64, f64) {
         self.plans.shadow_times(sat, now_ns)
     }

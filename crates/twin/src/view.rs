@@ -230,7 +230,9 @@ impl View for TwinView<'_> {
         let t = self.twin;
         let snap = t.snapshot();
         let n = t.n_nodes();
-        if from as usize >= n {
+        // Data on a node that is down goes nowhere until it is up (as the gateway trees
+        // route): nothing is reachable from it now.
+        if from as usize >= n || t.is_down(from) {
             return;
         }
         let mut guard = t.search.borrow_mut();
@@ -309,14 +311,14 @@ impl View for TwinView<'_> {
         let st = t.sat_status(node);
         let ns = t.node_state(node);
         let cfg = ns.config();
-        let (eclipse_in_s, sunlight_in_s) = t.shadow_times(node, self.now_ns);
+        let (eclipse_in_s, eclipse_end_in_s) = t.shadow_times(node, self.now_ns);
         let (heat_headroom_s, sustained_fraction) = t.heat_outlook(node);
         Some(PowerState {
             soc_fraction: st.soc_fraction,
             floor_fraction: 1.0 - cfg.battery.dod_limit(),
             battery_wh: cfg.battery.capacity_wh(),
             eclipse_in_s,
-            sunlight_in_s,
+            eclipse_end_in_s,
             temp_k: ns.temp_k(),
             temp_limit_k: cfg.thermal.temp_limit_k(),
             rate_fraction: st.rate_fraction,
