@@ -65,6 +65,10 @@ pub struct Trace {
     /// Tasks still under way at the end of the run (a stage running or queued, or data
     /// moving or waiting for a route): dropped by the horizon, not by the engine.
     pub in_progress: Vec<u64>,
+    /// Of those, tasks stuck at the end for no reason the final state shows: a transfer
+    /// waiting for a route that exists, or a stage queued on a node with a ready device
+    /// free and power to run it.
+    pub stuck: Vec<(u64, &'static str)>,
 }
 
 /// A refused stage, with what the engine saw at that instant (not what the policy said):
@@ -509,8 +513,10 @@ impl<'s> Engine<'s> {
             self.push(at, Event::Upset(k as u32));
         }
         // Transfers that had no route try again on the new topology.
-        for tr in std::mem::take(&mut self.work.waiting) {
-            self.advance_transfer(tr);
+        if !cfg!(feature = "mutant-no-retry") {
+            for tr in std::mem::take(&mut self.work.waiting) {
+                self.advance_transfer(tr);
+            }
         }
         for c in 0..self.load.slots.len() {
             self.try_start(c);
@@ -775,8 +781,39 @@ impl<'s> Engine<'s> {
                 .filter(|&i| self.work.tasks[i].ended.is_none() && busy[i])
                 .map(|i| self.setup.tasks[i].id)
                 .collect();
+            let mut stuck = Vec::new();
+            for &id in &self.work.waiting {
+                let tr = &self.work.transfers[id as usize];
+                if !tr.live || self.work.tasks[tr.task as usize].ended.is_some() {
+                    continue;
+                }
+                let routed = self
+                    .twin
+                    .with_tree(tr.dest, |tree, snap| tree.next_hop(snap, tr.at).is_some());
+                if routed {
+                    stuck.push((
+                        self.setup.tasks[tr.task as usize].id,
+                        "waits for a route that exists",
+                    ));
+                }
+            }
+            for (c, slots) in self.load.slots.iter().enumerate() {
+                // A device ready at the very end has had no event to take work yet.
+                let ready = self.twin.ready_slots(c, end - 1);
+                if self.rate_flops(c) > 0.0 && slots.free_device(ready).is_some() {
+                    for &(ti, _) in &slots.queue {
+                        if self.work.tasks[ti as usize].ended.is_none() {
+                            stuck.push((
+                                self.setup.tasks[ti as usize].id,
+                                "queued beside a free ready device",
+                            ));
+                        }
+                    }
+                }
+            }
             if let Some(trace) = self.trace.as_deref_mut() {
                 trace.in_progress = ids;
+                trace.stuck = stuck;
             }
         }
         for ti in 0..self.work.tasks.len() {

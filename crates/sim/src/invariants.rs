@@ -18,7 +18,8 @@
 //!    had no compute node able to run it reachable from its data at that instant (the
 //!    engine counts them itself, not the policy); every other dropped task was still under
 //!    way at the end of the run (a stage running or queued, data moving or waiting for a
-//!    route), cut off by the horizon.
+//!    route), cut off by the horizon, and none of those is stuck: no transfer waits for a
+//!    route the final topology has, no stage waits beside a free ready device.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -113,6 +114,12 @@ fn live(result: &RunResult, trace: &Trace, problems: &mut Vec<String>) {
     }
     if bad > 5 {
         problems.push(format!("... {} more tasks dropped without cause", bad - 5));
+    }
+    for (id, why) in trace.stuck.iter().take(5) {
+        problems.push(format!("task {id}: under way at the end but stuck: {why}"));
+    }
+    if trace.stuck.len() > 5 {
+        problems.push(format!("... {} more tasks stuck", trace.stuck.len() - 5));
     }
 }
 
