@@ -401,63 +401,54 @@ pub fn write_summaries(w: &mut (dyn Write + Send), lines: &[String]) -> std::io:
 pub fn write_parquet(w: &mut (dyn Write + Send), table: &Table) -> std::io::Result<()> {
     use std::sync::Arc;
 
-    use arrow_array::ArrayRef;
-    use arrow_array::builder::{
-        BooleanBuilder, Float64Builder, Int64Builder, StringBuilder, UInt64Builder,
-    };
+    use arrow_array::{ArrayRef, BooleanArray, Float64Array, Int64Array, StringArray, UInt64Array};
 
+    // Each column collects its cells as options: a cell of another type (only Null, by
+    // `ColumnType::of`) is a null.
     let column = |idx: usize| -> ArrayRef {
         let cells = table.rows.iter().map(|r| &r[idx]);
         match table.column_type(idx) {
-            ColumnType::Boolean => {
-                let mut b = BooleanBuilder::new();
-                cells.for_each(|c| {
-                    b.append_option(match c {
+            ColumnType::Boolean => Arc::new(
+                cells
+                    .map(|c| match c {
                         Cell::Bool(v) => Some(*v),
                         _ => None,
                     })
-                });
-                Arc::new(b.finish())
-            }
-            ColumnType::UInt64 => {
-                let mut b = UInt64Builder::new();
-                cells.for_each(|c| {
-                    b.append_option(match c {
+                    .collect::<BooleanArray>(),
+            ),
+            ColumnType::UInt64 => Arc::new(
+                cells
+                    .map(|c| match c {
                         Cell::UInt(v) => Some(*v),
                         _ => None,
                     })
-                });
-                Arc::new(b.finish())
-            }
-            ColumnType::Int64 => {
-                let mut b = Int64Builder::new();
-                cells.for_each(|c| {
-                    b.append_option(match c {
+                    .collect::<UInt64Array>(),
+            ),
+            ColumnType::Int64 => Arc::new(
+                cells
+                    .map(|c| match c {
                         Cell::UInt(v) => Some(i64::try_from(*v).expect("typed Int64: fits")),
                         Cell::Int(v) => Some(*v),
                         _ => None,
                     })
-                });
-                Arc::new(b.finish())
-            }
-            ColumnType::Float64 => {
-                let mut b = Float64Builder::new();
-                cells.for_each(|c| {
-                    b.append_option(match c {
+                    .collect::<Int64Array>(),
+            ),
+            ColumnType::Float64 => Arc::new(
+                cells
+                    .map(|c| match c {
                         Cell::Float(v) => Some(*v),
                         _ => None,
                     })
-                });
-                Arc::new(b.finish())
-            }
-            ColumnType::Utf8 => {
-                let mut b = StringBuilder::new();
-                cells.for_each(|c| match c {
-                    Cell::Null => b.append_null(),
-                    c => b.append_value(c.text()),
-                });
-                Arc::new(b.finish())
-            }
+                    .collect::<Float64Array>(),
+            ),
+            ColumnType::Utf8 => Arc::new(
+                cells
+                    .map(|c| match c {
+                        Cell::Null => None,
+                        c => Some(c.text()),
+                    })
+                    .collect::<StringArray>(),
+            ),
         }
     };
     let names: Vec<&str> = table.columns.iter().map(String::as_str).collect();

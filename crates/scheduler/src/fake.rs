@@ -71,23 +71,23 @@ impl FakeView {
         })
     }
 
-    /// Shortest-delay routes from `from`: per node (delay, s per byte, hops), by a plain
+    /// Shortest-delay routes from `from`: per node (delay, s per byte), by a plain
     /// Dijkstra over the few nodes.
-    fn routes(&self, from: u32) -> Vec<Option<(f64, f64, u32)>> {
+    fn routes(&self, from: u32) -> Vec<Option<(f64, f64)>> {
         let n = self.kinds.len();
-        let mut best: Vec<Option<(f64, f64, u32)>> = vec![None; n];
+        let mut best: Vec<Option<(f64, f64)>> = vec![None; n];
         let mut done = vec![false; n];
-        best[from as usize] = Some((0.0, 0.0, 0));
+        best[from as usize] = Some((0.0, 0.0));
         while let Some(v) = (0..n)
             .filter(|&v| !done[v] && best[v].is_some())
             .min_by(|&a, &b| best[a].unwrap().0.total_cmp(&best[b].unwrap().0))
         {
             done[v] = true;
-            let (d, spb, h) = best[v].unwrap();
+            let (d, spb) = best[v].unwrap();
             for (u, dl, cap) in self.neighbours(v as u32) {
                 let nd = d + dl;
                 if best[u as usize].is_none_or(|b| nd < b.0) {
-                    best[u as usize] = Some((nd, spb + 8.0 / cap, h + 1));
+                    best[u as usize] = Some((nd, spb + 8.0 / cap));
                 }
             }
         }
@@ -125,7 +125,7 @@ impl View for FakeView {
         &self.dcs
     }
     fn transfer_s(&self, from: NodeIdx, to: NodeIdx, bytes: u64) -> Option<f64> {
-        self.routes(from)[to as usize].map(|(d, spb, _)| d + bytes as f64 * spb)
+        self.routes(from)[to as usize].map(|(d, spb)| d + bytes as f64 * spb)
     }
     fn to_ground_s(&self, from: NodeIdx, bytes: u64) -> Option<f64> {
         let r = self.routes(from);
@@ -133,7 +133,7 @@ impl View for FakeView {
             .filter(|&v| {
                 self.kinds[v] != NodeKind::Satellite && self.kinds[v] != NodeKind::UserTerminal
             })
-            .filter_map(|v| r[v].map(|(d, spb, _)| d + bytes as f64 * spb))
+            .filter_map(|v| r[v].map(|(d, spb)| d + bytes as f64 * spb))
             .min_by(f64::total_cmp)
     }
     fn serving_satellite(&self, ground: NodeIdx) -> Option<NodeIdx> {
@@ -171,18 +171,17 @@ impl View for FakeView {
         let mut order: Vec<(f64, u32)> = routes
             .iter()
             .enumerate()
-            .filter_map(|(v, r)| r.map(|(d, _, _)| (d, v as u32)))
+            .filter_map(|(v, r)| r.map(|(d, _)| (d, v as u32)))
             .filter(|&(d, v)| d <= max_delay_s && self.computes(v))
             .collect();
         order.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
         for (_, v) in order {
-            let (delay_s, s_per_byte, hops) = routes[v as usize].unwrap();
+            let (delay_s, s_per_byte) = routes[v as usize].unwrap();
             let r = Reached {
                 node: v,
                 delay_s,
                 arrive_s: delay_s + bytes as f64 * s_per_byte,
                 s_per_byte,
-                hops,
             };
             if visit(&r) == Search::Stop {
                 return;

@@ -34,7 +34,6 @@ pub struct Reached {
     /// Transmission seconds per byte summed over the route's hops (for a result sent back
     /// the same way).
     pub s_per_byte: f64,
-    pub hops: u32,
 }
 
 /// What a search visitor says after each node.
@@ -109,32 +108,15 @@ pub trait View {
     /// Visits the compute nodes reachable from `from` on the current topology in order of
     /// route delay (`from` first when it computes), with the cost of carrying `bytes` there,
     /// until the visitor stops or the delay passes `max_delay_s`. Routes are the ones
-    /// transfers take (ground nodes relay only between fibre and the space segment).
-    /// The default visits [`View::candidates`] by [`View::transfer_s`] (no delay order).
+    /// transfers take (ground nodes relay only between fibre and the space segment);
+    /// nothing is reachable from a node that is down.
     fn search(
         &self,
         from: NodeIdx,
         bytes: u64,
         max_delay_s: f64,
         visit: &mut dyn FnMut(&Reached) -> Search,
-    ) {
-        let _ = max_delay_s;
-        for node in self.candidates(from) {
-            let Some(arrive_s) = self.transfer_s(from, node, bytes) else {
-                continue;
-            };
-            let r = Reached {
-                node,
-                delay_s: 0.0,
-                arrive_s,
-                s_per_byte: 0.0,
-                hops: u32::from(node != from),
-            };
-            if visit(&r) == Search::Stop {
-                return;
-            }
-        }
-    }
+    );
     /// A satellite's power and heat; `None` for other nodes or when not modelled.
     fn power(&self, node: NodeIdx) -> Option<PowerState> {
         let _ = node;
@@ -146,12 +128,6 @@ pub trait View {
     fn next_contact(&self, ground: NodeIdx) -> Option<(f64, NodeIdx)> {
         let _ = ground;
         None
-    }
-    /// Seconds until the ground node's current contact ends (0 when it has none now,
-    /// infinite when the plan sees no end).
-    fn contact_left_s(&self, ground: NodeIdx) -> f64 {
-        let _ = ground;
-        f64::INFINITY
     }
     /// Slots of `node` that could take a stage now or after a wake, less what runs and
     /// waits there.

@@ -69,10 +69,6 @@ impl Unified {
         Unified { name, o: options }
     }
 
-    pub fn options(&self) -> UnifiedOptions {
-        self.o
-    }
-
     /// Estimated seconds from now until `node` (reached as `r`, the data being at `from`)
     /// finishes stage `stage` and, for the last stage, delivers the result; `None` when the
     /// node cannot take it. `wide` (the last resort) takes a node whose battery would

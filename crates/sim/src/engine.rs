@@ -993,15 +993,9 @@ impl<'s> Engine<'s> {
     /// Counts transfer `id`'s bytes on the links of its current route from where it is
     /// (the policy's view sees them as backlog until each hop starts).
     fn reserve_route(&mut self, id: u32) {
-        let (from, dest, bytes) = {
-            let tr = &self.work.transfers[id as usize];
-            (tr.at, tr.dest, tr.bytes)
-        };
-        let here = match dest {
-            Dest::Node(n) => n == from,
-            Dest::AnyGround => self.twin.is_ground_segment(from),
-        };
-        if here {
+        let tr = &self.work.transfers[id as usize];
+        let (from, dest, bytes) = (tr.at, tr.dest, tr.bytes);
+        if self.arrived(tr) {
             return;
         }
         let route: VecDeque<(u32, u32)> = self.twin.with_tree(dest, |tree, snap| {

@@ -95,7 +95,6 @@ pub(crate) struct SearchScratch {
     delay_ms: Vec<f64>,
     arrive_s: Vec<f64>,
     s_per_byte: Vec<f64>,
-    hops: Vec<u32>,
     via: Vec<u32>,
     heap: BinaryHeap<Reverse<(u64, u32)>>,
 }
@@ -241,7 +240,6 @@ impl View for TwinView<'_> {
         sc.delay_ms.resize(n, f64::INFINITY);
         sc.arrive_s.resize(n, 0.0);
         sc.s_per_byte.resize(n, 0.0);
-        sc.hops.resize(n, 0);
         sc.via.clear();
         sc.via.resize(n, NO_LINK);
         sc.heap.clear();
@@ -251,7 +249,6 @@ impl View for TwinView<'_> {
         sc.delay_ms[from as usize] = 0.0;
         sc.arrive_s[from as usize] = 0.0;
         sc.s_per_byte[from as usize] = 0.0;
-        sc.hops[from as usize] = 0;
         sc.heap.push(Reverse((0f64.to_bits(), from)));
         // Dijkstra by delay, as the gateway trees route: a ground node other than the
         // source forwards only between fibre and the space segment.
@@ -270,7 +267,6 @@ impl View for TwinView<'_> {
                     delay_s: d / 1e3,
                     arrive_s: sc.arrive_s[vi],
                     s_per_byte: sc.s_per_byte[vi],
-                    hops: sc.hops[vi],
                 };
                 if visit(&r) == Search::Stop {
                     return;
@@ -296,7 +292,6 @@ impl View for TwinView<'_> {
                         + bits / l.capacity_bps
                         + l.delay_ms / 1e3;
                     sc.s_per_byte[u] = sc.s_per_byte[vi] + 8.0 / l.capacity_bps;
-                    sc.hops[u] = sc.hops[vi] + 1;
                     sc.heap.push(Reverse((nd.to_bits(), adj.node)));
                 }
             }
@@ -333,10 +328,6 @@ impl View for TwinView<'_> {
         self.twin
             .next_contact(ground, self.now_ns)
             .filter(|&(_, s)| self.usable(s) && !self.twin.is_down(s))
-    }
-
-    fn contact_left_s(&self, ground: NodeIdx) -> f64 {
-        self.twin.contact_left_s(ground, self.now_ns)
     }
 
     fn free_slots(&self, node: NodeIdx) -> u32 {
