@@ -93,6 +93,31 @@ fn bad_scenarios_get_one_line_with_file_line_and_key() {
     );
     let e = fails(&dir, &base, &["--horizon-h", "-2"]);
     assert!(e.starts_with("error: --horizon-h:"), "{e}");
+    // The data centres' power keys: a PUE below 1 and an idle draw above the busy one.
+    let gc = "[ground_compute]\nslot_power_w = 700.0\n";
+    let text = base.replace(
+        "[[user_regions]]",
+        &format!("{gc}pue = 0.5\n\n[[user_regions]]"),
+    );
+    let e = fails(&dir, &text, &[]);
+    let line = line_of(&text, "pue = 0.5");
+    assert_eq!(
+        e,
+        format!("error: s.toml:{line}: ground_compute.pue: must be in [1, 5], found 0.5")
+    );
+    let text = base.replace(
+        "[[user_regions]]",
+        &format!("{gc}slot_idle_w = 900.0\n\n[[user_regions]]"),
+    );
+    let e = fails(&dir, &text, &[]);
+    let line = line_of(&text, "slot_idle_w = 900.0");
+    assert_eq!(
+        e,
+        format!(
+            "error: s.toml:{line}: ground_compute.slot_idle_w: must be in [0, slot_power_w = 700] W, found 900"
+        )
+    );
+
     let out = tiandi(&dir, &["simulate", "missing.toml"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
