@@ -68,7 +68,18 @@ pub struct ServeConfig {
     /// for the built-in default.
     pub scenario: Option<PathBuf>,
     pub listen: SocketAddr,
-    pub store: PathBuf,
+    pub store: StoreLocation,
+    /// The URL other instances forward requests to while this one leads (PostgreSQL
+    /// store only); default `http(s)://` + the address listened on.
+    pub advertise: Option<String>,
+    /// How long a leader's lease lasts unrenewed (PostgreSQL store only), seconds.
+    pub lease_s: f64,
+    /// Ended tasks older than this (twin seconds since they ended) leave the store;
+    /// `None` keeps them forever.
+    pub retain_ended_s: Option<f64>,
+    /// With retention: a directory where ended tasks are appended (JSON Lines, one file
+    /// per day) before they leave the store.
+    pub archive: Option<PathBuf>,
     pub clock: ClockMode,
     /// The clock as written (`accelerated:60`), stored so a restart resumes the same clock.
     pub clock_text: String,
@@ -102,6 +113,41 @@ pub struct ServeConfig {
     pub tls: Option<TlsFiles>,
 }
 
+/// An `advertise` URL: `http://` or, with TLS, `https://`, a host and a port, no path.
+pub fn check_advertise(a: &str, tls: bool) -> Result<String, String> {
+    let scheme = if tls { "https" } else { "http" };
+    let a = a.trim_end_matches('/');
+    let rest = a
+        .strip_prefix(scheme)
+        .and_then(|r| r.strip_prefix("://"))
+        .ok_or_else(|| {
+            format!("{a:?}: expected a {scheme}:// URL (the other instances forward to it)")
+        })?;
+    let uri: axum::http::Uri = a.parse().map_err(|e| format!("{a:?}: {e}"))?;
+    if rest.contains('/') || uri.port_u16().is_none() || uri.host().is_none_or(str::is_empty) {
+        return Err(format!("{a:?}: expected {scheme}://HOST:PORT"));
+    }
+    Ok(a.to_string())
+}
+
+/// Where tasks are kept.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StoreLocation {
+    /// The embedded redb file (one instance).
+    Redb(PathBuf),
+    /// A PostgreSQL database (`postgresql://...`), which several instances may share.
+    Postgres(String),
+}
+
+impl std::fmt::Display for StoreLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreLocation::Redb(p) => write!(f, "{}", p.display()),
+            StoreLocation::Postgres(url) => f.write_str(&crate::pg::redact(url)),
+        }
+    }
+}
+
 /// PEM files for HTTPS.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -116,7 +162,12 @@ struct ConfigFile {
     scenario: Option<PathBuf>,
     #[serde(default = "default_listen")]
     listen: String,
-    store: PathBuf,
+    store: String,
+    advertise: Option<String>,
+    #[serde(default = "default_lease")]
+    lease_s: f64,
+    retain_ended_s: Option<f64>,
+    archive: Option<PathBuf>,
     #[serde(default = "default_clock")]
     clock: String,
     #[serde(default = "default_policy")]
@@ -158,6 +209,9 @@ struct TokenFile {
 
 fn default_listen() -> String {
     "127.0.0.1:7878".into()
+}
+fn default_lease() -> f64 {
+    2.0
 }
 fn default_clock() -> String {
     "realtime".into()
@@ -290,6 +344,44 @@ impl ServeConfig {
                 format!("{}: expected 16 to 1000000", raw.max_connections),
             ));
         }
+        let store =
+            if raw.store.starts_with("postgresql://") || raw.store.starts_with("postgres://") {
+                raw.store
+                    .parse::<tokio_postgres::Config>()
+                    .map_err(|e| err("store", format!("{}: {e}", crate::pg::redact(&raw.store))))?;
+                StoreLocation::Postgres(raw.store.clone())
+            } else if raw.store.is_empty() {
+                return Err(err(
+                    "store",
+                    "expected a redb file path or a postgresql:// URL".into(),
+                ));
+            } else {
+                StoreLocation::Redb(base.join(&raw.store))
+            };
+        if !(raw.lease_s.is_finite() && (0.5..=60.0).contains(&raw.lease_s)) {
+            return Err(err(
+                "lease_s",
+                format!("{}: expected 0.5 to 60 s", raw.lease_s),
+            ));
+        }
+        if let Some(r) = raw.retain_ended_s
+            && !(r.is_finite() && r >= 1.0)
+        {
+            return Err(err("retain_ended_s", format!("{r}: expected at least 1 s")));
+        }
+        if raw.archive.is_some() && raw.retain_ended_s.is_none() {
+            return Err(err(
+                "archive",
+                "an archive needs retain_ended_s (tasks are archived as they leave the store)"
+                    .into(),
+            ));
+        }
+        let advertise = match &raw.advertise {
+            Some(a) => {
+                Some(check_advertise(a, raw.tls.is_some()).map_err(|m| err("advertise", m))?)
+            }
+            None => None,
+        };
         if !(1..=64).contains(&raw.max_concurrent_listings) {
             return Err(err(
                 "max_concurrent_listings",
@@ -362,7 +454,11 @@ impl ServeConfig {
         Ok(ServeConfig {
             scenario: raw.scenario.map(|p| base.join(p)),
             listen,
-            store: base.join(raw.store),
+            store,
+            advertise,
+            lease_s: raw.lease_s,
+            retain_ended_s: raw.retain_ended_s,
+            archive: raw.archive.map(|p| base.join(p)),
             clock,
             clock_text: raw.clock,
             policy: raw.policy,
@@ -401,7 +497,7 @@ tenant = "acme"
     fn parses_a_good_file() {
         let c = ServeConfig::parse(GOOD, "c.toml", Path::new("/etc")).unwrap();
         assert_eq!(c.clock, ClockMode::Accelerated(60.0));
-        assert_eq!(c.store, Path::new("/etc/s.redb"));
+        assert_eq!(c.store, StoreLocation::Redb("/etc/s.redb".into()));
         assert_eq!(c.tokens[&secret::digest("0123456789abcdef")].tenant, "acme");
         // The same token given by its digest is the same principal.
         let hashed = GOOD.replace(

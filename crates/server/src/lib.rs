@@ -13,6 +13,9 @@ pub mod config;
 pub mod conn;
 pub mod load;
 pub mod model;
+pub mod pg;
+pub mod replica;
+pub mod retention;
 pub mod sandbox;
 pub mod secret;
 pub mod service;
@@ -28,7 +31,7 @@ use serde::{Deserialize, Serialize};
 use tiandi_scenario::Scenario;
 
 use crate::api::{AppState, Clock, Histogram, wall_ns};
-use crate::config::{ClockMode, ServeConfig};
+use crate::config::{ClockMode, ServeConfig, StoreLocation};
 use crate::service::Service;
 use crate::store::{CommitStats, RedbStore, Store, Write};
 
@@ -65,17 +68,30 @@ const BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
 ];
 
-/// Opens the store, restores every task and starts the store thread: the state the
-/// HTTP app runs on.
+/// The service's state machine on the scenario's twin, with the configured limits, before
+/// any task is restored (a follower builds it ahead of taking over).
+pub fn new_service(config: &ServeConfig, scenario: &Scenario) -> Result<Service, ServeError> {
+    let mut svc = Service::new(scenario, &config.policy)?;
+    svc.max_active_per_tenant = config.max_active_per_tenant;
+    svc.max_active_bytes_per_tenant = config.max_active_bytes_per_tenant;
+    svc.heartbeat_timeout = Duration::from_secs_f64(config.heartbeat_timeout_s);
+    svc.keep_finished = config.keep_finished_in_memory;
+    Ok(svc)
+}
+
+/// Restores every task of `store` into `svc`, catches the twin up with the clock and
+/// starts the store thread: the state the HTTP app runs on.
 pub fn build_state(
     config: &ServeConfig,
     scenario: &Scenario,
     shutdown: tokio::sync::watch::Receiver<bool>,
+    store: Arc<dyn Store>,
+    mut svc: Service,
 ) -> Result<Arc<AppState>, ServeError> {
     let clock_text = config.clock_text.as_str();
-    let store = RedbStore::open(&config.store)?;
     let loaded = store.load()?;
-    // The twin clock survives restarts: an accelerated twin resumes where it was.
+    // The twin clock survives restarts and changes of leader: an accelerated twin resumes
+    // where it was.
     let stored: Option<StoredClock> = loaded
         .meta
         .iter()
@@ -100,11 +116,6 @@ pub fn build_state(
             factor: 1.0,
         },
     };
-    let mut svc = Service::new(scenario, &config.policy)?;
-    svc.max_active_per_tenant = config.max_active_per_tenant;
-    svc.max_active_bytes_per_tenant = config.max_active_bytes_per_tenant;
-    svc.heartbeat_timeout = Duration::from_secs_f64(config.heartbeat_timeout_s);
-    svc.keep_finished = config.keep_finished_in_memory;
     let wall = Instant::now();
     svc.restore(loaded.tasks, wall);
     // The first step catches up with the time the service was down: work that ended
@@ -120,7 +131,6 @@ pub fn build_state(
     .expect("plain struct");
     writes.push(Write::Meta("clock", meta));
     store.commit(&writes)?;
-    let store: Arc<dyn Store> = Arc::new(store);
     let names = Arc::new(svc.node_names().to_vec());
     let (events, _) = tokio::sync::broadcast::channel(16_384);
     let stats = Arc::new(CommitStats::default());
@@ -144,6 +154,18 @@ pub fn build_state(
     }))
 }
 
+/// [`build_state`] on the embedded store at `path`: the single-instance service.
+pub fn open_redb(
+    config: &ServeConfig,
+    scenario: &Scenario,
+    path: &std::path::Path,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+) -> Result<Arc<AppState>, ServeError> {
+    let store: Arc<dyn Store> = Arc::new(RedbStore::open(path)?);
+    let svc = new_service(config, scenario)?;
+    build_state(config, scenario, shutdown, store, svc)
+}
+
 /// Advances the twin every [`TICK`] and stores what changed.
 pub async fn run_ticker(state: Arc<AppState>) {
     let mut interval = tokio::time::interval(TICK);
@@ -163,15 +185,13 @@ pub async fn run_ticker(state: Arc<AppState>) {
 }
 
 /// Runs the service until Ctrl-C or SIGTERM; then event streams end, no new connection is
-/// taken, and requests in flight get [`conn::SHUTDOWN_BOUND`] to finish.
+/// taken, and requests in flight get [`conn::SHUTDOWN_BOUND`] to finish. With a PostgreSQL
+/// store the instance joins the others on it ([`replica`]).
 pub async fn serve(config: ServeConfig, scenario: Scenario) -> Result<(), ServeError> {
     let tls = match &config.tls {
         Some(f) => Some(tls::server_config(&f.cert, &f.key).map_err(ServeError::Tls)?),
         None => None,
     };
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let state = tokio::task::block_in_place(|| build_state(&config, &scenario, stop_rx))?;
-    let (app, _) = api::router(state.clone());
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| ServeError::Bind {
@@ -183,24 +203,66 @@ pub async fn serve(config: ServeConfig, scenario: Scenario) -> Result<(), ServeE
         header_timeout: Duration::from_secs_f64(config.header_timeout_s),
         max_connections: conn::connection_room(config.max_connections),
     };
-    let n_tasks = state.lock().n_tasks();
-    eprintln!(
-        "tiandi serve: listening on {}://{addr} (twin {}, {} nodes, policy {}, {} tasks restored from {}, at most {} connections)",
-        if tls.is_some() { "https" } else { "http" },
-        scenario.name,
-        state.lock().twin.n_nodes(),
-        config.policy,
-        n_tasks,
-        config.store.display(),
-        limits.max_connections,
-    );
-    tokio::spawn(run_ticker(state.clone()));
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let shutdown = async move {
         shutdown_signal().await;
         eprintln!("tiandi serve: shutting down");
         let _ = stop_tx.send(true);
     };
+    let url = match &config.store {
+        StoreLocation::Postgres(url) => url.clone(),
+        StoreLocation::Redb(path) => {
+            let state =
+                tokio::task::block_in_place(|| open_redb(&config, &scenario, path, stop_rx))?;
+            let (app, _) = api::router(state.clone());
+            let n_tasks = state.lock().n_tasks();
+            eprintln!(
+                "tiandi serve: listening on {scheme}://{addr} (twin {}, {} nodes, policy {}, {} tasks restored from {}, at most {} connections)",
+                scenario.name,
+                state.lock().twin.n_nodes(),
+                config.policy,
+                n_tasks,
+                config.store,
+                limits.max_connections,
+            );
+            tokio::spawn(run_ticker(state.clone()));
+            if let Some(age) = config.retain_ended_s {
+                tokio::spawn(retention::run(state.clone(), age, config.archive.clone()));
+            }
+            conn::serve(listener, tls, app, limits, shutdown).await;
+            return Ok(());
+        }
+    };
+    let advertise = match &config.advertise {
+        Some(a) => a.clone(),
+        None if addr.ip().is_unspecified() => {
+            return Err(ServeError::Io(std::io::Error::other(format!(
+                "listening on {addr} with a PostgreSQL store: set `advertise` to the URL the other instances reach this one at"
+            ))));
+        }
+        None => format!("{scheme}://{addr}"),
+    };
+    let store = tokio::task::block_in_place(|| pg::PgStore::connect(&url))?;
+    let front = replica::Front::new(
+        Arc::new(store),
+        advertise,
+        config.clone(),
+        scenario,
+        stop_rx,
+    )
+    .map_err(ServeError::Tls)?;
+    eprintln!(
+        "tiandi serve: listening on {scheme}://{addr} as {} (store {}, lease {} s, at most {} connections)",
+        front.instance(),
+        config.store,
+        config.lease_s,
+        limits.max_connections,
+    );
+    let app = front.clone().router();
+    tokio::spawn(front.clone().run());
     conn::serve(listener, tls, app, limits, shutdown).await;
+    front.step_down("shutting down").await;
     Ok(())
 }
 

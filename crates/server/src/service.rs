@@ -451,6 +451,42 @@ impl Service {
         }
     }
 
+    /// Retention: `records` (ended tasks read from the store) leave memory and the
+    /// store. Their idempotency keys are forgotten with them, so a repeated key is then a
+    /// new submission. Returns the deletions to commit; a record that is not ended here
+    /// (or no longer the task of that id) is skipped.
+    pub fn forget(&mut self, records: &[TaskRecord]) -> Vec<Write> {
+        let mut out = Vec::new();
+        let mut left_memory = std::collections::HashSet::new();
+        for r in records {
+            let held = self.tasks.get(&r.id);
+            if held.is_some_and(|h| !h.state.is_final()) || self.dirty.contains(&r.id) {
+                continue;
+            }
+            match self.tasks.remove(&r.id) {
+                Some(_) => {
+                    left_memory.insert(r.id);
+                }
+                None => {
+                    if let Some(n) = self.evicted_by_state.get_mut(&r.state) {
+                        *n = n.saturating_sub(1);
+                    }
+                }
+            }
+            if let Some(k) = &r.spec.idempotency_key {
+                let key = (r.tenant.clone(), k.clone());
+                if self.by_key.get(&key) == Some(&r.id) {
+                    self.by_key.remove(&key);
+                }
+            }
+            out.push(Write::Delete(r.id));
+        }
+        if !left_memory.is_empty() {
+            self.final_order.retain(|id| !left_memory.contains(id));
+        }
+        out
+    }
+
     /// Tasks held, in memory or only in the store.
     pub fn n_tasks(&self) -> u64 {
         self.tasks.len() as u64 + self.evicted_by_state.values().sum::<u64>()

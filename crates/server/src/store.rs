@@ -22,6 +22,10 @@ const BY_TENANT: TableDefinition<(&str, u64), ()> = TableDefinition::new("tasks_
 /// Set in META once BY_TENANT holds every task (stores made before it existed are indexed
 /// when first opened).
 const INDEXED: &str = "tenant_index";
+/// Ended tasks by the twin time they ended: (ended ns, task id), for retention.
+const BY_END: TableDefinition<(i64, u64), ()> = TableDefinition::new("tasks_by_end");
+/// Set in META once BY_END holds every ended task.
+const END_INDEXED: &str = "end_index";
 /// redb's page cache.
 const CACHE_BYTES: usize = 64 << 20;
 
@@ -30,6 +34,16 @@ const CACHE_BYTES: usize = 64 << 20;
 pub enum Write {
     Task(Box<TaskRecord>),
     Meta(&'static str, Vec<u8>),
+    /// Retention: an ended task leaves the store.
+    Delete(u64),
+}
+
+/// The twin time an ended task ended at (its finish, or its submission if it has none);
+/// `None` while it is unfinished.
+pub fn ended_ns(r: &TaskRecord) -> Option<i64> {
+    r.state
+        .is_final()
+        .then(|| r.finished_ns.unwrap_or(r.submitted_ns))
 }
 
 /// What a store holds.
@@ -71,11 +85,17 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
     /// Task records decoded by reads so far (`/metrics`).
     fn records_read(&self) -> u64;
+    /// Up to `limit` ended tasks that ended before twin time `before_ns`, oldest first
+    /// (retention).
+    fn ended_before(&self, before_ns: i64, limit: usize) -> Result<Vec<TaskRecord>, StoreError>;
+    /// Bytes the store takes on disk (`/metrics`, the retention test).
+    fn size_bytes(&self) -> Result<u64, StoreError>;
 }
 
 /// The embedded store: one redb file.
 pub struct RedbStore {
     db: Database,
+    path: std::path::PathBuf,
     read: std::sync::atomic::AtomicU64,
 }
 
@@ -123,10 +143,23 @@ impl RedbStore {
                 meta.insert(INDEXED, b"1".as_slice())
                     .map_err(|e| open_err(&e))?;
             }
+            let mut by_end = tx.open_table(BY_END).map_err(|e| open_err(&e))?;
+            if meta.get(END_INDEXED).map_err(|e| open_err(&e))?.is_none() {
+                for row in tasks.iter().map_err(|e| open_err(&e))? {
+                    let (k, v) = row.map_err(|e| open_err(&e))?;
+                    let r = decode(k.value(), v.value()).map_err(|e| open_err(&e))?;
+                    if let Some(at) = ended_ns(&r) {
+                        by_end.insert((at, r.id), ()).map_err(|e| open_err(&e))?;
+                    }
+                }
+                meta.insert(END_INDEXED, b"1".as_slice())
+                    .map_err(|e| open_err(&e))?;
+            }
         }
         tx.commit().map_err(|e| open_err(&e))?;
         Ok(RedbStore {
             db,
+            path: path.to_path_buf(),
             read: Default::default(),
         })
     }
@@ -214,12 +247,34 @@ impl Store for RedbStore {
         self.read.load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    fn ended_before(&self, before_ns: i64, limit: usize) -> Result<Vec<TaskRecord>, StoreError> {
+        let tx = self.db.begin_read().map_err(io)?;
+        let tasks = tx.open_table(TASKS).map_err(io)?;
+        let by_end = tx.open_table(BY_END).map_err(io)?;
+        let mut out = Vec::new();
+        for row in by_end.range(..(before_ns, 0)).map_err(io)? {
+            if out.len() >= limit {
+                break;
+            }
+            let id = row.map_err(io)?.0.value().1;
+            if let Some(v) = tasks.get(id).map_err(io)? {
+                out.push(self.decode_counted(id, v.value())?);
+            }
+        }
+        Ok(out)
+    }
+
+    fn size_bytes(&self) -> Result<u64, StoreError> {
+        Ok(std::fs::metadata(&self.path).map_err(io)?.len())
+    }
+
     fn commit(&self, batch: &[Write]) -> Result<(), StoreError> {
         let tx = self.db.begin_write().map_err(io)?;
         {
             let mut tasks = tx.open_table(TASKS).map_err(io)?;
             let mut meta = tx.open_table(META).map_err(io)?;
             let mut index = tx.open_table(BY_TENANT).map_err(io)?;
+            let mut by_end = tx.open_table(BY_END).map_err(io)?;
             for w in batch {
                 match w {
                     Write::Task(r) => {
@@ -229,9 +284,22 @@ impl Store for RedbStore {
                         if earlier.is_none() {
                             index.insert((r.tenant.as_str(), r.id), ()).map_err(io)?;
                         }
+                        if let Some(at) = ended_ns(r) {
+                            by_end.insert((at, r.id), ()).map_err(io)?;
+                        }
                     }
                     Write::Meta(k, v) => {
                         meta.insert(*k, v.as_slice()).map_err(io)?;
+                    }
+                    Write::Delete(id) => {
+                        let gone = tasks.remove(*id).map_err(io)?;
+                        if let Some(v) = gone {
+                            let r = decode(*id, v.value())?;
+                            index.remove((r.tenant.as_str(), r.id)).map_err(io)?;
+                            if let Some(at) = ended_ns(&r) {
+                                by_end.remove((at, r.id)).map_err(io)?;
+                            }
+                        }
                     }
                 }
             }

@@ -52,7 +52,8 @@ node = "Zhangjiakou"
         .unwrap();
     // The sender is dropped: the service never shuts down in these tests.
     let (_, stop) = tokio::sync::watch::channel(false);
-    let st = tiandi_server::build_state(&config, &scenario, stop).unwrap();
+    let path = dir.join("store.redb");
+    let st = tiandi_server::open_redb(&config, &scenario, &path, stop).unwrap();
     // Attempt secrets the generator can send: tasks 3 and 4 get fuzz-secret-1 and -2.
     st.lock().set_secret_source(Box::new({
         let mut n = 0;

@@ -1,0 +1,443 @@
+//! Several `tiandi serve` instances on one PostgreSQL: the lease that picks the one
+//! leader, and the front that every request enters. The leader answers with its service;
+//! a follower forwards the request to the leader the lease row names.
+//!
+//! The leader renews its lease every quarter of its length. It steps down, dropping its
+//! in-memory state, as soon as its own monotonic clock says the lease may have lapsed
+//! (a paused process notices on waking, before it answers anything), when a renewal is
+//! refused, or when a commit fails (the store fences every commit on the lease, see
+//! [`crate::pg`]). A follower takes the lease once it has expired by the database's
+//! clock, loads every task and leads. Its service's twin is built while it follows, so a
+//! takeover costs the lease's expiry plus loading the store.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use hyper_util::rt::TokioIo;
+use serde_json::json;
+use tiandi_scenario::Scenario;
+use tower::ServiceExt as _;
+
+use crate::api::AppState;
+use crate::config::ServeConfig;
+use crate::pg::{Lease, PgStore};
+use crate::service::Service;
+
+/// Marks a request one instance forwarded to another: it is never forwarded again.
+pub const FORWARDED: HeaderName = HeaderName::from_static("tiandi-forwarded");
+/// Every answer says which role the instance that answered had.
+pub const ROLE: HeaderName = HeaderName::from_static("tiandi-role");
+/// How often a follower tries to take the lease.
+const FOLLOW_POLL: Duration = Duration::from_millis(200);
+/// Connecting to the leader to forward a request.
+const FORWARD_CONNECT: Duration = Duration::from_secs(2);
+
+/// What the instance holds while it leads.
+struct Leading {
+    app: Router,
+    state: Arc<AppState>,
+    lease: Lease,
+    /// The lease may have lapsed after this, by this process's clock.
+    valid_until: Instant,
+    stop: tokio::sync::watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+pub struct Front {
+    store: Arc<PgStore>,
+    instance: String,
+    advertise: String,
+    config: ServeConfig,
+    scenario: Scenario,
+    lease_len: Duration,
+    leading: Mutex<Option<Leading>>,
+    /// The leader's address as last read from the lease row.
+    leader_hint: Mutex<Option<String>>,
+    /// Trust for forwarding to an HTTPS leader: the certificates of `[tls] cert`.
+    tls: Option<tokio_rustls::TlsConnector>,
+    /// The whole process is stopping.
+    stopping: tokio::sync::watch::Receiver<bool>,
+}
+
+impl Front {
+    pub fn new(
+        store: Arc<PgStore>,
+        advertise: String,
+        config: ServeConfig,
+        scenario: Scenario,
+        stopping: tokio::sync::watch::Receiver<bool>,
+    ) -> Result<Arc<Front>, String> {
+        let tls = match &config.tls {
+            Some(files) => Some(peer_connector(&files.cert)?),
+            None => None,
+        };
+        Ok(Arc::new(Front {
+            instance: format!("{advertise}#{}", crate::secret::random_hex(6)),
+            store,
+            advertise,
+            lease_len: Duration::from_secs_f64(config.lease_s),
+            config,
+            scenario,
+            leading: Mutex::new(None),
+            leader_hint: Mutex::new(None),
+            tls,
+            stopping,
+        }))
+    }
+
+    /// This instance's name in the lease row: its address and a random suffix.
+    pub fn instance(&self) -> &str {
+        &self.instance
+    }
+
+    /// The router every request enters.
+    pub fn router(self: Arc<Front>) -> Router {
+        Router::new().fallback(front).with_state(self)
+    }
+
+    /// The leader's app, if this instance leads and its lease is still valid.
+    fn leader_app(&self) -> Option<Router> {
+        let g = self.leading.lock().unwrap_or_else(|e| e.into_inner());
+        g.as_ref()
+            .filter(|l| Instant::now() < l.valid_until)
+            .map(|l| l.app.clone())
+    }
+
+    /// Leads when it can, follows otherwise, until the process stops.
+    pub async fn run(self: Arc<Front>) {
+        let mut stopping = self.stopping.clone();
+        let mut spare: Option<Service> = None;
+        let mut last_error = String::new();
+        loop {
+            if *stopping.borrow() {
+                return;
+            }
+            if spare.is_none() {
+                let (c, s) = (self.config.clone(), self.scenario.clone());
+                match tokio::task::spawn_blocking(move || crate::new_service(&c, &s)).await {
+                    Ok(Ok(svc)) => spare = Some(svc),
+                    Ok(Err(e)) => {
+                        eprintln!("tiandi serve: cannot build the twin: {e}");
+                        return;
+                    }
+                    Err(e) => {
+                        eprintln!("tiandi serve: building the twin: {e}");
+                        return;
+                    }
+                }
+            }
+            let attempt = self
+                .store
+                .try_acquire(&self.instance, &self.advertise, self.lease_len)
+                .await;
+            let lease = match attempt {
+                Ok(Some(lease)) => lease,
+                Ok(None) => {
+                    if let Ok(info) = self.store.leader().await {
+                        *self.leader_hint.lock().unwrap_or_else(|e| e.into_inner()) =
+                            info.address.filter(|_| info.live);
+                    }
+                    tokio::select! {
+                        () = tokio::time::sleep(FOLLOW_POLL) => {},
+                        _ = stopping.changed() => {},
+                    }
+                    continue;
+                }
+                Err(e) => {
+                    let text = e.to_string();
+                    if text != last_error {
+                        eprintln!("tiandi serve: lease: {text}");
+                        last_error = text;
+                    }
+                    tokio::select! {
+                        () = tokio::time::sleep(FOLLOW_POLL * 2) => {},
+                        _ = stopping.changed() => {},
+                    }
+                    continue;
+                }
+            };
+            let taken = Instant::now();
+            let valid_until = taken + self.lease_len.mul_f64(0.9);
+            self.store.set_lease(Some(lease.clone()));
+            let svc = spare.take().expect("built above");
+            match self.lead(lease.clone(), svc, valid_until).await {
+                Ok(()) => eprintln!(
+                    "tiandi serve: {} leads (epoch {}), ready {:.0} ms after taking the lease",
+                    self.instance,
+                    lease.epoch,
+                    taken.elapsed().as_secs_f64() * 1e3
+                ),
+                Err(e) => {
+                    eprintln!("tiandi serve: cannot lead: {e}");
+                    self.store.set_lease(None);
+                    let _ = self.store.release(&lease).await;
+                    tokio::time::sleep(FOLLOW_POLL * 5).await;
+                    continue;
+                }
+            }
+            let why = self.hold(&lease, &mut stopping).await;
+            self.step_down(why).await;
+        }
+    }
+
+    /// Loads the store into `svc` and installs the leader's app.
+    async fn lead(&self, lease: Lease, svc: Service, valid_until: Instant) -> Result<(), String> {
+        let (stop, stop_rx) = tokio::sync::watch::channel(false);
+        let (c, s, store) = (
+            self.config.clone(),
+            self.scenario.clone(),
+            self.store.clone() as Arc<dyn crate::store::Store>,
+        );
+        let state =
+            tokio::task::spawn_blocking(move || crate::build_state(&c, &s, stop_rx, store, svc))
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())?;
+        let (app, _) = crate::api::router(state.clone());
+        let mut tasks = vec![tokio::spawn(crate::run_ticker(state.clone()))];
+        if let Some(age) = self.config.retain_ended_s {
+            tasks.push(tokio::spawn(crate::retention::run(
+                state.clone(),
+                age,
+                self.config.archive.clone(),
+            )));
+        }
+        *self.leading.lock().unwrap_or_else(|e| e.into_inner()) = Some(Leading {
+            app,
+            state,
+            lease,
+            valid_until,
+            stop,
+            tasks,
+        });
+        *self.leader_hint.lock().unwrap_or_else(|e| e.into_inner()) = Some(self.advertise.clone());
+        Ok(())
+    }
+
+    /// Renews the lease until it is lost or the process stops; says why it ended.
+    async fn hold(
+        &self,
+        lease: &Lease,
+        stopping: &mut tokio::sync::watch::Receiver<bool>,
+    ) -> &'static str {
+        let every = self.lease_len / 4;
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(every) => {},
+                _ = stopping.changed() => return "shutting down",
+            }
+            let (valid_until, failed) = {
+                let g = self.leading.lock().unwrap_or_else(|e| e.into_inner());
+                match g.as_ref() {
+                    Some(l) => (
+                        l.valid_until,
+                        l.state
+                            .stats
+                            .failed
+                            .load(std::sync::atomic::Ordering::Relaxed),
+                    ),
+                    None => return "no longer leading",
+                }
+            };
+            if Instant::now() >= valid_until {
+                return "the lease may have lapsed (the process was paused or the database slow)";
+            }
+            if failed {
+                return "a commit failed";
+            }
+            let sent = Instant::now();
+            match tokio::time::timeout(every * 2, self.store.renew(lease, self.lease_len)).await {
+                Ok(Ok(true)) => {
+                    let mut g = self.leading.lock().unwrap_or_else(|e| e.into_inner());
+                    if let Some(l) = g.as_mut() {
+                        // The database's expiry is its clock at the renewal plus the
+                        // lease, which is later than `sent` plus the lease; keep a margin
+                        // for the two clocks' rates.
+                        l.valid_until = sent + self.lease_len.mul_f64(0.9);
+                    }
+                }
+                Ok(Ok(false)) => return "the lease was taken over",
+                Ok(Err(e)) => eprintln!("tiandi serve: renewing the lease: {e}"),
+                Err(_) => eprintln!("tiandi serve: renewing the lease: no answer"),
+            }
+        }
+    }
+
+    /// Stops leading (if it does): the app is dropped, commits are refused, event streams
+    /// end, and the lease is given up so a follower need not wait for it to expire.
+    pub async fn step_down(&self, why: &str) {
+        let taken = self
+            .leading
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        let Some(l) = taken else {
+            return;
+        };
+        self.store.set_lease(None);
+        let _ = l.stop.send(true);
+        for t in &l.tasks {
+            t.abort();
+        }
+        *self.leader_hint.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        let _ = tokio::time::timeout(Duration::from_secs(1), self.store.release(&l.lease)).await;
+        eprintln!(
+            "tiandi serve: {} steps down (epoch {}): {why}",
+            self.instance, l.lease.epoch
+        );
+    }
+}
+
+fn tag(mut r: Response, role: &'static str) -> Response {
+    r.headers_mut().insert(ROLE, HeaderValue::from_static(role));
+    r
+}
+
+fn unavailable(message: &str) -> Response {
+    let mut r = (
+        StatusCode::SERVICE_UNAVAILABLE,
+        axum::Json(json!({"error": message, "field": null})),
+    )
+        .into_response();
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    r
+}
+
+async fn front(State(f): State<Arc<Front>>, req: Request) -> Response {
+    if let Some(app) = f.leader_app() {
+        let r = app.oneshot(req).await.into_response();
+        return tag(r, "leader");
+    }
+    let leader = f
+        .leader_hint
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone()
+        .filter(|a| *a != f.advertise);
+    if req.uri().path() == "/healthz" {
+        let body = json!({"status": "follower", "leader": leader, "instance": f.instance});
+        return tag(
+            (StatusCode::OK, axum::Json(body)).into_response(),
+            "follower",
+        );
+    }
+    if req.headers().contains_key(&FORWARDED) {
+        return tag(
+            unavailable("not the leader (leadership is changing)"),
+            "follower",
+        );
+    }
+    let Some(leader) = leader else {
+        return tag(unavailable("no leader at the moment: retry"), "follower");
+    };
+    match forward(&f, &leader, req).await {
+        Ok(r) => tag(r, "follower"),
+        Err(e) => tag(
+            unavailable(&format!("the leader could not be reached: {e}")),
+            "follower",
+        ),
+    }
+}
+
+/// Sends `req` to the leader at `base` on a connection of its own and streams the answer
+/// back (event streams included).
+async fn forward(f: &Front, base: &str, req: Request) -> Result<Response, String> {
+    let uri: axum::http::Uri = base.parse().map_err(|e| format!("{base}: {e}"))?;
+    let host = uri
+        .host()
+        .ok_or("no host")?
+        .trim_matches(['[', ']'])
+        .to_string();
+    let port = uri.port_u16().ok_or("no port")?;
+    let tcp = tokio::time::timeout(
+        FORWARD_CONNECT,
+        tokio::net::TcpStream::connect((host.as_str(), port)),
+    )
+    .await
+    .map_err(|_| "connecting timed out".to_string())?
+    .map_err(|e| e.to_string())?;
+    let _ = tcp.set_nodelay(true);
+    let (parts, body) = req.into_parts();
+    let mut out = axum::http::Request::builder().method(parts.method).uri(
+        parts
+            .uri
+            .path_and_query()
+            .map_or("/", |p| p.as_str())
+            .to_string(),
+    );
+    for (name, value) in &parts.headers {
+        // Hop-by-hop headers belong to the client's connection, not to this one.
+        if matches!(
+            name.as_str(),
+            "connection" | "keep-alive" | "proxy-connection" | "te" | "upgrade" | "host"
+        ) {
+            continue;
+        }
+        out = out.header(name, value);
+    }
+    let authority = uri.authority().map_or(host.clone(), |a| a.to_string());
+    let out = out
+        .header(header::HOST, authority)
+        .header(FORWARDED, "1")
+        .body(body)
+        .map_err(|e| e.to_string())?;
+    let resp = match &f.tls {
+        None => send(TokioIo::new(tcp), out).await?,
+        Some(connector) => {
+            let name = rustls::pki_types::ServerName::try_from(host.clone())
+                .map_err(|e| format!("{host}: {e}"))?;
+            let tls = tokio::time::timeout(FORWARD_CONNECT, connector.connect(name, tcp))
+                .await
+                .map_err(|_| "TLS handshake timed out".to_string())?
+                .map_err(|e| format!("TLS: {e}"))?;
+            send(TokioIo::new(tls), out).await?
+        }
+    };
+    Ok(resp.map(Body::new))
+}
+
+async fn send<I>(
+    io: I,
+    req: axum::http::Request<Body>,
+) -> Result<axum::http::Response<hyper::body::Incoming>, String>
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(io)
+        .await
+        .map_err(|e| e.to_string())?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    sender.send_request(req).await.map_err(|e| e.to_string())
+}
+
+/// A TLS client for forwarding that trusts the certificates of the instance's own
+/// `[tls] cert` file: give every instance one certificate naming all of them, or chains
+/// that include their common CA.
+fn peer_connector(cert: &std::path::Path) -> Result<tokio_rustls::TlsConnector, String> {
+    use rustls::pki_types::pem::PemObject as _;
+    let mut roots = rustls::RootCertStore::empty();
+    let certs = rustls::pki_types::CertificateDer::pem_file_iter(cert)
+        .map_err(|e| format!("{}: {e}", cert.display()))?;
+    for c in certs {
+        let c = c.map_err(|e| format!("{}: {e}", cert.display()))?;
+        roots
+            .add(c)
+            .map_err(|e| format!("{}: {e}", cert.display()))?;
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| e.to_string())?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
+}
