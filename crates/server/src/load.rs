@@ -12,7 +12,8 @@ use crate::agent::Client;
 
 #[derive(Clone, Debug)]
 pub struct LoadConfig {
-    pub server: String,
+    /// The service's addresses (base URLs), tried in order; at least one.
+    pub servers: Vec<String>,
     pub token: String,
     /// Submissions per second, all connections together.
     pub rate: f64,
@@ -22,6 +23,8 @@ pub struct LoadConfig {
     pub seed: u64,
     /// PEM certificates to trust for an HTTPS service.
     pub ca_pem: Option<Vec<u8>>,
+    /// How long one request goes on failing over between the addresses.
+    pub retry_budget: Duration,
 }
 
 #[derive(Debug, Serialize)]
@@ -62,12 +65,13 @@ fn quantile_ms(sorted: &[f64], q: f64) -> f64 {
 /// Runs the load and reports. Origins are the twin's ground stations and data centres.
 pub fn run(cfg: &LoadConfig) -> Result<LoadReport, String> {
     let client_for = |timeout_s| {
-        Client::with_roots(
-            &cfg.server,
+        Client::with_servers(
+            &cfg.servers,
             &cfg.token,
             Duration::from_secs(timeout_s),
             cfg.ca_pem.as_deref(),
         )
+        .with_retry_budget(cfg.retry_budget)
     };
     let probe = client_for(10);
     let (status, body) = probe.request("GET", "/v1/nodes", None)?;
