@@ -236,9 +236,14 @@ pub struct LoadArgs {
     /// Concurrent keep-alive connections.
     #[arg(long, default_value_t = 32)]
     connections: usize,
-    /// Seed of the origins and task sizes.
+    /// Seed of the origins and task sizes, and of the idempotency keys (load-SEED-INDEX):
+    /// a run with a seed already used on the same store gets the earlier run's tasks back.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Write a CSV of every acknowledged submission at the end:
+    /// idempotency_key,id,status,nodes (the stages' nodes joined by ';').
+    #[arg(long, value_name = "FILE")]
+    record: Option<PathBuf>,
 }
 
 pub fn load(args: LoadArgs) -> Result<()> {
@@ -254,8 +259,14 @@ pub fn load(args: LoadArgs) -> Result<()> {
     if !(1..=1_024).contains(&args.connections) {
         bail!("--connections {}: expected 1 to 1024", args.connections);
     }
+    if let Some(dir) = args.record.as_deref().and_then(std::path::Path::parent)
+        && !dir.as_os_str().is_empty()
+        && !dir.is_dir()
+    {
+        bail!("--record: {}: no such directory", dir.display());
+    }
     let service = args.service.check()?;
-    let report = tiandi_server::load::run(&tiandi_server::load::LoadConfig {
+    let run = tiandi_server::load::run(&tiandi_server::load::LoadConfig {
         servers: service.servers,
         token: args.token,
         rate: args.rate,
@@ -264,9 +275,28 @@ pub fn load(args: LoadArgs) -> Result<()> {
         seed: args.seed,
         ca_pem: service.ca_pem,
         retry_budget: service.retry_budget,
+        record: args.record.is_some(),
     })
     .map_err(anyhow::Error::msg)?;
-    println!("{}", serde_json::to_string_pretty(&report)?);
+    println!("{}", serde_json::to_string_pretty(&run.report)?);
+    if let Some(path) = &args.record {
+        write_record(path, &run.acknowledged)
+            .with_context(|| format!("--record {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// The CSV of `tiandi load --record`, one row per acknowledged submission.
+fn write_record(path: &std::path::Path, rows: &[tiandi_server::load::Acknowledged]) -> Result<()> {
+    tiandi_report::write_atomic(path, |w| {
+        let mut csv = csv::WriterBuilder::new().has_headers(false).from_writer(w);
+        // The header even with no row, so a reader always finds the columns.
+        csv.write_record(tiandi_server::load::Acknowledged::COLUMNS)?;
+        for r in rows {
+            csv.serialize(r)?;
+        }
+        csv.flush()
+    })?;
     Ok(())
 }
 
