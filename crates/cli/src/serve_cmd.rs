@@ -47,12 +47,64 @@ pub fn serve(args: ServeArgs) -> Result<()> {
     Ok(())
 }
 
+/// How `tiandi agent` and `tiandi load` reach the service.
+#[derive(Args)]
+struct ServiceArgs {
+    /// The service, e.g. http://127.0.0.1:7878. For several instances of it, repeat the
+    /// flag or separate the addresses with commas: a request that gets no answer, or 502,
+    /// 503 or 504, is sent to the next one.
+    #[arg(
+        long = "server",
+        value_name = "URL",
+        required = true,
+        value_delimiter = ','
+    )]
+    servers: Vec<String>,
+    /// Seconds a request goes on trying the addresses (pausing 50 ms to 1 s after each
+    /// round) before it gives up.
+    #[arg(long, default_value_t = 30.0)]
+    retry_budget_s: f64,
+    /// PEM certificate(s) to trust for an https:// server (its own or its CA's).
+    #[arg(long)]
+    ca_cert: Option<PathBuf>,
+}
+
+/// A client's view of `ServiceArgs`, checked.
+struct Service {
+    servers: Vec<String>,
+    retry_budget: Duration,
+    ca_pem: Option<Vec<u8>>,
+}
+
+impl ServiceArgs {
+    fn check(self) -> Result<Service> {
+        let mut servers = Vec::new();
+        for s in self.servers {
+            let s = s.trim();
+            if !(s.starts_with("http://") || s.starts_with("https://")) || s.ends_with("//") {
+                bail!("--server {s:?}: expected a URL such as http://127.0.0.1:7878");
+            }
+            servers.push(s.to_string());
+        }
+        if !(self.retry_budget_s.is_finite() && (0.0..=3_600.0).contains(&self.retry_budget_s)) {
+            bail!(
+                "--retry-budget-s {}: expected 0 to 3600",
+                self.retry_budget_s
+            );
+        }
+        Ok(Service {
+            servers,
+            retry_budget: Duration::from_secs_f64(self.retry_budget_s),
+            ca_pem: read_ca(self.ca_cert.as_ref())?,
+        })
+    }
+}
+
 /// Flags of `tiandi agent`.
 #[derive(Args)]
 pub struct AgentArgs {
-    /// The service, e.g. http://127.0.0.1:7878.
-    #[arg(long)]
-    server: String,
+    #[command(flatten)]
+    service: ServiceArgs,
     /// The node this agent runs (a name from `GET /v1/nodes`, e.g. a data centre).
     #[arg(long)]
     node: String,
@@ -78,9 +130,6 @@ pub struct AgentArgs {
     /// Stop after this many seconds (default: run until stopped).
     #[arg(long)]
     run_for_s: Option<f64>,
-    /// PEM certificate(s) to trust for an https:// server (its own or its CA's).
-    #[arg(long)]
-    ca_cert: Option<PathBuf>,
     /// Keep the working directory of every stage (by default those of stages that
     /// succeeded are removed after their outputs are sent).
     #[arg(long)]
@@ -113,6 +162,7 @@ pub fn agent(args: AgentArgs) -> Result<()> {
     if !(1..=1_024).contains(&args.slots) {
         bail!("--slots {}: expected 1 to 1024", args.slots);
     }
+    let service = args.service.check()?;
     let run_for = match args.run_for_s {
         Some(s) if s.is_finite() && s > 0.0 => Some(Duration::from_secs_f64(s)),
         Some(s) => bail!("--run-for-s {s}: expected a positive number of seconds"),
@@ -151,7 +201,8 @@ pub fn agent(args: AgentArgs) -> Result<()> {
     };
     eprintln!("tiandi agent: {}", isolation.describe());
     tiandi_server::agent::run(tiandi_server::agent::AgentConfig {
-        server: args.server,
+        servers: service.servers,
+        retry_budget: service.retry_budget,
         node: args.node,
         token,
         work_dir: args.work_dir,
@@ -160,7 +211,7 @@ pub fn agent(args: AgentArgs) -> Result<()> {
         poll: Duration::from_millis(50),
         telemetry_file: args.telemetry,
         run_for,
-        ca_pem: read_ca(args.ca_cert.as_ref())?,
+        ca_pem: service.ca_pem,
         keep_work: args.keep_work,
         isolation,
         allow_programs: (!args.allow_programs.is_empty()).then_some(args.allow_programs),
@@ -171,9 +222,8 @@ pub fn agent(args: AgentArgs) -> Result<()> {
 /// Flags of `tiandi load`.
 #[derive(Args)]
 pub struct LoadArgs {
-    /// The service, e.g. http://127.0.0.1:7878.
-    #[arg(long)]
-    server: String,
+    #[command(flatten)]
+    service: ServiceArgs,
     /// An operator token.
     #[arg(long, env = "TIANDI_TOKEN")]
     token: String,
@@ -186,12 +236,14 @@ pub struct LoadArgs {
     /// Concurrent keep-alive connections.
     #[arg(long, default_value_t = 32)]
     connections: usize,
-    /// Seed of the origins and task sizes.
+    /// Seed of the origins and task sizes, and of the idempotency keys (load-SEED-INDEX):
+    /// a run with a seed already used on the same store gets the earlier run's tasks back.
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// PEM certificate(s) to trust for an https:// server.
-    #[arg(long)]
-    ca_cert: Option<PathBuf>,
+    /// Write a CSV of every acknowledged submission at the end:
+    /// idempotency_key,id,status,nodes (the stages' nodes joined by ';').
+    #[arg(long, value_name = "FILE")]
+    record: Option<PathBuf>,
 }
 
 pub fn load(args: LoadArgs) -> Result<()> {
@@ -207,17 +259,44 @@ pub fn load(args: LoadArgs) -> Result<()> {
     if !(1..=1_024).contains(&args.connections) {
         bail!("--connections {}: expected 1 to 1024", args.connections);
     }
-    let report = tiandi_server::load::run(&tiandi_server::load::LoadConfig {
-        server: args.server,
+    if let Some(dir) = args.record.as_deref().and_then(std::path::Path::parent)
+        && !dir.as_os_str().is_empty()
+        && !dir.is_dir()
+    {
+        bail!("--record: {}: no such directory", dir.display());
+    }
+    let service = args.service.check()?;
+    let run = tiandi_server::load::run(&tiandi_server::load::LoadConfig {
+        servers: service.servers,
         token: args.token,
         rate: args.rate,
         duration: Duration::from_secs_f64(args.duration_s),
         connections: args.connections,
         seed: args.seed,
-        ca_pem: read_ca(args.ca_cert.as_ref())?,
+        ca_pem: service.ca_pem,
+        retry_budget: service.retry_budget,
+        record: args.record.is_some(),
     })
     .map_err(anyhow::Error::msg)?;
-    println!("{}", serde_json::to_string_pretty(&report)?);
+    println!("{}", serde_json::to_string_pretty(&run.report)?);
+    if let Some(path) = &args.record {
+        write_record(path, &run.acknowledged)
+            .with_context(|| format!("--record {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// The CSV of `tiandi load --record`, one row per acknowledged submission.
+fn write_record(path: &std::path::Path, rows: &[tiandi_server::load::Acknowledged]) -> Result<()> {
+    tiandi_report::write_atomic(path, |w| {
+        let mut csv = csv::WriterBuilder::new().has_headers(false).from_writer(w);
+        // The header even with no row, so a reader always finds the columns.
+        csv.write_record(tiandi_server::load::Acknowledged::COLUMNS)?;
+        for r in rows {
+            csv.serialize(r)?;
+        }
+        csv.flush()
+    })?;
     Ok(())
 }
 

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use serve_harness::*;
 use tiandi_server::agent::Client;
+use tiandi_server::load::Acknowledged;
 
 #[test]
 fn submit_place_run_complete_with_events() {
@@ -408,7 +409,9 @@ fn sigkill_under_load_loses_no_acknowledged_task() {
                             "stages": [stage], "idempotency_key": key});
                         match client.request("POST", "/v1/tasks", Some(body.to_string().as_bytes()))
                         {
-                            Ok((201, b)) => {
+                            // 200: the client sent it again across the kill, and the first
+                            // attempt had been stored (its answer was lost).
+                            Ok((201 | 200, b)) => {
                                 let v: Value = serde_json::from_slice(&b).unwrap();
                                 acked.lock().unwrap().push((
                                     v["id"].as_u64().unwrap(),
@@ -417,7 +420,8 @@ fn sigkill_under_load_loses_no_acknowledged_task() {
                                 ));
                             }
                             Ok((s, b)) => panic!("{s}: {}", String::from_utf8_lossy(&b)),
-                            // The server is down: nothing was acknowledged.
+                            // No answer within the client's retry budget: nothing was
+                            // acknowledged.
                             Err(_) => std::thread::sleep(Duration::from_millis(20)),
                         }
                         std::thread::sleep(Duration::from_millis(5));
@@ -799,5 +803,136 @@ fn a_repeated_key_gets_its_task_after_it_left_memory_and_after_a_restart() {
         if round == "before a restart" {
             server.crash_and_restart();
         }
+    }
+}
+
+/// `tiandi load` with two addresses, the first where nothing listens: every submission is
+/// accepted through the second, the retries say so, and `--record` lists each key once
+/// with the task it made. Run again with the same seed, the same keys get the same tasks.
+#[test]
+fn load_fails_over_past_a_closed_address_and_records_each_key_once() {
+    let dir = common::fresh_dir("serve", "load_failover");
+    let server = Server::start(&dir, "accelerated:20");
+    let closed = format!("http://127.0.0.1:{}", free_port());
+    let n = 40;
+    let load = |servers: &[&str], record: &str| -> Value {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_tiandi"))
+            .arg("load")
+            .args(servers)
+            .args(["--token", OPERATOR, "--rate", "40", "--duration-s", "1"])
+            .args(["--connections", "2", "--seed", "7", "--record"])
+            .arg(dir.join(record))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let read = |record: &str| -> Vec<Acknowledged> {
+        let text = std::fs::read_to_string(dir.join(record)).unwrap();
+        assert_eq!(text.lines().next(), Some("idempotency_key,id,status,nodes"));
+        csv::Reader::from_reader(text.as_bytes())
+            .deserialize()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+
+    let both = format!("{closed},{}", server.url);
+    let report = load(&["--server", &both], "first.csv");
+    for (field, want) in [
+        ("sent", n),
+        ("accepted", n),
+        ("duplicates", 0),
+        ("errors", 0),
+    ] {
+        assert_eq!(report[field], json!(want), "{field}: {report}");
+    }
+    // The first request of each client (the probe's, and each connection's first
+    // submission) found the first address closed; after that, they remember the second.
+    assert!(report["retries"].as_u64().unwrap() >= 3, "{report}");
+    let first = read("first.csv");
+    let keys: Vec<String> = first.iter().map(|r| r.idempotency_key.clone()).collect();
+    let want: Vec<String> = (0..n).map(|i| format!("load-7-{i}")).collect();
+    assert_eq!(keys, want, "each key once, in submission order");
+    let ids: BTreeSet<u64> = first.iter().map(|r| r.id).collect();
+    assert_eq!(ids.len(), n as usize, "{first:?}");
+    // Each row is the service's task: its key, and the nodes of its decision.
+    let op = server.client(OPERATOR);
+    for r in &first {
+        assert_eq!(r.status, 201, "{r:?}");
+        let (status, task) = call(&op, "GET", &format!("/v1/tasks/{}", r.id), None);
+        assert_eq!(status, 200, "{task}");
+        assert_eq!(task["idempotency_key"], json!(r.idempotency_key), "{task}");
+        let nodes: Vec<&str> = task["decision"]["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["node"].as_str().unwrap())
+            .collect();
+        assert_eq!(r.nodes, nodes.join(";"), "{task}");
+    }
+
+    // The same seed again (the addresses given the other way: the flag repeated): every
+    // submission is answered with the task its key already made.
+    let again = load(&["--server", &closed, "--server", &server.url], "again.csv");
+    assert_eq!(
+        (&again["accepted"], &again["duplicates"]),
+        (&json!(n), &json!(n)),
+        "{again}"
+    );
+    let again = read("again.csv");
+    assert_eq!(again.len(), first.len());
+    for (a, f) in again.iter().zip(&first) {
+        assert_eq!(
+            (a.status, &a.idempotency_key, a.id),
+            (200, &f.idempotency_key, f.id)
+        );
+    }
+}
+
+/// `tiandi agent` given two addresses, the first where nothing listens, registers through
+/// the second and runs its node's work. A malformed address is refused before anything
+/// (shown with `tiandi load`, which shares the agent's flags for the service).
+#[test]
+fn an_agent_fails_over_past_a_closed_address() {
+    let dir = common::fresh_dir("serve", "agent_failover");
+    let server = Server::start(&dir, "accelerated:20");
+    let closed = format!("http://127.0.0.1:{}", free_port());
+    let addresses = format!("{closed},{}", server.url);
+    let work = dir.join("zjk");
+    let _agent = Agent::start_via(&server, &addresses, "Zhangjiakou", AGENT_ZJK, &work, &[]);
+    let op = server.client(OPERATOR);
+    wait_agent(&op, "Zhangjiakou");
+    let (status, t) = call(
+        &op,
+        "POST",
+        "/v1/tasks",
+        Some(json!({"origin": "Beijing-Miyun", "deadline_s": 600.0,
+            "stages": [{"work_flop": 1e12, "run": {"command": ["true"]}}]})),
+    );
+    assert_eq!(status, 201, "{t}");
+    wait_task(&op, t["id"].as_u64().unwrap(), 30, |v| {
+        v["state"] == "completed"
+    });
+    let log = std::fs::read_to_string(work.with_extension("log")).unwrap();
+    assert!(
+        log.contains(&format!("registered with {}", server.url)),
+        "{log}"
+    );
+
+    for bad in ["127.0.0.1:7878", "http://", ""] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_tiandi"))
+            .args(["load", "--token", OPERATOR, "--server"])
+            .arg(format!("{},{bad}", server.url))
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && err.contains("expected a URL"),
+            "{bad:?}: {err}"
+        );
     }
 }

@@ -14,7 +14,7 @@ use std::io::Read as _;
 use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
@@ -27,12 +27,67 @@ use crate::model::{
 };
 use crate::sandbox::Isolation;
 
-/// A small blocking HTTP client bound to one service and token.
+/// How long [`Client::request`] keeps trying by default when no address answers.
+pub const DEFAULT_RETRY_BUDGET: Duration = Duration::from_secs(30);
+/// The first pause before an address is tried again; each further one doubles, up to
+/// [`BACKOFF_MAX`].
+const BACKOFF_FIRST: Duration = Duration::from_millis(50);
+const BACKOFF_MAX: Duration = Duration::from_secs(1);
+/// The longest wait for a TCP connection (less when the request timeout is shorter), so
+/// that an address whose host is down is left for the next one quickly.
+const CONNECT_TIMEOUT_MAX: Duration = Duration::from_secs(3);
+
+/// A small blocking HTTP client for one service, reachable at one or more addresses (its
+/// instances), with one token.
+///
+/// [`Client::request`] fails over: when an address gives no answer, or answers 502, 503 or
+/// 504 (an instance that is not the leader yet, or whose store failed), it tries the next
+/// one, until an address answers or the retry budget is spent. Clones share the
+/// connection pool, the address that last answered and the count of retries.
 #[derive(Clone)]
 pub struct Client {
     agent: ureq::Agent,
-    base: String,
+    bases: Arc<[String]>,
     token: String,
+    retry_budget: Duration,
+    /// Index in `bases` of the address that last answered: where the next request starts.
+    current: Arc<AtomicUsize>,
+    retries: Arc<AtomicU64>,
+}
+
+/// How one attempt at one address went.
+enum Attempt {
+    /// An HTTP answer.
+    Answer(u16, Vec<u8>),
+    /// No answer, for a reason that another address or a later try may not have
+    /// (refused, reset, timed out, name not found).
+    NoAnswer(String),
+    /// No answer, for a reason no retry changes (TLS refused, not HTTP, a bad URL).
+    Failed(String),
+}
+
+/// Whether a failure without an answer is worth another try: the address may be down or
+/// restarting, or the connection was cut.
+fn transient(e: &ureq::Error) -> bool {
+    use std::io::ErrorKind as K;
+    match e {
+        ureq::Error::Io(io) => matches!(
+            io.kind(),
+            K::ConnectionRefused
+                | K::ConnectionReset
+                | K::ConnectionAborted
+                | K::NotConnected
+                | K::BrokenPipe
+                | K::UnexpectedEof
+                | K::TimedOut
+                | K::HostUnreachable
+                | K::NetworkUnreachable
+                | K::AddrNotAvailable
+                | K::Interrupted
+        ),
+        ureq::Error::Timeout(_) | ureq::Error::HostNotFound | ureq::Error::ConnectionFailed => true,
+        _ => false,
+    }
 }
 
 impl Client {
@@ -43,8 +98,25 @@ impl Client {
     /// A client that trusts only the certificates in `ca_pem` for HTTPS (a private CA or
     /// the service's self-signed certificate); with `None`, the Mozilla roots.
     pub fn with_roots(base: &str, token: &str, timeout: Duration, ca_pem: Option<&[u8]>) -> Client {
+        Self::with_servers(&[base], token, timeout, ca_pem)
+    }
+
+    /// A client of the service at any of `bases` (base URLs such as `http://a:7878`),
+    /// tried in this order from the first; `timeout` bounds each attempt.
+    ///
+    /// # Panics
+    ///
+    /// If `bases` is empty: the caller checks that at least one address was given.
+    pub fn with_servers<S: AsRef<str>>(
+        bases: &[S],
+        token: &str,
+        timeout: Duration,
+        ca_pem: Option<&[u8]>,
+    ) -> Client {
+        assert!(!bases.is_empty(), "a client needs at least one address");
         let mut config = ureq::Agent::config_builder()
             .timeout_global(Some(timeout))
+            .timeout_connect(Some(timeout.min(CONNECT_TIMEOUT_MAX)))
             .http_status_as_error(false);
         if let Some(pem) = ca_pem {
             let certs: Vec<ureq::tls::Certificate<'static>> = ureq::tls::parse_pem(pem)
@@ -61,9 +133,33 @@ impl Client {
         }
         Client {
             agent: config.build().into(),
-            base: base.trim_end_matches('/').to_string(),
+            bases: bases
+                .iter()
+                .map(|b| b.as_ref().trim_end_matches('/').to_string())
+                .collect(),
             token: token.to_string(),
+            retry_budget: DEFAULT_RETRY_BUDGET,
+            current: Arc::default(),
+            retries: Arc::default(),
         }
+    }
+
+    /// How long a request may go on retrying ([`DEFAULT_RETRY_BUDGET`] unless set);
+    /// zero makes one attempt. An attempt under way when it runs out is not cut short.
+    pub fn with_retry_budget(mut self, budget: Duration) -> Client {
+        self.retry_budget = budget;
+        self
+    }
+
+    /// The address that last answered (the first one before any did).
+    pub fn server(&self) -> &str {
+        &self.bases[self.current.load(Ordering::Relaxed) % self.bases.len()]
+    }
+
+    /// Attempts repeated so far, by this client and its clones: every try after a
+    /// request's first.
+    pub fn retries(&self) -> u64 {
+        self.retries.load(Ordering::Relaxed)
     }
 
     /// Reads a PEM file of trusted certificates for [`Client::with_roots`].
@@ -81,15 +177,76 @@ impl Client {
         Ok(pem)
     }
 
-    /// Sends a request; `Ok((status, body))` for any HTTP answer, `Err` when there was none
+    /// Sends a request; `Ok((status, body))` for an HTTP answer, `Err` when there was none
     /// (connection refused, timeout).
+    ///
+    /// It starts at the address that last answered. No answer, or 502, 503 or 504, moves
+    /// it to the next address; once every address has been tried it pauses (50 ms, then
+    /// twice as long each round, at most 1 s) and goes round again, until the retry
+    /// budget is spent; then it returns what the last attempt got. Any other answer is
+    /// returned as it is, at once (4xx included: the same request would be refused
+    /// again), and so is a failure no retry can mend (TLS refused, an answer that is not
+    /// HTTP).
+    ///
+    /// A request whose connection was cut, or that timed out, may have been carried out
+    /// before it is sent again: a submission that must not be made twice carries an
+    /// `idempotency_key`.
     pub fn request(
         &self,
         method: &str,
         path: &str,
         body: Option<&[u8]>,
     ) -> Result<(u16, Vec<u8>), String> {
-        let url = format!("{}{path}", self.base);
+        if !matches!(method, "GET" | "DELETE" | "POST") {
+            return Err(format!("unsupported method {method}"));
+        }
+        let started = Instant::now();
+        let n = self.bases.len();
+        let mut idx = self.current.load(Ordering::Relaxed) % n;
+        let mut pause = BACKOFF_FIRST;
+        let mut tried_in_round = 0;
+        let mut attempts = 1u32;
+        loop {
+            let last = match self.attempt(&self.bases[idx], method, path, body) {
+                Attempt::Answer(status, bytes) if !matches!(status, 502..=504) => {
+                    self.current.store(idx, Ordering::Relaxed);
+                    return Ok((status, bytes));
+                }
+                Attempt::Answer(status, bytes) => Ok((status, bytes)),
+                Attempt::NoAnswer(e) => Err(e),
+                Attempt::Failed(e) => return Err(e),
+            };
+            idx = (idx + 1) % n;
+            tried_in_round += 1;
+            let wait = if tried_in_round < n {
+                Duration::ZERO
+            } else {
+                tried_in_round = 0;
+                let w = pause;
+                pause = (pause * 2).min(BACKOFF_MAX);
+                w
+            };
+            if started.elapsed() + wait >= self.retry_budget {
+                return last.map_err(|e| {
+                    if attempts == 1 {
+                        e
+                    } else {
+                        format!(
+                            "{e} (the last of {attempts} attempts over {n} address(es) in {:.1} s)",
+                            started.elapsed().as_secs_f64()
+                        )
+                    }
+                });
+            }
+            std::thread::sleep(wait);
+            attempts += 1;
+            self.retries.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// One try at one address.
+    fn attempt(&self, base: &str, method: &str, path: &str, body: Option<&[u8]>) -> Attempt {
+        let url = format!("{base}{path}");
         let auth = format!("Bearer {}", self.token);
         let result = match method {
             "GET" => self.agent.get(&url).header("Authorization", &auth).call(),
@@ -98,30 +255,42 @@ impl Client {
                 .delete(&url)
                 .header("Authorization", &auth)
                 .call(),
-            "POST" => self
+            _ => self
                 .agent
                 .post(&url)
                 .header("Authorization", &auth)
                 .header("Content-Type", "application/json")
                 .send(body.unwrap_or(&[])),
-            other => return Err(format!("unsupported method {other}")),
         };
-        let mut resp = result.map_err(|e| format!("{method} {url}: {e}"))?;
+        let failed = |what: &str, e: ureq::Error| {
+            let text = format!("{method} {url}: {what}{e}");
+            if transient(&e) {
+                Attempt::NoAnswer(text)
+            } else {
+                Attempt::Failed(text)
+            }
+        };
+        let mut resp = match result {
+            Ok(r) => r,
+            Err(e) => return failed("", e),
+        };
         let status = resp.status().as_u16();
-        let bytes = resp
-            .body_mut()
-            .with_config()
-            .limit(64 << 20)
-            .read_to_vec()
-            .map_err(|e| format!("{method} {url}: reading the answer: {e}"))?;
-        Ok((status, bytes))
+        match resp.body_mut().with_config().limit(64 << 20).read_to_vec() {
+            Ok(bytes) => Attempt::Answer(status, bytes),
+            // Cut off mid-answer: as good as no answer.
+            Err(e) => failed("reading the answer: ", e),
+        }
     }
 }
 
 /// `tiandi agent` settings.
 #[derive(Clone, Debug)]
 pub struct AgentConfig {
-    pub server: String,
+    /// The service's addresses (base URLs), tried in order; at least one.
+    pub servers: Vec<String>,
+    /// How long one request goes on failing over between the addresses before the loop
+    /// takes its error ([`DEFAULT_RETRY_BUDGET`]; never past `run_for`).
+    pub retry_budget: Duration,
     pub node: String,
     pub token: String,
     /// Where each stage gets its working directory.
@@ -204,8 +373,8 @@ struct PollReply {
 pub fn run(cfg: AgentConfig) -> Result<(), AgentError> {
     create_private_dir(&cfg.work_dir)
         .map_err(|e| AgentError::Setup(format!("{}: {e}", cfg.work_dir.display())))?;
-    let client = Client::with_roots(
-        &cfg.server,
+    let service = Client::with_servers(
+        &cfg.servers,
         &cfg.token,
         Duration::from_secs(10),
         cfg.ca_pem.as_deref(),
@@ -221,12 +390,20 @@ pub fn run(cfg: AgentConfig) -> Result<(), AgentError> {
     let (done_tx, done_rx) = mpsc::channel::<(Completion, bool)>();
     let mut pending: VecDeque<Completion> = VecDeque::new();
     let mut last_error = String::new();
+    let mut talking_to = String::new();
     let isolation = Arc::new(cfg.isolation.clone());
     loop {
         if cfg.run_for.is_some_and(|d| started.elapsed() >= d) {
             stop_all(&running, &done_rx);
             return Ok(());
         }
+        // A request fails over for at most the retry budget, and never past the time this
+        // agent has left: the loop itself tries again afterwards.
+        let budget = match cfg.run_for {
+            Some(d) => cfg.retry_budget.min(d.saturating_sub(started.elapsed())),
+            None => cfg.retry_budget,
+        };
+        let client = service.clone().with_retry_budget(budget);
         while let Ok((c, cancelled)) = done_rx.try_recv() {
             running.remove(&c.stage_ref());
             eprintln!(
@@ -270,9 +447,13 @@ pub fn run(cfg: AgentConfig) -> Result<(), AgentError> {
                     if !heard {
                         eprintln!(
                             "tiandi agent: node {} registered with {}",
-                            cfg.node, cfg.server
+                            cfg.node,
+                            client.server()
                         );
+                    } else if client.server() != talking_to {
+                        eprintln!("tiandi agent: now served by {}", client.server());
                     }
+                    talking_to = client.server().to_string();
                     heard = true;
                     last_heartbeat = Some(Instant::now());
                 }
@@ -671,4 +852,203 @@ pub fn execute(
         }
     }
     c
+}
+
+#[cfg(test)]
+mod tests {
+    //! The client's failover against tiny services on loopback: each answers with a
+    //! scripted status, hangs up, or is not there at all.
+
+    use super::*;
+    use std::io::{BufRead as _, BufReader, Write as _};
+    use std::net::{TcpListener, TcpStream};
+
+    /// A service on loopback answering its n-th request with `script[n]` (the last status
+    /// ever after), or with `None` hanging up without an answer.
+    struct Canned {
+        url: String,
+        hits: Arc<AtomicUsize>,
+    }
+
+    impl Canned {
+        fn start(script: &[Option<u16>]) -> Canned {
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let url = format!("http://{}", listener.local_addr().unwrap());
+            let hits = Arc::new(AtomicUsize::new(0));
+            let counted = hits.clone();
+            let script = script.to_vec();
+            std::thread::spawn(move || {
+                for stream in listener.incoming() {
+                    let Ok(stream) = stream else { return };
+                    let n = counted.fetch_add(1, Ordering::SeqCst);
+                    answer(stream, script[n.min(script.len() - 1)]);
+                }
+            });
+            Canned { url, hits }
+        }
+
+        fn status(status: u16) -> Canned {
+            Canned::start(&[Some(status)])
+        }
+
+        fn hits(&self) -> usize {
+            self.hits.load(Ordering::SeqCst)
+        }
+    }
+
+    /// Reads one request, then answers `status` and closes (or just closes).
+    fn answer(stream: TcpStream, status: Option<u16>) {
+        let mut r = BufReader::new(&stream);
+        let mut length = 0;
+        loop {
+            let mut line = String::new();
+            if r.read_line(&mut line).unwrap_or(0) == 0 {
+                return;
+            }
+            if line.trim().is_empty() {
+                break;
+            }
+            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                length = v.trim().parse().unwrap_or(0);
+            }
+        }
+        let mut body = vec![0; length];
+        let _ = r.read_exact(&mut body);
+        let Some(status) = status else { return };
+        let text = format!("{{\"status\":{status}}}");
+        let _ = write!(
+            &stream,
+            "HTTP/1.1 {status} Canned\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
+            text.len()
+        );
+    }
+
+    /// An address where nothing listens (a port just bound and let go).
+    fn closed_port() -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        drop(listener);
+        format!("http://{addr}")
+    }
+
+    fn client(bases: &[&str]) -> Client {
+        Client::with_servers(bases, "token-of-the-test", Duration::from_secs(5), None)
+    }
+
+    #[test]
+    fn it_moves_past_a_closed_port_and_a_503_and_remembers_the_address_that_answered() {
+        let (closed, busy, ok) = (closed_port(), Canned::status(503), Canned::status(200));
+        let c = client(&[&closed, &busy.url, &ok.url]);
+        assert_eq!(c.server(), closed);
+        let (status, body) = c.request("GET", "/v1/nodes", None).unwrap();
+        assert_eq!((status, body.as_slice()), (200, &b"{\"status\":200}"[..]));
+        assert_eq!((c.retries(), busy.hits(), ok.hits()), (2, 1, 1));
+        assert_eq!(c.server(), ok.url);
+        // The next request, also from a clone, goes straight to the address that answered.
+        let (status, _) = c.clone().request("POST", "/v1/tasks", Some(b"{}")).unwrap();
+        assert_eq!(status, 200);
+        assert_eq!((c.retries(), busy.hits(), ok.hits()), (2, 1, 2));
+    }
+
+    #[test]
+    fn a_502_503_or_504_is_tried_again_after_a_pause() {
+        let flaky = Canned::start(&[Some(503), Some(502), Some(504), Some(201)]);
+        let c = client(&[&flaky.url]);
+        let t0 = Instant::now();
+        let (status, _) = c.request("POST", "/v1/tasks", Some(b"{}")).unwrap();
+        assert_eq!((status, flaky.hits(), c.retries()), (201, 4, 3));
+        // Three pauses: 50, 100 and 200 ms.
+        assert!(
+            t0.elapsed() >= Duration::from_millis(350),
+            "{:?}",
+            t0.elapsed()
+        );
+    }
+
+    #[test]
+    fn a_connection_cut_without_an_answer_is_tried_again() {
+        let (hang_up, ok) = (Canned::start(&[None]), Canned::status(200));
+        let c = client(&[&hang_up.url, &ok.url]);
+        let (status, _) = c.request("GET", "/healthz", None).unwrap();
+        assert_eq!(
+            (status, hang_up.hits(), ok.hits(), c.retries()),
+            (200, 1, 1, 1)
+        );
+    }
+
+    #[test]
+    fn any_other_answer_is_returned_at_once_without_a_retry() {
+        for refused in [400, 401, 403, 404, 409, 413, 422, 429, 500] {
+            let (first, second) = (
+                Canned::start(&[Some(refused), Some(200)]),
+                Canned::status(200),
+            );
+            let c = client(&[&first.url, &second.url]);
+            let (status, _) = c.request("POST", "/v1/tasks", Some(b"{}")).unwrap();
+            assert_eq!(status, refused);
+            assert_eq!(
+                (first.hits(), second.hits(), c.retries()),
+                (1, 0, 0),
+                "{refused}"
+            );
+            // An address that answered, even with a refusal, is the one to start from.
+            assert_eq!(c.server(), first.url, "{refused}");
+        }
+    }
+
+    #[test]
+    fn the_budget_bounds_the_retries_and_the_last_outcome_is_returned() {
+        // Only 503s: the last one is the answer.
+        let busy = Canned::status(503);
+        let c = client(&[&busy.url]).with_retry_budget(Duration::from_millis(400));
+        let t0 = Instant::now();
+        let (status, _) = c.request("GET", "/v1/nodes", None).unwrap();
+        assert_eq!(status, 503);
+        // Tries at 0, 50, 150 and 350 ms; the next pause (400 ms) would pass the budget.
+        assert!((2..=4).contains(&busy.hits()), "{} tries", busy.hits());
+        assert_eq!(c.retries() as usize, busy.hits() - 1);
+        assert!(t0.elapsed() < Duration::from_secs(2), "{:?}", t0.elapsed());
+
+        // Nobody there: the last error, which says how long it tried.
+        let closed = closed_port();
+        let c = client(&[&closed, &closed_port()]).with_retry_budget(Duration::from_millis(200));
+        let e = c.request("GET", "/v1/nodes", None).unwrap_err();
+        assert!(e.contains("attempts over 2 address(es)"), "{e}");
+        assert_eq!(c.server(), closed);
+
+        // No budget: one attempt.
+        let ok = Canned::status(200);
+        let c = client(&[&closed, &ok.url]).with_retry_budget(Duration::ZERO);
+        let e = c.request("GET", "/v1/nodes", None).unwrap_err();
+        assert!(e.contains(&closed) && !e.contains("attempts"), "{e}");
+        assert_eq!((ok.hits(), c.retries()), (0, 0));
+    }
+
+    #[test]
+    fn a_failure_no_retry_can_mend_is_returned_at_once() {
+        // Not HTTP at all.
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let talked = Arc::new(AtomicUsize::new(0));
+        let counted = talked.clone();
+        std::thread::spawn(move || {
+            for mut stream in listener.incoming().flatten() {
+                counted.fetch_add(1, Ordering::SeqCst);
+                let _ = stream.write_all(b"SSH-2.0-OpenSSH_9.6\r\n");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        });
+        let ok = Canned::status(200);
+        let c = client(&[&url, &ok.url]);
+        let e = c.request("GET", "/healthz", None).unwrap_err();
+        assert!(e.contains(&url), "{e}");
+        assert_eq!(
+            (talked.load(Ordering::SeqCst), ok.hits(), c.retries()),
+            (1, 0, 0)
+        );
+        assert_eq!(
+            c.request("PUT", "/healthz", None).unwrap_err(),
+            "unsupported method PUT"
+        );
+    }
 }

@@ -191,9 +191,21 @@ impl Agent {
         work: &Path,
         extra: &[&str],
     ) -> Agent {
+        Agent::start_via(server, &server.url, node, token, work, extra)
+    }
+
+    /// With `--server addresses` (one URL, or several separated by commas).
+    pub fn start_via(
+        server: &Server,
+        addresses: &str,
+        node: &str,
+        token: &str,
+        work: &Path,
+        extra: &[&str],
+    ) -> Agent {
         let log = append_log(&work.with_extension("log"));
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_tiandi"));
-        cmd.args(["agent", "--server", &server.url, "--node", node])
+        cmd.args(["agent", "--server", addresses, "--node", node])
             .env("TIANDI_TOKEN", token)
             .args(["--heartbeat-s", "0.2", "--slots", "4", "--work-dir"])
             .arg(work)
