@@ -62,7 +62,24 @@ pub struct Front {
     tls: Option<tokio_rustls::TlsConnector>,
     /// The whole process is stopping.
     stopping: tokio::sync::watch::Receiver<bool>,
+    /// Idle keep-alive connections to the leader, for forwarding.
+    pool: Arc<Mutex<Vec<Idle>>>,
+    pool_idle: Duration,
 }
+
+/// A connection to a leader, free for the next forwarded request.
+struct Idle {
+    base: String,
+    since: Instant,
+    sender: hyper::client::conn::http1::SendRequest<Body>,
+}
+
+/// Idle forwarding connections kept at most.
+const POOL_MAX: usize = 64;
+/// An idle forwarding connection is kept at most this long, and at most half the
+/// `header_timeout_s` (after which the leader closes an idle connection, maybe under a
+/// request sent on it; the instances are expected to share their configuration).
+const POOL_IDLE_MAX: Duration = Duration::from_secs(5);
 
 impl Front {
     pub fn new(
@@ -76,6 +93,7 @@ impl Front {
             Some(files) => Some(peer_connector(&files.cert)?),
             None => None,
         };
+        let pool_idle = Duration::from_secs_f64(config.header_timeout_s / 2.0).min(POOL_IDLE_MAX);
         Ok(Arc::new(Front {
             instance: format!("{advertise}#{}", crate::secret::random_hex(6)),
             store,
@@ -87,6 +105,8 @@ impl Front {
             leader_hint: Mutex::new(None),
             tls,
             stopping,
+            pool: Arc::default(),
+            pool_idle,
         }))
     }
 
@@ -345,8 +365,8 @@ async fn front(State(f): State<Arc<Front>>, req: Request) -> Response {
     }
 }
 
-/// Sends `req` to the leader at `base` on a connection of its own and streams the answer
-/// back (event streams included).
+/// Sends `req` to the leader at `base` on a pooled connection (a new one when none is
+/// idle) and streams the answer back (event streams included).
 async fn forward(f: &Front, base: &str, req: Request) -> Result<Response, String> {
     let uri: axum::http::Uri = base.parse().map_err(|e| format!("{base}: {e}"))?;
     let host = uri
@@ -355,14 +375,6 @@ async fn forward(f: &Front, base: &str, req: Request) -> Result<Response, String
         .trim_matches(['[', ']'])
         .to_string();
     let port = uri.port_u16().ok_or("no port")?;
-    let tcp = tokio::time::timeout(
-        FORWARD_CONNECT,
-        tokio::net::TcpStream::connect((host.as_str(), port)),
-    )
-    .await
-    .map_err(|_| "connecting timed out".to_string())?
-    .map_err(|e| e.to_string())?;
-    let _ = tcp.set_nodelay(true);
     let (parts, body) = req.into_parts();
     let mut out = axum::http::Request::builder().method(parts.method).uri(
         parts
@@ -387,35 +399,74 @@ async fn forward(f: &Front, base: &str, req: Request) -> Result<Response, String
         .header(FORWARDED, "1")
         .body(body)
         .map_err(|e| e.to_string())?;
-    let resp = match &f.tls {
-        None => send(TokioIo::new(tcp), out).await?,
+    let mut sender = match pooled(f, base) {
+        Some(s) => s,
+        None => connect(f, &host, port).await?,
+    };
+    let resp = sender.send_request(out).await.map_err(|e| e.to_string())?;
+    // Back to the pool once the answer's body is done (an event stream's never is).
+    let (pool, base) = (f.pool.clone(), base.to_string());
+    tokio::spawn(async move {
+        if sender.ready().await.is_ok() {
+            let mut idle = pool.lock().unwrap_or_else(|e| e.into_inner());
+            if idle.len() < POOL_MAX {
+                idle.push(Idle {
+                    base,
+                    since: Instant::now(),
+                    sender,
+                });
+            }
+        }
+    });
+    Ok(resp.map(Body::new))
+}
+
+/// An idle connection to the leader at `base`, if one is ready; stale ones are dropped.
+fn pooled(f: &Front, base: &str) -> Option<hyper::client::conn::http1::SendRequest<Body>> {
+    let mut idle = f.pool.lock().unwrap_or_else(|e| e.into_inner());
+    idle.retain(|c| c.base == base && c.since.elapsed() < f.pool_idle && !c.sender.is_closed());
+    idle.pop().map(|c| c.sender)
+}
+
+/// A new HTTP/1.1 connection (TLS when configured) to the leader.
+async fn connect(
+    f: &Front,
+    host: &str,
+    port: u16,
+) -> Result<hyper::client::conn::http1::SendRequest<Body>, String> {
+    let tcp = tokio::time::timeout(
+        FORWARD_CONNECT,
+        tokio::net::TcpStream::connect((host, port)),
+    )
+    .await
+    .map_err(|_| "connecting timed out".to_string())?
+    .map_err(|e| e.to_string())?;
+    let _ = tcp.set_nodelay(true);
+    match &f.tls {
+        None => handshake(TokioIo::new(tcp)).await,
         Some(connector) => {
-            let name = rustls::pki_types::ServerName::try_from(host.clone())
+            let name = rustls::pki_types::ServerName::try_from(host.to_string())
                 .map_err(|e| format!("{host}: {e}"))?;
             let tls = tokio::time::timeout(FORWARD_CONNECT, connector.connect(name, tcp))
                 .await
                 .map_err(|_| "TLS handshake timed out".to_string())?
                 .map_err(|e| format!("TLS: {e}"))?;
-            send(TokioIo::new(tls), out).await?
+            handshake(TokioIo::new(tls)).await
         }
-    };
-    Ok(resp.map(Body::new))
+    }
 }
 
-async fn send<I>(
-    io: I,
-    req: axum::http::Request<Body>,
-) -> Result<axum::http::Response<hyper::body::Incoming>, String>
+async fn handshake<I>(io: I) -> Result<hyper::client::conn::http1::SendRequest<Body>, String>
 where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(io)
+    let (sender, conn) = hyper::client::conn::http1::handshake(io)
         .await
         .map_err(|e| e.to_string())?;
     tokio::spawn(async move {
         let _ = conn.await;
     });
-    sender.send_request(req).await.map_err(|e| e.to_string())
+    Ok(sender)
 }
 
 /// A TLS client for forwarding that trusts the certificates of the instance's own
