@@ -961,6 +961,11 @@ async fn metrics(State(st): State<Arc<AppState>>, auth: Auth) -> Result<Response
     use std::fmt::Write as _;
     auth.admin()?;
     let mut out = String::new();
+    let store = st.store.clone();
+    let store_bytes = tokio::task::spawn_blocking(move || store.size_bytes())
+        .await
+        .ok()
+        .and_then(Result::ok);
     let (c, by_state, agents_live, twin_ns, in_memory) = {
         let svc = st.lock();
         let live = (0..svc.twin.n_nodes() as u32)
@@ -1066,6 +1071,18 @@ async fn metrics(State(st): State<Arc<AppState>>, auth: Auth) -> Result<Response
         "# HELP tiandi_store_commit_seconds_total Time spent committing.\n# TYPE tiandi_store_commit_seconds_total counter\ntiandi_store_commit_seconds_total {}",
         st.stats.commit_ns_total.load(Relaxed) as f64 / 1e9
     );
+    counter(
+        &mut out,
+        "tiandi_retention_deleted_total",
+        "Ended tasks deleted from the store by retention.",
+        st.stats.retained_out.load(Relaxed),
+    );
+    if let Some(bytes) = store_bytes {
+        let _ = writeln!(
+            out,
+            "# HELP tiandi_store_bytes Bytes the store takes (the redb file, or the tasks table with its indexes).\n# TYPE tiandi_store_bytes gauge\ntiandi_store_bytes {bytes}"
+        );
+    }
     st.decision.render(
         "tiandi_decision_seconds",
         "Submission to durable decision, seconds.",

@@ -118,6 +118,14 @@ pub fn build_state(
     };
     let wall = Instant::now();
     svc.restore(loaded.tasks, wall);
+    if let Some(next) = loaded
+        .meta
+        .iter()
+        .find(|(k, _)| k == service::NEXT_ID)
+        .and_then(|(_, v)| Some(u64::from_le_bytes(v.as_slice().try_into().ok()?)))
+    {
+        svc.raise_next_id(next);
+    }
     // The first step catches up with the time the service was down: work that ended
     // meanwhile is stored as ended, with the clock, before anything is served. Its events
     // went to nobody and are dropped.

@@ -49,6 +49,9 @@ pub const MIGRATIONS: &[(i32, &str)] = &[(
 /// The advisory lock key that serialises migrations ("tiandi" in ASCII).
 const MIGRATION_LOCK: i64 = 0x7469_616e_6469;
 
+/// Connecting to the database gives up after this.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Rows read per query by scans.
 const SCAN_PAGE: i64 = 256;
 
@@ -148,17 +151,31 @@ impl PgStore {
     ) -> Result<T, StoreError> {
         let mut guard = slot.client.lock().await;
         if guard.as_ref().is_none_or(Client::is_closed) {
-            let (client, conn) = tokio_postgres::connect(&self.url, NoTls)
-                .await
-                .map_err(db)?;
-            self.rt
-                .as_ref()
-                .expect("runtime until drop")
+            // Connect on the store's own runtime, so the socket belongs to its reactor
+            // whichever runtime (or none) the caller runs on.
+            let url = self.url.clone();
+            let rt = self.rt.as_ref().expect("runtime until drop");
+            let client = rt
                 .spawn(async move {
-                    // The connection ends with an error when the server goes; the next
-                    // call connects again.
-                    let _ = conn.await;
-                });
+                    let (client, conn) =
+                        tokio::time::timeout(CONNECT_TIMEOUT, tokio_postgres::connect(&url, NoTls))
+                            .await
+                            .map_err(|_| {
+                                StoreError::Io(format!(
+                                    "postgresql: no connection within {} s",
+                                    CONNECT_TIMEOUT.as_secs()
+                                ))
+                            })?
+                            .map_err(db)?;
+                    tokio::spawn(async move {
+                        // The connection ends with an error when the server goes; the
+                        // next call connects again.
+                        let _ = conn.await;
+                    });
+                    Ok::<_, StoreError>(client)
+                })
+                .await
+                .map_err(|e| StoreError::Io(format!("postgresql: {e}")))??;
             *guard = Some(client);
         }
         let client = guard.as_mut().expect("connected above");
@@ -208,6 +225,11 @@ impl PgStore {
     /// Sets or clears the lease that commits must hold.
     pub fn set_lease(&self, lease: Option<Lease>) {
         *self.lease.lock().expect("lease lock") = lease;
+    }
+
+    /// The lease commits are checked against.
+    pub fn lease(&self) -> Option<Lease> {
+        self.lease.lock().expect("lease lock").clone()
     }
 
     /// Takes the lease if it has expired: a new epoch, held for `lease` from now by the

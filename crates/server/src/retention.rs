@@ -79,6 +79,10 @@ pub async fn pass(
     };
     rx.await
         .map_err(|_| "the store thread is gone".to_string())??;
+    state
+        .stats
+        .retained_out
+        .fetch_add(records.len() as u64, std::sync::atomic::Ordering::Relaxed);
     Ok(records.len())
 }
 

@@ -27,6 +27,8 @@ use crate::store::Write;
 const DELIVER: u16 = u16::MAX;
 /// Largest number of stages in one task.
 pub const MAX_STAGES: usize = 64;
+/// The store's meta key of the next task id (little-endian u64), written by retention.
+pub const NEXT_ID: &str = "next_id";
 /// Largest deadline, s (30 days).
 pub const MAX_DEADLINE_S: f64 = 30.0 * 86_400.0;
 /// Largest stage work, FLOP (a million GPU-hours at 1 PFLOP/s is 3.6e24; far beyond a task).
@@ -484,7 +486,18 @@ impl Service {
         if !left_memory.is_empty() {
             self.final_order.retain(|id| !left_memory.contains(id));
         }
+        if !out.is_empty() {
+            // The newest task may be among those deleted: the next id is kept beside
+            // them, so ids are never given twice, even after a restart with every task
+            // gone.
+            out.push(Write::Meta(NEXT_ID, self.next_id.to_le_bytes().to_vec()));
+        }
         out
+    }
+
+    /// Never gives an id below `next` (from the store's [`NEXT_ID`]).
+    pub fn raise_next_id(&mut self, next: u64) {
+        self.next_id = self.next_id.max(next);
     }
 
     /// Tasks held, in memory or only in the store.

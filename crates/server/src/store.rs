@@ -325,6 +325,8 @@ pub struct CommitStats {
     pub writes: std::sync::atomic::AtomicU64,
     pub commit_ns_total: std::sync::atomic::AtomicU64,
     pub failed: std::sync::atomic::AtomicBool,
+    /// Ended tasks deleted by retention.
+    pub retained_out: std::sync::atomic::AtomicU64,
 }
 
 /// Most jobs folded into one transaction; bounds a commit's size and latency.
