@@ -18,6 +18,10 @@ pub struct ServeArgs {
     /// Listen address, overriding the file's `listen` (e.g. 127.0.0.1:0 for any free port).
     #[arg(long)]
     listen: Option<std::net::SocketAddr>,
+    /// With a PostgreSQL store: the URL the other instances forward requests to this one
+    /// at (http://HOST:PORT, or https:// with [tls]), overriding the file's `advertise`.
+    #[arg(long, value_name = "URL")]
+    advertise: Option<String>,
     /// Worker threads of the HTTP runtime (default: one per core).
     #[arg(long)]
     threads: Option<usize>,
@@ -27,6 +31,11 @@ pub fn serve(args: ServeArgs) -> Result<()> {
     let mut config = ServeConfig::load(&args.config)?;
     if let Some(l) = args.listen {
         config.listen = l;
+    }
+    if let Some(a) = &args.advertise {
+        let checked = tiandi_server::config::check_advertise(a, config.tls.is_some())
+            .map_err(|e| anyhow::anyhow!("--advertise {e}"))?;
+        config.advertise = Some(checked);
     }
     if config.tokens.is_empty() {
         bail!(
