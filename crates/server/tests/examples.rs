@@ -35,6 +35,21 @@ fn examples() -> std::path::PathBuf {
 }
 
 #[test]
+fn postgres_example_names_a_shared_store_with_retention() {
+    let c = ServeConfig::load(&examples().join("serve-postgres.toml")).unwrap();
+    assert!(
+        matches!(&c.store, tiandi_server::config::StoreLocation::Postgres(u) if u.starts_with("postgresql://")),
+        "{}",
+        c.store
+    );
+    assert_eq!(c.lease_s, 2.0);
+    assert_eq!(c.retain_ended_s, Some(604_800.0));
+    // The same tokens as the one-instance demo, so the README's agent works with either.
+    let one = ServeConfig::load(&examples().join("serve.toml")).unwrap();
+    assert_eq!(c.tokens, one.tokens);
+}
+
+#[test]
 fn demo_configuration_loads() {
     let c = ServeConfig::load(&examples().join("serve.toml")).unwrap();
     assert_eq!(c.clock, ClockMode::Accelerated(10.0));
