@@ -17,9 +17,14 @@ pub const AGENT_ZJK: &str = "agent-token-zjk-00000004";
 pub const AGENT_WUHU: &str = "agent-token-wuhu-0000005";
 
 pub fn config_text(store: &Path, clock: &str) -> String {
+    config_with_store(&store.display().to_string(), clock)
+}
+
+/// The test configuration with `store` (a redb path or a PostgreSQL URL).
+pub fn config_with_store(store: &str, clock: &str) -> String {
     format!(
         r#"
-store = "{}"
+store = "{store}"
 clock = "{clock}"
 heartbeat_timeout_s = 3.0
 max_body_bytes = 65536
@@ -43,8 +48,7 @@ node = "Zhangjiakou"
 token = "{AGENT_WUHU}"
 role = "agent"
 node = "Wuhu"
-"#,
-        store.display()
+"#
     )
 }
 
