@@ -1,10 +1,11 @@
 //! The PostgreSQL store: the same [`Store`] as the embedded redb file, on a shared
 //! database, plus the leader lease that lets several `tiandi serve` instances share it
-//! with one of them deciding at a time (see docs/serve.md, "Several instances").
+//! with one of them deciding at a time (see docs/serve.md, "Deployment").
 //!
 //! The schema is made by versioned migrations ([`MIGRATIONS`]), applied at start under an
 //! advisory lock so two instances starting together do not race. Every commit is one
-//! transaction that first checks, with the lease row locked for share, that this instance
+//! transaction, sent in one round trip, that first checks (`tiandi_fence`, with the lease
+//! row locked for share) that this instance
 //! still holds the lease it was given (holder, epoch, not expired by the database's
 //! clock). A leader that lost its lease (paused, cut off) therefore cannot make anything
 //! durable, and since a request is answered only after its commit, it cannot acknowledge
@@ -22,11 +23,12 @@ use tokio_postgres::{Client, NoTls};
 use crate::model::TaskRecord;
 use crate::store::{Loaded, Store, StoreError, Write, ended_ns};
 
-/// Schema versions, applied in order, each in its own transaction with its number
-/// recorded in `tiandi_schema`.
-pub const MIGRATIONS: &[(i32, &str)] = &[(
-    1,
-    "CREATE TABLE tasks (
+/// Schema versions, applied in order in one transaction under the migration lock, each
+/// with its number recorded in `tiandi_schema`.
+pub const MIGRATIONS: &[(i32, &str)] = &[
+    (
+        1,
+        "CREATE TABLE tasks (
         id bigint PRIMARY KEY,
         tenant text NOT NULL,
         state text NOT NULL,
@@ -44,7 +46,27 @@ pub const MIGRATIONS: &[(i32, &str)] = &[(
         expires_at timestamptz NOT NULL
     );
     INSERT INTO leader VALUES (1, NULL, NULL, 0, '-infinity');",
-)];
+    ),
+    (
+        2,
+        // The commit's fence as one statement that fails when the lease is not held, so
+        // a whole batch (BEGIN, fence, writes, COMMIT) is sent in one round trip: when
+        // the fence fails, the transaction is aborted and its COMMIT rolls it back.
+        "CREATE FUNCTION tiandi_fence(who text, e bigint) RETURNS void
+         LANGUAGE plpgsql AS $$
+         BEGIN
+             PERFORM 1 FROM leader WHERE id = 1 AND holder = who AND epoch = e
+                 AND expires_at > clock_timestamp() FOR SHARE;
+             IF NOT FOUND THEN
+                 RAISE EXCEPTION 'lease epoch % of % is no longer held', e, who
+                     USING ERRCODE = 'TD001';
+             END IF;
+         END $$;",
+    ),
+];
+
+/// The SQLSTATE `tiandi_fence` fails with when the lease is not held.
+const FENCE_FAILED: &str = "TD001";
 
 /// The advisory lock key that serialises migrations ("tiandi" in ASCII).
 const MIGRATION_LOCK: i64 = 0x7469_616e_6469;
@@ -75,6 +97,19 @@ pub struct LeaderInfo {
 /// One connection, made again when it drops.
 struct Slot {
     client: tokio::sync::Mutex<Option<Client>>,
+    /// Counts connections made, so statements prepared on an earlier one are not used.
+    generation: AtomicU64,
+}
+
+/// The commit's statements, prepared once per connection so a batch is sent in one
+/// round trip (statements given as text are parsed in a round trip of their own first).
+#[derive(Clone)]
+struct CommitStatements {
+    generation: u64,
+    fence: tokio_postgres::Statement,
+    upsert: tokio_postgres::Statement,
+    delete: tokio_postgres::Statement,
+    meta: tokio_postgres::Statement,
 }
 
 pub struct PgStore {
@@ -84,6 +119,7 @@ pub struct PgStore {
     commit_conn: Slot,
     read_conn: Slot,
     lease_conn: Slot,
+    commit_statements: Mutex<Option<CommitStatements>>,
     lease: Mutex<Option<Lease>>,
     read: AtomicU64,
 }
@@ -131,6 +167,7 @@ impl PgStore {
             commit_conn: Slot::new(),
             read_conn: Slot::new(),
             lease_conn: Slot::new(),
+            commit_statements: Mutex::new(None),
             lease: Mutex::new(None),
             read: AtomicU64::new(0),
         };
@@ -177,6 +214,7 @@ impl PgStore {
                 .await
                 .map_err(|e| StoreError::Io(format!("postgresql: {e}")))??;
             *guard = Some(client);
+            slot.generation.fetch_add(1, Ordering::Relaxed);
         }
         let client = guard.as_mut().expect("connected above");
         f(client).await.map_err(db)
@@ -308,6 +346,49 @@ impl PgStore {
         })
     }
 
+    /// The commit's prepared statements for the current commit connection.
+    async fn commit_statements(
+        &self,
+        c: &Client,
+    ) -> Result<CommitStatements, tokio_postgres::Error> {
+        let generation = self.commit_conn.generation.load(Ordering::Relaxed);
+        let cached = self
+            .commit_statements
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .filter(|s| s.generation == generation);
+        if let Some(s) = cached {
+            return Ok(s);
+        }
+        let st = CommitStatements {
+            generation,
+            fence: c.prepare("SELECT tiandi_fence($1, $2)").await?,
+            upsert: c
+                .prepare(
+                    "INSERT INTO tasks (id, tenant, state, ended_ns, record)
+                     SELECT i, t, s, e, r::jsonb
+                       FROM unnest($1::int8[], $2::text[], $3::text[], $4::int8[], $5::text[])
+                         AS u(i, t, s, e, r)
+                     ON CONFLICT (id) DO UPDATE SET state = EXCLUDED.state,
+                         ended_ns = EXCLUDED.ended_ns, record = EXCLUDED.record",
+                )
+                .await?,
+            delete: c.prepare("DELETE FROM tasks WHERE id = ANY($1)").await?,
+            meta: c
+                .prepare(
+                    "INSERT INTO meta (key, value) SELECT * FROM unnest($1::text[], $2::bytea[])
+                     ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+                )
+                .await?,
+        };
+        *self
+            .commit_statements
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(st.clone());
+        Ok(st)
+    }
+
     fn decode_row(&self, id: i64, text: &str) -> Result<TaskRecord, StoreError> {
         self.read.fetch_add(1, Ordering::Relaxed);
         serde_json::from_str(text).map_err(|e| StoreError::Corrupt {
@@ -351,6 +432,7 @@ impl Slot {
     fn new() -> Slot {
         Slot {
             client: tokio::sync::Mutex::new(None),
+            generation: AtomicU64::new(0),
         }
     }
 }
@@ -428,42 +510,50 @@ impl Store for PgStore {
         }
         let (keys, values): (Vec<&str>, Vec<&[u8]>) = meta.into_iter().unzip();
         self.block(self.with(&self.commit_conn, async |c| {
-            let tx = c.transaction().await?;
-            let held = tx
-                .query_opt(
-                    "SELECT 1 FROM leader WHERE id = 1 AND holder = $1 AND epoch = $2
-                       AND expires_at > clock_timestamp() FOR SHARE",
-                    &[&lease.holder, &lease.epoch],
-                )
-                .await?;
-            if held.is_none() {
+            let st = self.commit_statements(c).await?;
+            // One round trip: BEGIN, the fence, the writes and COMMIT are pipelined (sent
+            // in the order they are polled, before any answer). The fence fails when the
+            // lease is not held, which aborts the transaction: its COMMIT then rolls back.
+            let fence_params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] =
+                [&lease.holder, &lease.epoch];
+            // `biased`: polled in the order written, which is the order they are sent.
+            let (begin, fence, upsert, delete, meta, commit) = tokio::join!(
+                biased;
+                c.batch_execute("BEGIN"),
+                c.execute(&st.fence, &fence_params),
+                async {
+                    if ids.is_empty() {
+                        return Ok(0);
+                    }
+                    c.execute(&st.upsert, &[&ids, &tenants, &states, &ends, &bodies])
+                        .await
+                },
+                async {
+                    if gone.is_empty() {
+                        return Ok(0);
+                    }
+                    c.execute(&st.delete, &[&gone]).await
+                },
+                async {
+                    if keys.is_empty() {
+                        return Ok(0);
+                    }
+                    c.execute(&st.meta, &[&keys, &values]).await
+                },
+                c.batch_execute("COMMIT"),
+            );
+            if let Err(e) = &fence
+                && e.code().map(tokio_postgres::error::SqlState::code) == Some(FENCE_FAILED)
+            {
                 return Ok(false);
             }
-            if !ids.is_empty() {
-                tx.execute(
-                    "INSERT INTO tasks (id, tenant, state, ended_ns, record)
-                     SELECT i, t, s, e, r::jsonb
-                       FROM unnest($1::int8[], $2::text[], $3::text[], $4::int8[], $5::text[])
-                         AS u(i, t, s, e, r)
-                     ON CONFLICT (id) DO UPDATE SET state = EXCLUDED.state,
-                         ended_ns = EXCLUDED.ended_ns, record = EXCLUDED.record",
-                    &[&ids, &tenants, &states, &ends, &bodies],
-                )
-                .await?;
-            }
-            if !gone.is_empty() {
-                tx.execute("DELETE FROM tasks WHERE id = ANY($1)", &[&gone])
-                    .await?;
-            }
-            if !keys.is_empty() {
-                tx.execute(
-                    "INSERT INTO meta (key, value) SELECT * FROM unnest($1::text[], $2::bytea[])
-                     ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
-                    &[&keys, &values],
-                )
-                .await?;
-            }
-            tx.commit().await?;
+            // An error anywhere aborted the transaction, and its COMMIT rolled it back.
+            begin
+                .and(fence)
+                .and(upsert)
+                .and(delete)
+                .and(meta)
+                .and(commit)?;
             Ok(true)
         }))
         .and_then(|held| {
