@@ -459,3 +459,68 @@ fn a_paused_leader_steps_down_and_decides_nothing_twice() {
     let holder = Postgres::query(&url, "SELECT address FROM leader");
     assert_eq!(holder, vec![Some(b.url.clone())]);
 }
+
+/// A store that takes longer to load than the lease lasts: the instance taking over
+/// renews its lease while it loads, instead of losing it and starting again forever.
+#[test]
+fn a_store_slower_to_load_than_the_lease_is_still_taken_over() {
+    let Some(pg) = Postgres::start("a_store_slower_to_load_than_the_lease_is_still_taken_over")
+    else {
+        return;
+    };
+    let dir = common::fresh_dir("failover", "large");
+    let url = pg.database("large");
+    let d = dir.join("a");
+    std::fs::create_dir_all(&d).unwrap();
+    let config = d.join("serve.toml");
+    let lease_s = 0.5;
+    let text = format!(
+        "lease_s = {lease_s}\n{}",
+        config_with_store(&url, "accelerated:20")
+    );
+    std::fs::write(&config, text).unwrap();
+    let port = free_port();
+    let mut a = start(&d, &config, port);
+    wait_leads(&a.url, Duration::from_secs(30));
+    let op = a.client(OPERATOR);
+    let (status, t) = call(
+        &op,
+        "POST",
+        "/v1/tasks",
+        Some(json!({"origin": "Beijing-Miyun", "deadline_s": 3600.0,
+            "stages": [{"work_flop": 1e12}]})),
+    );
+    assert_eq!(status, 201, "{t}");
+    let id = t["id"].as_u64().unwrap();
+    wait_task(&op, id, 30, |v| v["state"] == "completed");
+    // Copies of the ended task make a store that takes seconds to load.
+    let copies = 80_000;
+    Postgres::query(
+        &url,
+        &format!(
+            "INSERT INTO tasks (id, tenant, state, ended_ns, record)
+             SELECT g, tenant, state, ended_ns, jsonb_set(record, '{{id}}', to_jsonb(g))
+               FROM tasks, generate_series({}, {}) g WHERE id = {id}",
+            id + 1,
+            id + copies
+        ),
+    );
+    a.crash_and_restart();
+    let took = wait_leads(&a.url, Duration::from_secs(120));
+    let log = std::fs::read_to_string(d.join("serve.log")).unwrap();
+    let ready = log
+        .lines()
+        .rev()
+        .find(|l| l.contains(" leads "))
+        .unwrap_or_default()
+        .to_string();
+    eprintln!("{copies} tasks: leading {took:?} after the restart ({ready})");
+    assert!(!log.contains("cannot lead"), "{log}");
+    assert!(!log.contains("panicked"), "{log}");
+    // It held the lease all along: it leads in the first epoch it took after the restart.
+    let epochs = Postgres::query(&url, "SELECT epoch FROM leader");
+    assert_eq!(epochs, vec![Some("2".to_string())], "{log}");
+    let (status, h) = call(&a.client(OPERATOR), "GET", "/healthz", None);
+    assert_eq!(status, 200);
+    assert_eq!(h["tasks"].as_u64(), Some(copies + 1), "{h}");
+}

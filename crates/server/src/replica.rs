@@ -185,7 +185,34 @@ impl Front {
             let valid_until = taken + self.lease_len.mul_f64(0.9);
             self.store.set_lease(Some(lease.clone()));
             let svc = spare.take().expect("built above");
-            match self.lead(lease.clone(), svc, valid_until).await {
+            // Loading a large store can take longer than the lease: renew it meanwhile.
+            let loading = self.lead(lease.clone(), svc, valid_until);
+            tokio::pin!(loading);
+            let mut valid_until = valid_until;
+            let every = self.lease_len / 4;
+            let led = loop {
+                tokio::select! {
+                    r = &mut loading => break r,
+                    () = tokio::time::sleep(every) => {
+                        let sent = Instant::now();
+                        if let Ok(Ok(true)) =
+                            tokio::time::timeout(every, self.store.renew(&lease, self.lease_len)).await
+                        {
+                            valid_until = sent + self.lease_len.mul_f64(0.9);
+                        }
+                    }
+                }
+            };
+            if led.is_ok()
+                && let Some(l) = self
+                    .leading
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .as_mut()
+            {
+                l.valid_until = valid_until;
+            }
+            match led {
                 Ok(()) => eprintln!(
                     "tiandi serve: {} leads (epoch {}), ready {:.0} ms after taking the lease",
                     self.instance,
