@@ -499,7 +499,7 @@ fn a_store_slower_to_load_than_the_lease_is_still_taken_over() {
         &url,
         &format!(
             "INSERT INTO tasks (id, tenant, state, ended_ns, record)
-             SELECT g, tenant, state, ended_ns, jsonb_set(record, '{{id}}', to_jsonb(g))
+             SELECT g, tenant, state, ended_ns, jsonb_set(record::jsonb, '{{id}}', to_jsonb(g))::text
                FROM tasks, generate_series({}, {}) g WHERE id = {id}",
             id + 1,
             id + copies

@@ -63,6 +63,13 @@ pub const MIGRATIONS: &[(i32, &str)] = &[
              END IF;
          END $$;",
     ),
+    (
+        3,
+        // The record as JSON text: jsonb refuses the character U+0000, which a task's
+        // strings may hold (serde_json writes it as \u0000), and one such record failed
+        // its whole batch. Nothing queries inside the record.
+        "ALTER TABLE tasks ALTER COLUMN record TYPE text USING record::text;",
+    ),
 ];
 
 /// The SQLSTATE `tiandi_fence` fails with when the lease is not held.
@@ -73,6 +80,11 @@ const MIGRATION_LOCK: i64 = 0x7469_616e_6469;
 
 /// Connecting to the database gives up after this.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A commit without an answer within this fails (and its connection is dropped, which
+/// aborts the transaction unless its COMMIT already went through): the store is then
+/// failed and the leader steps down, instead of holding a lease it cannot write under.
+const COMMIT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Rows read per query by scans.
 const SCAN_PAGE: i64 = 256;
@@ -194,8 +206,17 @@ impl PgStore {
             let rt = self.rt.as_ref().expect("runtime until drop");
             let client = rt
                 .spawn(async move {
+                    let mut config: tokio_postgres::Config = url.parse().map_err(db)?;
+                    // A peer that vanished without a reset (a cut link, a firewall dropping
+                    // idle flows) is noticed in seconds, not after TCP's minutes.
+                    config
+                        .keepalives(true)
+                        .keepalives_idle(Duration::from_secs(5))
+                        .keepalives_interval(Duration::from_secs(2))
+                        .keepalives_retries(3)
+                        .tcp_user_timeout(COMMIT_TIMEOUT);
                     let (client, conn) =
-                        tokio::time::timeout(CONNECT_TIMEOUT, tokio_postgres::connect(&url, NoTls))
+                        tokio::time::timeout(CONNECT_TIMEOUT, config.connect(NoTls))
                             .await
                             .map_err(|_| {
                                 StoreError::Io(format!(
@@ -346,6 +367,120 @@ impl PgStore {
         })
     }
 
+    /// Commits `batch` in one transaction, fenced on `lease`: nothing of it is stored
+    /// unless `lease` is still the one the lease row holds.
+    pub fn commit_as(&self, lease: &Lease, batch: &[Write]) -> Result<(), StoreError> {
+        // The last write of each key wins; one statement may not touch a row twice.
+        let mut tasks: BTreeMap<u64, Option<&TaskRecord>> = BTreeMap::new();
+        let mut meta: BTreeMap<&str, &[u8]> = BTreeMap::new();
+        for w in batch {
+            match w {
+                Write::Task(r) => {
+                    tasks.insert(r.id, Some(r));
+                }
+                Write::Delete(id) => {
+                    tasks.insert(*id, None);
+                }
+                Write::Meta(k, v) => {
+                    meta.insert(k, v);
+                }
+            }
+        }
+        let (mut ids, mut tenants, mut states, mut ends, mut bodies) =
+            (vec![], vec![], vec![], vec![], vec![]);
+        let mut gone = vec![];
+        for (id, r) in &tasks {
+            let id = i64::try_from(*id).map_err(|_| StoreError::Io(format!("task id {id}")))?;
+            match r {
+                Some(r) => {
+                    ids.push(id);
+                    tenants.push(r.tenant.as_str());
+                    states.push(
+                        serde_json::to_value(r.state)
+                            .map_err(|e| StoreError::Io(e.to_string()))?
+                            .as_str()
+                            .unwrap_or("")
+                            .to_string(),
+                    );
+                    ends.push(ended_ns(r));
+                    bodies
+                        .push(serde_json::to_string(r).map_err(|e| StoreError::Io(e.to_string()))?);
+                }
+                None => gone.push(id),
+            }
+        }
+        let (keys, values): (Vec<&str>, Vec<&[u8]>) = meta.into_iter().unzip();
+        let committing = self.with(&self.commit_conn, async |c| {
+            let st = self.commit_statements(c).await?;
+            // One round trip: BEGIN, the fence, the writes and COMMIT are pipelined (sent
+            // in the order they are polled, before any answer). The fence fails when the
+            // lease is not held, which aborts the transaction: its COMMIT then rolls back.
+            let fence_params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] =
+                [&lease.holder, &lease.epoch];
+            // `biased`: polled in the order written, which is the order they are sent.
+            let (begin, fence, upsert, delete, meta, commit) = tokio::join!(
+                biased;
+                c.batch_execute("BEGIN"),
+                c.execute(&st.fence, &fence_params),
+                async {
+                    if ids.is_empty() {
+                        return Ok(0);
+                    }
+                    c.execute(&st.upsert, &[&ids, &tenants, &states, &ends, &bodies])
+                        .await
+                },
+                async {
+                    if gone.is_empty() {
+                        return Ok(0);
+                    }
+                    c.execute(&st.delete, &[&gone]).await
+                },
+                async {
+                    if keys.is_empty() {
+                        return Ok(0);
+                    }
+                    c.execute(&st.meta, &[&keys, &values]).await
+                },
+                c.batch_execute("COMMIT"),
+            );
+            if let Err(e) = &fence
+                && e.code().map(tokio_postgres::error::SqlState::code) == Some(FENCE_FAILED)
+            {
+                return Ok(false);
+            }
+            // An error anywhere aborted the transaction, and its COMMIT rolled it back.
+            begin
+                .and(fence)
+                .and(upsert)
+                .and(delete)
+                .and(meta)
+                .and(commit)?;
+            Ok(true)
+        });
+        self.block(async {
+            match tokio::time::timeout(COMMIT_TIMEOUT, committing).await {
+                Ok(r) => r,
+                Err(_) => {
+                    *self.commit_conn.client.lock().await = None;
+                    Err(StoreError::Io(format!(
+                        "postgresql: no answer to a commit within {} s",
+                        COMMIT_TIMEOUT.as_secs()
+                    )))
+                }
+            }
+        })
+        .and_then(|held| {
+            if held {
+                Ok(())
+            } else {
+                Err(StoreError::Io(format!(
+                    "not the leader: lease epoch {} of {} is no longer held",
+                    lease.epoch, lease.holder
+                )))
+            }
+        })
+    }
+
     /// The commit's prepared statements for the current commit connection.
     async fn commit_statements(
         &self,
@@ -367,7 +502,7 @@ impl PgStore {
             upsert: c
                 .prepare(
                     "INSERT INTO tasks (id, tenant, state, ended_ns, record)
-                     SELECT i, t, s, e, r::jsonb
+                     SELECT i, t, s, e, r
                        FROM unnest($1::int8[], $2::text[], $3::text[], $4::int8[], $5::text[])
                          AS u(i, t, s, e, r)
                      ON CONFLICT (id) DO UPDATE SET state = EXCLUDED.state,
@@ -469,103 +604,7 @@ impl Store for PgStore {
                 "not the leader: this instance holds no lease".into(),
             ));
         };
-        // The last write of each key wins; one statement may not touch a row twice.
-        let mut tasks: BTreeMap<u64, Option<&TaskRecord>> = BTreeMap::new();
-        let mut meta: BTreeMap<&str, &[u8]> = BTreeMap::new();
-        for w in batch {
-            match w {
-                Write::Task(r) => {
-                    tasks.insert(r.id, Some(r));
-                }
-                Write::Delete(id) => {
-                    tasks.insert(*id, None);
-                }
-                Write::Meta(k, v) => {
-                    meta.insert(k, v);
-                }
-            }
-        }
-        let (mut ids, mut tenants, mut states, mut ends, mut bodies) =
-            (vec![], vec![], vec![], vec![], vec![]);
-        let mut gone = vec![];
-        for (id, r) in &tasks {
-            let id = i64::try_from(*id).map_err(|_| StoreError::Io(format!("task id {id}")))?;
-            match r {
-                Some(r) => {
-                    ids.push(id);
-                    tenants.push(r.tenant.as_str());
-                    states.push(
-                        serde_json::to_value(r.state)
-                            .map_err(|e| StoreError::Io(e.to_string()))?
-                            .as_str()
-                            .unwrap_or("")
-                            .to_string(),
-                    );
-                    ends.push(ended_ns(r));
-                    bodies
-                        .push(serde_json::to_string(r).map_err(|e| StoreError::Io(e.to_string()))?);
-                }
-                None => gone.push(id),
-            }
-        }
-        let (keys, values): (Vec<&str>, Vec<&[u8]>) = meta.into_iter().unzip();
-        self.block(self.with(&self.commit_conn, async |c| {
-            let st = self.commit_statements(c).await?;
-            // One round trip: BEGIN, the fence, the writes and COMMIT are pipelined (sent
-            // in the order they are polled, before any answer). The fence fails when the
-            // lease is not held, which aborts the transaction: its COMMIT then rolls back.
-            let fence_params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] =
-                [&lease.holder, &lease.epoch];
-            // `biased`: polled in the order written, which is the order they are sent.
-            let (begin, fence, upsert, delete, meta, commit) = tokio::join!(
-                biased;
-                c.batch_execute("BEGIN"),
-                c.execute(&st.fence, &fence_params),
-                async {
-                    if ids.is_empty() {
-                        return Ok(0);
-                    }
-                    c.execute(&st.upsert, &[&ids, &tenants, &states, &ends, &bodies])
-                        .await
-                },
-                async {
-                    if gone.is_empty() {
-                        return Ok(0);
-                    }
-                    c.execute(&st.delete, &[&gone]).await
-                },
-                async {
-                    if keys.is_empty() {
-                        return Ok(0);
-                    }
-                    c.execute(&st.meta, &[&keys, &values]).await
-                },
-                c.batch_execute("COMMIT"),
-            );
-            if let Err(e) = &fence
-                && e.code().map(tokio_postgres::error::SqlState::code) == Some(FENCE_FAILED)
-            {
-                return Ok(false);
-            }
-            // An error anywhere aborted the transaction, and its COMMIT rolled it back.
-            begin
-                .and(fence)
-                .and(upsert)
-                .and(delete)
-                .and(meta)
-                .and(commit)?;
-            Ok(true)
-        }))
-        .and_then(|held| {
-            if held {
-                Ok(())
-            } else {
-                Err(StoreError::Io(format!(
-                    "not the leader: lease epoch {} of {} is no longer held",
-                    lease.epoch, lease.holder
-                )))
-            }
-        })
+        self.commit_as(&lease, batch)
     }
 
     fn get(&self, id: u64) -> Result<Option<TaskRecord>, StoreError> {
@@ -631,5 +670,57 @@ impl Store for PgStore {
                 .await
         }))?;
         Ok(row.get::<_, i64>(0).max(0) as u64)
+    }
+}
+
+/// The store as one term of leadership sees it: its commits are fenced on the lease the
+/// term began with. State left over from an earlier term (a request still running in
+/// the old app, its group committer) therefore cannot commit under a later lease of the
+/// same instance, which would store decisions the new term's state never saw.
+pub struct Term {
+    pub pg: std::sync::Arc<PgStore>,
+    pub lease: Lease,
+}
+
+impl Store for Term {
+    fn load(&self) -> Result<Loaded, StoreError> {
+        self.pg.load()
+    }
+
+    fn commit(&self, batch: &[Write]) -> Result<(), StoreError> {
+        self.pg.commit_as(&self.lease, batch)
+    }
+
+    fn get(&self, id: u64) -> Result<Option<TaskRecord>, StoreError> {
+        self.pg.get(id)
+    }
+
+    fn scan(
+        &self,
+        after: u64,
+        visit: &mut dyn FnMut(TaskRecord) -> bool,
+    ) -> Result<(), StoreError> {
+        self.pg.scan(after, visit)
+    }
+
+    fn scan_tenant(
+        &self,
+        tenant: &str,
+        after: u64,
+        visit: &mut dyn FnMut(TaskRecord) -> bool,
+    ) -> Result<(), StoreError> {
+        self.pg.scan_tenant(tenant, after, visit)
+    }
+
+    fn records_read(&self) -> u64 {
+        self.pg.records_read()
+    }
+
+    fn ended_before(&self, before_ns: i64, limit: usize) -> Result<Vec<TaskRecord>, StoreError> {
+        self.pg.ended_before(before_ns, limit)
+    }
+
+    fn size_bytes(&self) -> Result<u64, StoreError> {
+        self.pg.size_bytes()
     }
 }

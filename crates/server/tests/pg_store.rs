@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use common::postgres::Postgres;
 use tiandi_server::model::{TaskRecord, TaskSpec, TaskState};
-use tiandi_server::pg::PgStore;
+use tiandi_server::pg::{PgStore, Term};
 use tiandi_server::store::{Store, Write};
 
 fn record(id: u64, tenant: &str, state: TaskState, finished_ns: Option<i64>) -> TaskRecord {
@@ -289,4 +289,69 @@ fn a_bad_url_is_an_error_that_hides_the_password() {
         .to_string();
     assert!(!err.contains("hunter2"), "{err}");
     assert!(err.contains("tiandi:***@127.0.0.1:1"), "{err}");
+}
+
+/// A term of leadership commits under the lease it began with: when the same instance
+/// has since taken a newer lease, what is left of the old term (a request still running
+/// in the old state) is refused, not stored beside the new term's decisions.
+#[test]
+fn an_earlier_term_cannot_commit_under_a_later_lease_of_the_same_instance() {
+    let Some(pg) =
+        Postgres::start("an_earlier_term_cannot_commit_under_a_later_lease_of_the_same_instance")
+    else {
+        return;
+    };
+    let url = pg.database("terms");
+    let pg_store = std::sync::Arc::new(PgStore::connect(&url).unwrap());
+    let lease = Duration::from_secs(30);
+    let first = block(pg_store.try_acquire("a", "http://a", lease))
+        .unwrap()
+        .unwrap();
+    let old = Term {
+        pg: pg_store.clone(),
+        lease: first.clone(),
+    };
+    old.commit(&[task(record(1, "t", TaskState::Queued, None))])
+        .unwrap();
+    // a steps down (gives the lease up) and takes it again: a new epoch, a new term.
+    block(pg_store.release(&first)).unwrap();
+    let second = block(pg_store.try_acquire("a", "http://a", lease))
+        .unwrap()
+        .unwrap();
+    assert_eq!(second.holder, first.holder);
+    assert_eq!(second.epoch, first.epoch + 1);
+    let new = Term {
+        pg: pg_store.clone(),
+        lease: second,
+    };
+    let err = old
+        .commit(&[task(record(2, "t", TaskState::Queued, None))])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("no longer held"), "{err}");
+    new.commit(&[task(record(3, "t", TaskState::Queued, None))])
+        .unwrap();
+    let ids: Vec<u64> = new.load().unwrap().tasks.iter().map(|r| r.id).collect();
+    assert_eq!(ids, vec![1, 3]);
+}
+
+/// Strings may hold U+0000 (jsonb refuses it; the record is stored as JSON text), and
+/// such a record does not fail the batch it is in.
+#[test]
+fn a_record_with_a_nul_character_is_stored_and_read_back() {
+    let Some(pg) = Postgres::start("a_record_with_a_nul_character_is_stored_and_read_back") else {
+        return;
+    };
+    let url = pg.database("nul");
+    let s = leader(&url, "a", Duration::from_secs(30));
+    let mut r = record(1, "t", TaskState::Failed, Some(10));
+    r.spec.idempotency_key = Some("k\u{0}ey".into());
+    r.reason = Some("stage printed \u{0} and exited".into());
+    s.commit(&[
+        task(r.clone()),
+        task(record(2, "t", TaskState::Queued, None)),
+    ])
+    .unwrap();
+    assert_eq!(s.get(1).unwrap(), Some(r));
+    assert_eq!(s.load().unwrap().tasks.len(), 2);
 }
