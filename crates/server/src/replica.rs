@@ -151,6 +151,9 @@ impl Front {
                     }
                 }
             }
+            // The lease runs from the database's clock at the update, which is after
+            // this instant: counting from here errs on the safe side.
+            let asked = Instant::now();
             let attempt = self
                 .store
                 .try_acquire(&self.instance, &self.advertise, self.lease_len)
@@ -182,23 +185,23 @@ impl Front {
                 }
             };
             let taken = Instant::now();
-            let valid_until = taken + self.lease_len.mul_f64(0.9);
-            self.store.set_lease(Some(lease.clone()));
+            let valid_until = asked + self.lease_len.mul_f64(0.9);
             let svc = spare.take().expect("built above");
             // Loading a large store can take longer than the lease: renew it meanwhile.
             let loading = self.lead(lease.clone(), svc, valid_until);
             tokio::pin!(loading);
             let mut valid_until = valid_until;
+            let mut lost = false;
             let every = self.lease_len / 4;
             let led = loop {
                 tokio::select! {
                     r = &mut loading => break r,
-                    () = tokio::time::sleep(every) => {
+                    () = tokio::time::sleep(every), if !lost => {
                         let sent = Instant::now();
-                        if let Ok(Ok(true)) =
-                            tokio::time::timeout(every, self.store.renew(&lease, self.lease_len)).await
-                        {
-                            valid_until = sent + self.lease_len.mul_f64(0.9);
+                        match tokio::time::timeout(every, self.store.renew(&lease, self.lease_len)).await {
+                            Ok(Ok(true)) => valid_until = sent + self.lease_len.mul_f64(0.9),
+                            Ok(Ok(false)) => lost = true,
+                            _ => {}
                         }
                     }
                 }
@@ -221,13 +224,16 @@ impl Front {
                 ),
                 Err(e) => {
                     eprintln!("tiandi serve: cannot lead: {e}");
-                    self.store.set_lease(None);
                     let _ = self.store.release(&lease).await;
                     tokio::time::sleep(FOLLOW_POLL * 5).await;
                     continue;
                 }
             }
-            let why = self.hold(&lease, &mut stopping).await;
+            let why = if lost {
+                "the lease was taken over while the store was loading"
+            } else {
+                self.hold(&lease, &mut stopping).await
+            };
             self.step_down(why).await;
         }
     }
@@ -235,10 +241,15 @@ impl Front {
     /// Loads the store into `svc` and installs the leader's app.
     async fn lead(&self, lease: Lease, svc: Service, valid_until: Instant) -> Result<(), String> {
         let (stop, stop_rx) = tokio::sync::watch::channel(false);
+        // This term's commits are fenced on this lease, whatever the instance leads later.
+        let term = crate::pg::Term {
+            pg: self.store.clone(),
+            lease: lease.clone(),
+        };
         let (c, s, store) = (
             self.config.clone(),
             self.scenario.clone(),
-            self.store.clone() as Arc<dyn crate::store::Store>,
+            Arc::new(term) as Arc<dyn crate::store::Store>,
         );
         let state =
             tokio::task::spawn_blocking(move || crate::build_state(&c, &s, stop_rx, store, svc))
@@ -326,7 +337,6 @@ impl Front {
         let Some(l) = taken else {
             return;
         };
-        self.store.set_lease(None);
         let _ = l.stop.send(true);
         for t in &l.tasks {
             t.abort();
@@ -412,10 +422,7 @@ async fn forward(f: &Front, base: &str, req: Request) -> Result<Response, String
     );
     for (name, value) in &parts.headers {
         // Hop-by-hop headers belong to the client's connection, not to this one.
-        if matches!(
-            name.as_str(),
-            "connection" | "keep-alive" | "proxy-connection" | "te" | "upgrade" | "host"
-        ) {
+        if hop_by_hop(name, &parts.headers) || name == header::HOST {
             continue;
         }
         out = out.header(name, value);
@@ -430,7 +437,21 @@ async fn forward(f: &Front, base: &str, req: Request) -> Result<Response, String
         Some(s) => s,
         None => connect(f, &host, port).await?,
     };
-    let resp = sender.send_request(out).await.map_err(|e| e.to_string())?;
+    // Until the answer's head: the leader's own request timeout, plus a margin.
+    let head_within = Duration::from_secs_f64(f.config.request_timeout_s) + FORWARD_CONNECT;
+    let mut resp = tokio::time::timeout(head_within, sender.send_request(out))
+        .await
+        .map_err(|_| format!("no answer within {} s", head_within.as_secs()))?
+        .map_err(|e| e.to_string())?;
+    let hop: Vec<HeaderName> = resp
+        .headers()
+        .keys()
+        .filter(|n| hop_by_hop(n, resp.headers()))
+        .cloned()
+        .collect();
+    for n in hop {
+        resp.headers_mut().remove(n);
+    }
     // Back to the pool once the answer's body is done (an event stream's never is).
     let (pool, base) = (f.pool.clone(), base.to_string());
     tokio::spawn(async move {
@@ -446,6 +467,29 @@ async fn forward(f: &Front, base: &str, req: Request) -> Result<Response, String
         }
     });
     Ok(resp.map(Body::new))
+}
+
+/// Headers that belong to one connection (RFC 9110 section 7.6.1), not to the request or
+/// answer, with those the `Connection` header names; a forwarder does not pass them on.
+fn hop_by_hop(name: &HeaderName, headers: &axum::http::HeaderMap) -> bool {
+    const HOP: [&str; 8] = [
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "upgrade",
+    ];
+    HOP.contains(&name.as_str())
+        || name == header::TRANSFER_ENCODING
+        || headers
+            .get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|t| t.trim().eq_ignore_ascii_case(name.as_str()))
 }
 
 /// An idle connection to the leader at `base`, if one is ready; stale ones are dropped.
