@@ -260,7 +260,35 @@ pub fn plan(args: PlanArgs) -> Result<()> {
         eprintln!("wrote {}", path.display());
     }
     print!("{text}");
+    let failed = p.verification.failed_checks();
+    if !failed.is_empty() {
+        let what: Vec<String> = failed
+            .iter()
+            .map(|f| format!("{}: {}", f.id, f.message))
+            .collect();
+        bail!(
+            "the design is infeasible: its own verification fails ({})",
+            what.join("; ")
+        );
+    }
     Ok(())
+}
+
+/// "feasible", or "infeasible" with the failing checks.
+fn verdict(p: &Plan) -> (&'static str, Vec<serde_json::Value>) {
+    let failed = p.verification.failed_checks();
+    let list = failed
+        .iter()
+        .map(|f| serde_json::json!({"id": f.id, "message": f.message}))
+        .collect();
+    (
+        if failed.is_empty() {
+            "feasible"
+        } else {
+            "infeasible"
+        },
+        list,
+    )
 }
 
 fn orbit_label(input: &PlanInput, p: &Plan) -> String {
@@ -395,6 +423,11 @@ fn to_text(input: &PlanInput, p: &Plan) -> String {
         "space costs {} times ground per accelerator-hour (X1)\n",
         num(p.space_to_ground_cost_ratio())
     ));
+    let (word, _) = verdict(p);
+    out.push_str(&format!("verdict: {word}\n"));
+    for f in p.verification.failed_checks() {
+        out.push_str(&format!("  fails {}: {}\n", f.id, f.message));
+    }
     out
 }
 
@@ -413,6 +446,8 @@ fn to_json(input: &PlanInput, p: &Plan) -> String {
         "pointing": input.pointing.key(),
         "lifetime_years": input.lifetime_years,
         "verification_start": p.verification.start.to_string(),
+        "verdict": verdict(p).0,
+        "failed_checks": verdict(p).1,
         "lines": p.lines().iter().map(line).collect::<Vec<_>>(),
     });
     let mut s = serde_json::to_string_pretty(&doc).expect("JSON of plain values");

@@ -158,3 +158,56 @@ fn text_table_shows_space_and_ground_side_by_side() {
     assert!(text.contains("CNY per accelerator-hour"), "{text}");
     assert!(text.contains("i 53 deg"), "{text}");
 }
+
+#[test]
+fn a_design_that_fails_its_own_verification_is_infeasible_and_exits_non_zero() {
+    // A body-fixed array in a dawn-dusk orbit sees the Sun at a grazing angle: the
+    // array sized for a tracking one cannot carry the load.
+    for json in [false, true] {
+        let mut args = vec!["--count", "8", "--pointing", "body-fixed"];
+        if json {
+            args.push("--json");
+        }
+        let out = run(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{stderr}");
+        assert!(
+            stderr.contains("infeasible") && stderr.contains("V3"),
+            "{stderr}"
+        );
+        // The plan is still printed, with the verdict in it.
+        let text = String::from_utf8(out.stdout).unwrap();
+        if json {
+            let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(v["verdict"], "infeasible", "{text}");
+            assert_eq!(v["failed_checks"][0]["id"], "V3", "{text}");
+            let v3 = v["lines"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|l| l["id"] == "V3")
+                .unwrap()["value"]
+                .as_f64()
+                .unwrap();
+            assert!(v3 < 0.99, "{v3}");
+        } else {
+            assert!(text.contains("verdict: infeasible"), "{text}");
+            assert!(
+                text.contains("fails V3: payload energy delivered"),
+                "{text}"
+            );
+        }
+    }
+    // The default design passes, and says so.
+    let out = run(&["--count", "8"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .contains("verdict: feasible")
+    );
+}

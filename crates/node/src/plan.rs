@@ -351,6 +351,64 @@ pub struct Verification {
     pub delivered_fraction: f64,
     pub power_limited_s: f64,
     pub thermal_limited_s: f64,
+    /// The design's temperature limit, K (check V2).
+    pub temp_limit_k: f64,
+    /// The battery's floor as a share of its capacity (check V1).
+    pub soc_floor_fraction: f64,
+}
+
+/// Least share of the requested payload energy a feasible design delivers (check V3).
+/// The sizing targets all of it; 1% covers the 10 s stepping of the verification run.
+pub const MIN_DELIVERED_FRACTION: f64 = 0.99;
+
+/// Margin on the temperature limit (check V2) for the 10 s stepping, K.
+const TEMP_MARGIN_K: f64 = 0.5;
+
+/// A check of the verification run that the design fails.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FailedCheck {
+    /// The plan line that shows it (V1, V2, V3).
+    pub id: &'static str,
+    pub message: String,
+}
+
+impl Verification {
+    /// The checks this run fails; empty for a feasible design.
+    pub fn failed_checks(&self) -> Vec<FailedCheck> {
+        let mut out = Vec::new();
+        if self.min_soc_fraction < self.soc_floor_fraction - 1e-9 {
+            out.push(FailedCheck {
+                id: "V1",
+                message: format!(
+                    "minimum state of charge {:.3} is under the battery's floor {:.3}",
+                    self.min_soc_fraction, self.soc_floor_fraction
+                ),
+            });
+        }
+        if self.max_temp_k > self.temp_limit_k + TEMP_MARGIN_K {
+            out.push(FailedCheck {
+                id: "V2",
+                message: format!(
+                    "maximum temperature {:.1} K is above the limit {:.1} K",
+                    self.max_temp_k, self.temp_limit_k
+                ),
+            });
+        }
+        if self.delivered_fraction.is_nan() || self.delivered_fraction < MIN_DELIVERED_FRACTION {
+            out.push(FailedCheck {
+                id: "V3",
+                message: format!(
+                    "payload energy delivered is {:.1}% of the request (at least {:.0}% needed; \
+                     power-limited {:.0} s, thermally limited {:.0} s of the day)",
+                    self.delivered_fraction * 100.0,
+                    MIN_DELIVERED_FRACTION * 100.0,
+                    self.power_limited_s,
+                    self.thermal_limited_s
+                ),
+            });
+        }
+        out
+    }
 }
 
 /// A sized design and its costs, one struct per section of the printed plan.
@@ -1156,6 +1214,12 @@ fn verify(
 ) -> Result<Verification, PropagationError> {
     let requested_w = config.payload_max_w();
     let capacity_wh = config.battery.capacity_wh();
+    let temp_limit_k = config.thermal.temp_limit_k();
+    let soc_floor_fraction = if capacity_wh > 0.0 {
+        config.battery.min_soc_wh() / capacity_wh
+    } else {
+        0.0
+    };
     let mut node =
         NodeState::new(config, 1.0, initial_temp_k, age_years).expect("validated design");
     let n_steps = (86_400.0 / VERIFY_STEP_S) as usize;
@@ -1166,6 +1230,8 @@ fn verify(
         delivered_fraction: 0.0,
         power_limited_s: 0.0,
         thermal_limited_s: 0.0,
+        temp_limit_k,
+        soc_floor_fraction,
     };
     let (mut granted_wh, mut requested_wh) = (0.0, 0.0);
     for k in 0..n_steps {
