@@ -10,6 +10,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
+use tiandi_node::fleet;
 use tiandi_node::plan::{ComputeTarget, OrbitChoice, Plan, PlanInput, PlanLine, plan as make_plan};
 use tiandi_node::{CellType, Pointing, accelerator};
 use tiandi_orbit::Epoch;
@@ -114,7 +115,7 @@ pub struct PlanArgs {
     /// Launch price, CNY per kg [70000].
     #[arg(long, allow_negative_numbers = true)]
     launch_price_cny_per_kg: Option<f64>,
-    /// Spacecraft manufacturing cost, CNY per kg of non-compute mass [0: not counted].
+    /// Spacecraft manufacturing cost, CNY per kg of non-compute mass [8000].
     #[arg(long, allow_negative_numbers = true)]
     spacecraft_cost_cny_per_kg: Option<f64>,
     /// Price of one accelerator with its host share, CNY, counted on both sides [0].
@@ -132,6 +133,21 @@ pub struct PlanArgs {
     /// Ground data-centre construction cost, CNY per kW of IT load [50000].
     #[arg(long, allow_negative_numbers = true)]
     dc_capex_cny_per_kw: Option<f64>,
+    /// A fleet of N such satellites: totals, launches per launcher, replacements and the
+    /// ground comparison (lines F1-F12, L1-L5).
+    #[arg(long, conflicts_with = "total_compute_power_w")]
+    satellites: Option<u32>,
+    /// Size a fleet for this total payload power, W: the fewest satellites that
+    /// --launcher lifts one piece each.
+    #[arg(long, allow_negative_numbers = true, conflicts_with_all = ["count", "compute_power_w"])]
+    total_compute_power_w: Option<f64>,
+    /// Launcher that bounds one satellite's mass with --total-compute-power-w:
+    /// long-march-8a, long-march-5b, zhuque-3, falcon-9 or starship [long-march-8a].
+    #[arg(long, requires = "total_compute_power_w")]
+    launcher: Option<String>,
+    /// Satellites failing a year, each replaced, for the fleet's replacements [0.02].
+    #[arg(long, allow_negative_numbers = true)]
+    failure_rate_per_year: Option<f64>,
     /// Print JSON instead of a text table.
     #[arg(long)]
     json: bool,
@@ -237,13 +253,51 @@ fn build_input(args: &PlanArgs) -> Result<PlanInput> {
     Ok(input)
 }
 
+/// Satellites failing a year, by default (docs/plan.md, F9: ASSUMED).
+const DEFAULT_FAILURE_RATE_PER_YEAR: f64 = 0.02;
+
 pub fn plan(args: PlanArgs) -> Result<()> {
     let input = build_input(&args)?;
-    let p = make_plan(&input)?;
+    let rate = args
+        .failure_rate_per_year
+        .unwrap_or(DEFAULT_FAILURE_RATE_PER_YEAR);
+    if !(rate.is_finite() && (0.0..=1.0).contains(&rate)) {
+        bail!("invalid --failure-rate-per-year {rate}: expected 0 to 1");
+    }
+    if args.satellites == Some(0) {
+        bail!("invalid --satellites 0: expected at least 1");
+    }
+    let (p, satellites) = match args.total_compute_power_w {
+        Some(w) => {
+            if !(w.is_finite() && w > 0.0) {
+                bail!("invalid --total-compute-power-w {w}: expected a positive power in W");
+            }
+            let key = args.launcher.as_deref().unwrap_or("long-march-8a");
+            let l = fleet::launcher(key).with_context(|| {
+                let keys: Vec<&str> = fleet::LAUNCHERS.iter().map(|l| l.key).collect();
+                format!(
+                    "invalid --launcher {key:?}: expected one of {}",
+                    keys.join(", ")
+                )
+            })?;
+            let (p, n) = fleet::size_for_power(&input, w, l)?;
+            (p, Some(n))
+        }
+        None => (make_plan(&input)?, args.satellites.map(u64::from)),
+    };
+    let sso = matches!(input.orbit, OrbitChoice::SunSynchronous { .. });
+    let one = fleet::fleet(&p, 1, 0.0, input.lifetime_years, sso);
+    let warnings = one.warnings(p.mass.total_kg);
+    let extra = satellites.map_or_else(Vec::new, |n| {
+        fleet::fleet(&p, n, rate, input.lifetime_years, sso).lines()
+    });
+    for w in &warnings {
+        eprintln!("warning: {w}");
+    }
     let text = if args.json {
-        to_json(&input, &p)
+        to_json(&input, &p, &extra, &warnings)
     } else {
-        to_text(&input, &p)
+        to_text(&input, &p, &extra, &warnings)
     };
     if let Some(path) = &args.html {
         let heading = format!(
@@ -336,7 +390,7 @@ fn num(v: f64) -> String {
     }
 }
 
-fn to_text(input: &PlanInput, p: &Plan) -> String {
+fn to_text(input: &PlanInput, p: &Plan, extra: &[PlanLine], warnings: &[String]) -> String {
     let mut out = String::new();
     let acc = input.accelerator;
     out.push_str(&format!(
@@ -350,17 +404,17 @@ fn to_text(input: &PlanInput, p: &Plan) -> String {
     ));
     out.push_str("(ids and formulas are explained in docs/plan.md)\n\n");
     out.push_str(&format!(
-        "{:<3} {:<42} {:>16} {:<7} {}\n",
+        "{:<3} {:<42} {:>20} {:<7} {}\n",
         "id", "quantity", "value", "unit", "formula"
     ));
     let mut section = "";
-    for l in &p.lines() {
+    for l in p.lines().iter().chain(extra) {
         if l.section != section {
             section = l.section;
             out.push_str(&format!("-- {section}\n"));
         }
         out.push_str(&format!(
-            "{:<3} {:<42} {:>16} {:<7} {}\n",
+            "{:<3} {:<42} {:>20} {:<7} {}\n",
             l.id,
             l.label,
             num(l.value),
@@ -423,6 +477,9 @@ fn to_text(input: &PlanInput, p: &Plan) -> String {
         "space costs {} times ground per accelerator-hour (X1)\n",
         num(p.space_to_ground_cost_ratio())
     ));
+    for w in warnings {
+        out.push_str(&format!("warning: {w}\n"));
+    }
     let (word, _) = verdict(p);
     out.push_str(&format!("verdict: {word}\n"));
     for f in p.verification.failed_checks() {
@@ -431,7 +488,7 @@ fn to_text(input: &PlanInput, p: &Plan) -> String {
     out
 }
 
-fn to_json(input: &PlanInput, p: &Plan) -> String {
+fn to_json(input: &PlanInput, p: &Plan, extra: &[PlanLine], warnings: &[String]) -> String {
     let line = |l: &PlanLine| {
         serde_json::json!({
             "id": l.id, "section": l.section, "quantity": l.label, "value": l.value, "unit": l.unit, "formula": l.formula,
@@ -448,7 +505,8 @@ fn to_json(input: &PlanInput, p: &Plan) -> String {
         "verification_start": p.verification.start.to_string(),
         "verdict": verdict(p).0,
         "failed_checks": verdict(p).1,
-        "lines": p.lines().iter().map(line).collect::<Vec<_>>(),
+        "warnings": warnings,
+        "lines": p.lines().iter().chain(extra).map(line).collect::<Vec<_>>(),
     });
     let mut s = serde_json::to_string_pretty(&doc).expect("JSON of plain values");
     s.push('\n');

@@ -211,3 +211,124 @@ fn a_design_that_fails_its_own_verification_is_infeasible_and_exits_non_zero() {
             .contains("verdict: feasible")
     );
 }
+
+/// The plan's lines by id, from `--json`, and its warnings.
+fn json_lines(args: &[&str]) -> (std::collections::BTreeMap<String, f64>, Vec<String>) {
+    let mut all = args.to_vec();
+    all.push("--json");
+    let out = run(&all);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let lines = v["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["id"].as_str().unwrap().to_string(),
+                l["value"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    let warnings = v["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_str().unwrap().to_string())
+        .collect();
+    (lines, warnings)
+}
+
+fn close_rel(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0)
+}
+
+#[test]
+fn a_fleet_totals_n_satellites_and_counts_whole_satellites_per_launch() {
+    let (one, w) = json_lines(&["--count", "8"]);
+    assert!(w.is_empty(), "{w:?}");
+    assert!(
+        !one.contains_key("F1"),
+        "no fleet lines without --satellites"
+    );
+    for n in [1u64, 7, 250] {
+        let (f, _) = json_lines(&["--count", "8", "--satellites", &n.to_string()]);
+        let nf = n as f64;
+        assert_eq!(f["F1"], nf);
+        for (fleet_id, one_id) in [
+            ("F2", "C4"),
+            ("F3", "P4"),
+            ("F4", "M7"),
+            ("F5", "S1"),
+            ("F6", "S2"),
+            ("F7", "S3"),
+            ("F8", "S4"),
+            ("F12", "G6"),
+        ] {
+            assert!(
+                close_rel(f[fleet_id], nf * one[one_id]),
+                "{fleet_id} = {} against {n} x {one_id} = {}",
+                f[fleet_id],
+                nf * one[one_id]
+            );
+        }
+        // 2 % a year over 5 years.
+        assert!(close_rel(f["F9"], nf * 0.02 * 5.0), "{}", f["F9"]);
+        assert!(close_rel(f["F11"], f["F8"] + f["F9"] * one["S4"]));
+        // Launches: whole satellites per launch, never fewer than the mass alone needs.
+        for l in &tiandi_node::fleet::LAUNCHERS {
+            let (cap, _) = l.capacity_kg(true).unwrap();
+            let per = (cap / one["M7"]).floor();
+            let expected = (nf / per).ceil();
+            assert_eq!(f[l.line_id], expected, "{} for {n}", l.name);
+            assert!(f[l.line_id] >= (f["F4"] / cap).ceil(), "{}", l.name);
+        }
+    }
+    // The manufacturing cost has its documented default, 8,000 CNY/kg of non-compute mass.
+    assert!(close_rel(one["S2"], (one["M7"] - one["M1"]) * 8_000.0));
+}
+
+#[test]
+fn a_power_target_is_split_into_the_fewest_satellites_one_launcher_lifts() {
+    let (f, w) = json_lines(&["--total-compute-power-w", "1e8"]);
+    assert!(w.is_empty(), "{w:?}");
+    let n = f["F1"];
+    assert!(close_rel(f["F2"], 1e8), "{}", f["F2"]);
+    // Each satellite fits a Long March 8A (7 t to SSO), and one fewer would not.
+    assert!(f["M7"] <= 7_000.0, "{}", f["M7"]);
+    let fewer = format!("{}", 1e8 / (n - 1.0));
+    let (bigger, w) = json_lines(&["--compute-power-w", &fewer]);
+    assert!(bigger["M7"] > 7_000.0, "{} satellites would do", n - 1.0);
+    assert!(w.iter().any(|w| w.contains("Long March 8A")), "{w:?}");
+    // With Starship as the limit the satellites are bigger and fewer.
+    let (s, _) = json_lines(&["--total-compute-power-w", "1e8", "--launcher", "starship"]);
+    assert!(
+        s["F1"] < n && s["M7"] <= 100_000.0,
+        "{} {}",
+        s["F1"],
+        s["M7"]
+    );
+}
+
+#[test]
+fn a_satellite_no_launcher_lifts_is_stated() {
+    let out = run(&["--compute-power-w", "1e9"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("cannot be launched in one piece on any launcher"),
+        "{stderr}"
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("warning: one satellite"), "{text}");
+    let out = run(&["--total-compute-power-w", "1e9", "--launcher", "saturn-v"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("invalid --launcher \"saturn-v\""),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -11,6 +11,7 @@
 
 pub mod environment;
 pub mod error;
+pub mod fleet;
 pub mod node;
 pub mod payload;
 pub mod plan;

@@ -134,7 +134,10 @@ impl PlanInput {
             specific_heat_j_per_kg_k: 896.0,
             thermal_mass_fraction: 0.5,
             launch_price_cny_per_kg: 70_000.0,
-            spacecraft_cost_cny_per_kg: 0.0,
+            // Mass-produced LEO spacecraft: Quilty Space estimates a Starlink V2 mini at
+            // about USD 800,000 for 730 kg (2024), USD 1,100/kg, ~8,000 CNY/kg at 7.2 CNY
+            // per USD. Counted on the non-compute mass (the accelerators are S3).
+            spacecraft_cost_cny_per_kg: 8_000.0,
             accelerator_price_cny: 0.0,
             fault_recovery_s: 60.0,
             pue: 1.3,
