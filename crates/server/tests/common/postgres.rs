@@ -49,9 +49,15 @@ impl Postgres {
             } else {
                 None
             };
+        // The server's socket lives in this directory, and a socket path may not exceed
+        // 107 bytes: keep the name short.
+        let short: String = test
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .take(24)
+            .collect();
         let dir = std::env::temp_dir().join(format!(
-            "tiandi-pg-{}-{}-{}",
-            test.replace(|c: char| !c.is_ascii_alphanumeric(), "_"),
+            "tiandi-pg-{short}-{}-{}",
             std::process::id(),
             next_serial()
         ));
