@@ -309,7 +309,7 @@ pub fn plan(args: PlanArgs) -> Result<()> {
             input.pointing.key(),
             input.lifetime_years
         );
-        let page = tiandi_html::plan_page(&heading, &p)?;
+        let page = tiandi_html::plan_page(&heading, &p, &extra, &warnings)?;
         tiandi_html::write_file(path, &page)?;
         eprintln!("wrote {}", path.display());
     }

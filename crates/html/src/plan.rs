@@ -1,7 +1,8 @@
 //! The page of `tiandi plan --html FILE`: the sized satellite's mass breakdown, its
-//! lifetime cost beside a ground data centre, and every line of the plan with its formula.
+//! lifetime cost beside a ground data centre, its verdict, and every line of the plan
+//! (the fleet's too) with its formula.
 
-use tiandi_node::plan::Plan;
+use tiandi_node::plan::{Plan, PlanLine};
 
 use crate::HtmlError;
 use crate::charts;
@@ -14,9 +15,16 @@ const SPACE_COST: [&str; 3] = ["S1", "S2", "S3"];
 const GROUND_COST: [&str; 3] = ["G2", "G4", "G5"];
 
 /// The plan as one self-contained HTML page; `heading` says what was sized (the text
-/// output's first line).
-pub fn plan_page(heading: &str, plan: &Plan) -> Result<String, HtmlError> {
-    let lines = plan.lines();
+/// output's first line). `fleet` holds the fleet's lines (F, L) when one was planned, and
+/// `warnings` what the text output warns of; the verdict is stated either way.
+pub fn plan_page(
+    heading: &str,
+    plan: &Plan,
+    fleet: &[PlanLine],
+    warnings: &[String],
+) -> Result<String, HtmlError> {
+    let mut lines = plan.lines();
+    lines.extend_from_slice(fleet);
     let line = |id: &str| lines.iter().find(|l| l.id == id);
     let items = |ids: &[&str], scale: f64| -> Vec<(String, f64)> {
         ids.iter()
@@ -51,6 +59,20 @@ pub fn plan_page(heading: &str, plan: &Plan) -> Result<String, HtmlError> {
     let x = plan.space_to_ground_cost_ratio();
     if x.is_finite() {
         page.note(&format!("Per delivered accelerator-hour, the satellite costs {x:.2} times the ground data centre (X1 = S6 / G8)."));
+    }
+    let failed = plan.verification.failed_checks();
+    if failed.is_empty() {
+        page.note("Verdict: feasible (the sized satellite passes its own verification, V1-V3).");
+    } else {
+        for f in &failed {
+            page.note(&format!(
+                "Verdict: infeasible. Fails {}: {}.",
+                f.id, f.message
+            ));
+        }
+    }
+    for w in warnings {
+        page.note(&format!("Warning: {w}."));
     }
     page.section("lines", "Every line");
     let rows: Vec<Vec<String>> = lines
