@@ -329,19 +329,15 @@ pub fn plan(args: PlanArgs) -> Result<()> {
 }
 
 /// "feasible", or "infeasible" with the failing checks.
-fn verdict(p: &Plan) -> (&'static str, Vec<serde_json::Value>) {
+fn verdict(p: &Plan) -> (&'static str, Vec<tiandi_node::plan::FailedCheck>) {
     let failed = p.verification.failed_checks();
-    let list = failed
-        .iter()
-        .map(|f| serde_json::json!({"id": f.id, "message": f.message}))
-        .collect();
     (
         if failed.is_empty() {
             "feasible"
         } else {
             "infeasible"
         },
-        list,
+        failed,
     )
 }
 
@@ -480,9 +476,9 @@ fn to_text(input: &PlanInput, p: &Plan, extra: &[PlanLine], warnings: &[String])
     for w in warnings {
         out.push_str(&format!("warning: {w}\n"));
     }
-    let (word, _) = verdict(p);
+    let (word, failed) = verdict(p);
     out.push_str(&format!("verdict: {word}\n"));
-    for f in p.verification.failed_checks() {
+    for f in failed {
         out.push_str(&format!("  fails {}: {}\n", f.id, f.message));
     }
     out
@@ -494,6 +490,7 @@ fn to_json(input: &PlanInput, p: &Plan, extra: &[PlanLine], warnings: &[String])
             "id": l.id, "section": l.section, "quantity": l.label, "value": l.value, "unit": l.unit, "formula": l.formula,
         })
     };
+    let (word, failed) = verdict(p);
     let doc = serde_json::json!({
         "accelerator": input.accelerator.key,
         "accelerators": p.compute.n_accelerators,
@@ -503,8 +500,11 @@ fn to_json(input: &PlanInput, p: &Plan, extra: &[PlanLine], warnings: &[String])
         "pointing": input.pointing.key(),
         "lifetime_years": input.lifetime_years,
         "verification_start": p.verification.start.to_string(),
-        "verdict": verdict(p).0,
-        "failed_checks": verdict(p).1,
+        "verdict": word,
+        "failed_checks": failed
+            .iter()
+            .map(|f| serde_json::json!({"id": f.id, "message": f.message}))
+            .collect::<Vec<_>>(),
         "warnings": warnings,
         "lines": p.lines().iter().chain(extra).map(line).collect::<Vec<_>>(),
     });

@@ -4,7 +4,7 @@
 //! compute. Also the sizing of a fleet for a total payload power within one launcher's
 //! capacity. Every figure is a line of the plan (ids F1-F12 and L1-L5, docs/plan.md).
 
-use crate::plan::{ComputeTarget, OrbitChoice, Plan, PlanError, PlanInput, PlanLine, plan};
+use crate::plan::{ComputeTarget, OrbitChoice, Plan, PlanError, PlanInput, PlanLine, line, plan};
 
 /// A launch vehicle and what it lifts, as its maker published it.
 #[derive(Debug, PartialEq)]
@@ -224,14 +224,7 @@ pub enum FleetError {
 impl Fleet {
     /// The fleet's lines, in print order.
     pub fn lines(&self) -> Vec<PlanLine> {
-        let l = |id, label, value, unit, formula| PlanLine {
-            id,
-            section: "fleet",
-            label,
-            value,
-            unit,
-            formula,
-        };
+        let l = |id, label, value, unit, formula| line(id, "fleet", label, value, unit, formula);
         let mut out = vec![
             l(
                 "F1",
@@ -302,18 +295,13 @@ impl Fleet {
         ];
         for x in &self.launches {
             if let Some(n) = x.launches {
-                out.push(PlanLine {
-                    id: x.launcher.line_id,
-                    section: "launches",
-                    label: x.launcher.line_label,
-                    value: n as f64,
-                    unit: "",
-                    formula: if x.published_for_orbit {
-                        "ceil(F1 / floor(capacity / M7))"
-                    } else {
-                        "ceil(F1 / floor(capacity / M7)), capacity for the other kind of orbit"
-                    },
-                });
+                let formula = if x.published_for_orbit {
+                    "ceil(F1 / floor(capacity / M7))"
+                } else {
+                    "ceil(F1 / floor(capacity / M7)), capacity for the other kind of orbit"
+                };
+                let (id, label) = (x.launcher.line_id, x.launcher.line_label);
+                out.push(line(id, "launches", label, n as f64, "", formula));
             }
         }
         out

@@ -859,7 +859,8 @@ impl Plan {
     }
 }
 
-fn line(
+/// One plan line; shared with the fleet's lines (`crate::fleet`).
+pub(crate) fn line(
     id: &'static str,
     section: &'static str,
     label: &'static str,

@@ -563,3 +563,40 @@ fn peer_connector(cert: &std::path::Path) -> Result<tokio_rustls::TlsConnector, 
     .with_no_client_auth();
     Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderMap;
+
+    #[test]
+    fn hop_by_hop_headers_and_those_connection_names_are_not_forwarded() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::CONNECTION,
+            HeaderValue::from_static("close, X-Secret-Hop"),
+        );
+        let name = |n: &'static str| HeaderName::from_static(n);
+        for n in [
+            "connection",
+            "keep-alive",
+            "te",
+            "trailer",
+            "transfer-encoding",
+            "upgrade",
+            "proxy-authorization",
+            "x-secret-hop",
+        ] {
+            assert!(hop_by_hop(&name(n), &h), "{n} would be forwarded");
+        }
+        // What the leader needs to answer: the request's own headers.
+        for n in [
+            "authorization",
+            "content-type",
+            "content-length",
+            "idempotency-key",
+        ] {
+            assert!(!hop_by_hop(&name(n), &h), "{n} would be dropped");
+        }
+    }
+}
