@@ -538,3 +538,26 @@ tenant = "acme"
         assert_eq!(e.line, Some(1), "{e}");
     }
 }
+
+#[cfg(test)]
+mod replication_keys {
+    use super::*;
+
+    const BASE: &str = "store = \"postgresql://u@h/db\"\n[[tokens]]\ntoken = \"0123456789abcdef\"\nrole = \"admin\"\n";
+
+    /// The keys of several instances and retention name their key and line when bad.
+    #[test]
+    fn bad_replication_and_retention_keys_name_the_key_and_line() {
+        for (line, key) in [
+            ("lease_s = 0.1", "lease_s"),
+            ("retain_ended_s = 0.5", "retain_ended_s"),
+            ("advertise = \"ftp://h:1\"", "advertise"),
+            ("archive = \"a\"", "archive"),
+        ] {
+            let text = format!("{line}\n{BASE}");
+            let e = ServeConfig::parse(&text, "c.toml", Path::new(".")).unwrap_err();
+            assert_eq!((e.key.as_str(), e.line), (key, Some(1)), "{e}");
+            assert!(e.to_string().starts_with("c.toml:1: "), "{e}");
+        }
+    }
+}
