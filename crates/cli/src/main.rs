@@ -10,6 +10,7 @@ mod network_cmd;
 mod orbit_cmd;
 mod plan_cmd;
 mod progress;
+mod reach_cmd;
 mod report_cmd;
 mod serve_cmd;
 mod sim_cmd;
@@ -47,6 +48,10 @@ enum Command {
     Topology(network_cmd::TopologyArgs),
     /// Shortest-delay routes between all ground-station pairs over time, as CSV or a summary.
     Routes(network_cmd::RoutesArgs),
+    /// Latency circles: for each point of a grid, the share of time it reaches compute
+    /// (data centres, satellites or both) within each threshold (1, 5, 20 ms by default)
+    /// and its median best delay, as CSV; GeoJSON and an HTML map on request.
+    Reach(Box<reach_cmd::ReachArgs>),
     /// Size a compute satellite (power, thermal, mass, launch cost) and compare it with a
     /// ground data centre of the same compute.
     Plan(Box<plan_cmd::PlanArgs>),
@@ -88,6 +93,7 @@ fn main() -> ExitCode {
         Command::Constellation(cmd) => orbit_cmd::constellation(cmd),
         Command::Topology(args) => network_cmd::topology(args),
         Command::Routes(args) => network_cmd::routes(args),
+        Command::Reach(args) => reach_cmd::reach_cmd(*args),
         Command::Plan(args) => plan_cmd::plan(*args),
         Command::Simulate(args) => sim_cmd::simulate(args),
         Command::Sweep(args) => sweep_cmd::sweep(*args),

@@ -129,18 +129,30 @@ fn world_chart<'a, 'b>(
     root: &'a Area<'b>,
     title: &str,
 ) -> Result<XyChart<'a, 'b>, Box<dyn std::error::Error>> {
+    map_chart(root, title, (-180.0, 180.0), (-90.0, 90.0), (13, 7))
+}
+
+/// An equirectangular map of a longitude and a latitude range (degrees) with `labels`
+/// (x, y) axis labels.
+fn map_chart<'a, 'b>(
+    root: &'a Area<'b>,
+    title: &str,
+    lon: (f64, f64),
+    lat: (f64, f64),
+    labels: (usize, usize),
+) -> Result<XyChart<'a, 'b>, Box<dyn std::error::Error>> {
     let (land, holes) = geo::land();
     let mut chart = ChartBuilder::on(root)
         .caption(title, (FONT, TITLE_PX))
         .margin(8)
         .x_label_area_size(40)
         .y_label_area_size(56)
-        .build_cartesian_2d(-180f64..180f64, -90f64..90f64)?;
+        .build_cartesian_2d(lon.0..lon.1, lat.0..lat.1)?;
     chart.plotting_area().fill(&OCEAN)?;
     chart
         .configure_mesh()
-        .x_labels(13)
-        .y_labels(7)
+        .x_labels(labels.0)
+        .y_labels(labels.1)
         .x_desc(MAP_X_LABEL)
         .y_desc(MAP_Y_LABEL)
         .label_style((FONT, LABEL_PX))
@@ -1181,5 +1193,131 @@ pub fn cost_figure(
         y_label,
         svg,
         caption: "In orbit: launch (S1), manufacturing (S2), accelerators (S3). Ground: construction (G2), electricity (G4), accelerators (G5). Totals S4 and G6.".into(),
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// Latency circles
+
+/// One grid cell of a reach map: its centre (degrees) and value (`None`: no value, grey).
+#[derive(Clone, Copy, Debug)]
+pub struct ReachCell {
+    pub lon: f64,
+    pub lat: f64,
+    pub value: Option<f64>,
+}
+
+/// What a reach map shows.
+pub struct ReachMap<'a> {
+    pub id: String,
+    pub title: String,
+    pub caption: String,
+    pub cells: &'a [ReachCell],
+    /// Cell size, degrees.
+    pub cell_deg: f64,
+    /// Longitude and latitude ranges drawn.
+    pub lon: (f64, f64),
+    pub lat: (f64, f64),
+    /// Values mapped onto the colour scale, and the scale's title.
+    pub range: (f64, f64),
+    pub scale_label: String,
+    /// Data centres and ground stations to mark.
+    pub data_centres: &'a [geo::GroundPoint],
+    pub stations: &'a [geo::GroundPoint],
+}
+
+/// A map of grid cells coloured by value (viridis) with the ground segment on top.
+pub fn reach_map_figure(m: &ReachMap<'_>) -> Result<Figure, HtmlError> {
+    let (lo, hi) = m.range;
+    let span = (hi - lo).max(1e-12);
+    let half = m.cell_deg / 2.0;
+    let aspect = ((m.lat.1 - m.lat.0) / (m.lon.1 - m.lon.0).max(1e-9)).clamp(0.3, 1.2);
+    let height = (120.0 + 1000.0 * aspect) as u32;
+    let svg = render(1160, height, |root| {
+        let (main, bar) = root.split_horizontally(1060);
+        let mut chart = map_chart(&main, &m.title, m.lon, m.lat, (10, 8))?;
+        // Opaque fills: the cells overlap by a hair, and translucent overlaps would show.
+        let grey = RGBColor(0xB0, 0xB0, 0xB0).to_rgba();
+        chart.draw_series(m.cells.iter().map(|c| {
+            let colour = match c.value {
+                Some(v) => ViridisRGB
+                    .get_color_normalized(((v - lo) / span).clamp(0.0, 1.0) as f32, 0.0, 1.0)
+                    .to_rgba(),
+                None => grey,
+            };
+            // Overlap the neighbours: abutting rectangles leave anti-aliased seams.
+            Rectangle::new(
+                [
+                    (c.lon - half * 1.2, c.lat - half * 1.2),
+                    (c.lon + half * 1.2, c.lat + half * 1.2),
+                ],
+                colour.filled(),
+            )
+        }))?;
+        let (land, holes) = geo::land();
+        for r in land.iter().chain(holes.iter()) {
+            chart.draw_series(std::iter::once(PathElement::new(
+                r.clone(),
+                GRID.stroke_width(1),
+            )))?;
+        }
+        let st_c = RGBColor(0xC0, 0x39, 0x2B);
+        chart
+            .draw_series(
+                m.stations
+                    .iter()
+                    .map(|p| TriangleMarker::new((p.lon, p.lat), 6, st_c.filled())),
+            )?
+            .label("ground station")
+            .legend(move |(x, y)| TriangleMarker::new((x + 6, y), 6, st_c.filled()));
+        let dc_c = RGBColor(0xFF, 0xFF, 0xFF);
+        chart
+            .draw_series(m.data_centres.iter().map(|p| {
+                EmptyElement::at((p.lon, p.lat))
+                    + Rectangle::new([(-5, -5), (5, 5)], dc_c.filled())
+                    + Rectangle::new([(-5, -5), (5, 5)], BLACK.stroke_width(2))
+            }))?
+            .label("data centre")
+            .legend(move |(x, y)| {
+                Rectangle::new([(x + 1, y - 5), (x + 11, y + 5)], BLACK.stroke_width(2))
+            });
+        chart
+            .draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())?
+            .label("no value (grey)")
+            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], grey.filled()));
+        draw_legend(&mut chart, SeriesLabelPosition::LowerRight)?;
+        let mut scale = ChartBuilder::on(&bar)
+            .margin_top(44)
+            .margin_bottom(52)
+            .margin_right(8)
+            .y_label_area_size(56)
+            .build_cartesian_2d(0f64..1f64, lo..hi.max(lo + 1e-12))?;
+        scale
+            .configure_mesh()
+            .disable_x_mesh()
+            .disable_x_axis()
+            .y_desc(m.scale_label.as_str())
+            .label_style((FONT, 12))
+            .light_line_style(TRANSPARENT)
+            .bold_line_style(TRANSPARENT)
+            .draw()?;
+        scale.draw_series((0..50).map(|k| {
+            let f = f64::from(k) / 50.0;
+            Rectangle::new(
+                [(0.0, lo + f * span), (1.0, lo + (f + 0.021) * span)],
+                ViridisRGB
+                    .get_color_normalized(f as f32 + 0.01, 0.0, 1.0)
+                    .filled(),
+            )
+        }))?;
+        Ok(())
+    })?;
+    Ok(Figure {
+        id: m.id.clone(),
+        title: m.title.clone(),
+        x_label: MAP_X_LABEL.into(),
+        y_label: MAP_Y_LABEL.into(),
+        svg,
+        caption: m.caption.clone(),
     })
 }

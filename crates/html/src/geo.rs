@@ -45,6 +45,69 @@ pub fn land() -> (Vec<Ring>, Vec<Ring>) {
     (outlines, holes)
 }
 
+/// Land as polygons with their bounding boxes, for point-in-land tests (the reach
+/// command's fibre access): Natural Earth 1:110m, so points within a few tens of km of a
+/// coast may fall on the wrong side.
+pub struct LandMask {
+    rings: Vec<(Ring, [f64; 4])>,
+    holes: Vec<(Ring, [f64; 4])>,
+}
+
+fn with_bbox(r: Ring) -> (Ring, [f64; 4]) {
+    let mut b = [
+        f64::INFINITY,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::NEG_INFINITY,
+    ];
+    for &(lon, lat) in &r {
+        b = [b[0].min(lon), b[1].min(lat), b[2].max(lon), b[3].max(lat)];
+    }
+    (r, b)
+}
+
+/// Even-odd test of (lon, lat) against one ring.
+fn inside(ring: &(Ring, [f64; 4]), lon: f64, lat: f64) -> bool {
+    let (r, b) = ring;
+    if lon < b[0] || lon > b[2] || lat < b[1] || lat > b[3] {
+        return false;
+    }
+    let mut inside = false;
+    let mut j = r.len().wrapping_sub(1);
+    for i in 0..r.len() {
+        let (xi, yi) = r[i];
+        let (xj, yj) = r[j];
+        if (yi > lat) != (yj > lat) && lon < (xj - xi) * (lat - yi) / (yj - yi) + xi {
+            inside = !inside;
+        }
+        j = i;
+    }
+    inside
+}
+
+impl LandMask {
+    pub fn new() -> LandMask {
+        let (outlines, holes) = land();
+        LandMask {
+            rings: outlines.into_iter().map(with_bbox).collect(),
+            holes: holes.into_iter().map(with_bbox).collect(),
+        }
+    }
+
+    /// Whether the point (degrees) is on land.
+    pub fn contains(&self, lon: f64, lat: f64) -> bool {
+        let lon = wrap_lon(lon);
+        self.rings.iter().any(|r| inside(r, lon, lat))
+            && !self.holes.iter().any(|r| inside(r, lon, lat))
+    }
+}
+
+impl Default for LandMask {
+    fn default() -> Self {
+        LandMask::new()
+    }
+}
+
 /// Where each node of the run is, as far as the scenario says.
 pub struct Geography {
     pub scenario: Scenario,
@@ -285,6 +348,25 @@ pub fn wrap_segment(a: (f64, f64), b: (f64, f64)) -> Vec<((f64, f64), (f64, f64)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_land_mask_knows_cities_from_seas() {
+        let m = LandMask::new();
+        // (lon, lat): Beijing, Urumqi, Lhasa, Paris, Manaus; the Yellow Sea, the South China
+        // Sea, the mid-Pacific, the Caspian Sea (the one hole).
+        for (lon, lat) in [
+            (116.4, 39.9),
+            (87.6, 43.8),
+            (91.1, 29.6),
+            (2.35, 48.85),
+            (-60.0, -3.1),
+        ] {
+            assert!(m.contains(lon, lat), "({lon}, {lat}) is land");
+        }
+        for (lon, lat) in [(123.0, 35.0), (115.0, 15.0), (-150.0, 0.0), (50.5, 42.0)] {
+            assert!(!m.contains(lon, lat), "({lon}, {lat}) is sea");
+        }
+    }
 
     #[test]
     fn land_has_the_continents_and_stays_on_the_globe() {

@@ -13,12 +13,14 @@ pub mod geo;
 pub mod load;
 pub mod page;
 pub mod plan;
+pub mod reach;
 pub mod report;
 
 use std::path::{Path, PathBuf};
 
 pub use check::{MAX_REPORT_BYTES, audit};
 pub use plan::plan_page;
+pub use reach::{ReachPage, reach_page};
 pub use report::render_report;
 
 /// Name of the report inside an output directory.

@@ -15,6 +15,7 @@ pub mod gateway;
 pub mod geometry;
 pub mod network;
 pub mod node;
+pub mod reach;
 pub mod routing;
 pub mod snapshot;
 pub mod timeline;
@@ -29,6 +30,7 @@ pub use gateway::{GatewayTree, ground_roots};
 pub use geometry::SPEED_OF_LIGHT_KM_S;
 pub use network::{Network, NetworkSpec, PlaneLayout};
 pub use node::{DataCentre, NodeId, NodeKind, RegionShape, StationNode, UserTerminalRegion};
+pub use reach::{ComputeSet, ReachOptions, ReachPoint, ReachTable, reach};
 pub use routing::{Route, RouteTable, RoutingMode, ShortestPaths};
 pub use snapshot::{Adjacent, Link, LinkKind, Snapshot, SnapshotBuilder};
 pub use timeline::{
