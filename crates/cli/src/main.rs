@@ -46,7 +46,8 @@ enum Command {
     Constellation(orbit_cmd::ConstellationCommand),
     /// The network topology (ISL, GSL, fibre links) at one instant, as CSV.
     Topology(network_cmd::TopologyArgs),
-    /// Shortest-delay routes between all ground-station pairs over time, as CSV or a summary.
+    /// Shortest-delay routes between all pairs of ground nodes (stations, and data centres
+    /// and point users when given) over time, as CSV or a summary.
     Routes(network_cmd::RoutesArgs),
     /// Latency circles: for each point of a grid, the share of time it reaches compute
     /// (data centres, satellites or both) within each threshold (1, 5, 20 ms by default)

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use tiandi_network::{
-    GslStrategy, Horizon, IslPattern, LinkConfig, Network, NetworkSpec, RouteTimeline, RoutingMode,
-    SnapshotBuilder, StationNode,
+    DataCentre, GslStrategy, Horizon, IslPattern, LinkConfig, Network, NetworkSpec, RegionShape,
+    RouteTimeline, RoutingMode, SnapshotBuilder, StationNode, UserTerminalRegion,
 };
 use tiandi_orbit::{Epoch, Satellite};
 
@@ -64,8 +64,16 @@ pub struct NetworkArgs {
     #[arg(long, default_value_t = 4, value_name = "N")]
     laser_terminals: u32,
     /// Ground stations: CSV with header name,latitude_deg,longitude_deg,elevation_m.
+    #[arg(long, value_name = "CSV", required_unless_present_any = ["data_centres", "users"])]
+    ground_stations: Option<PathBuf>,
+    /// Data centres (same CSV header): reached over fibre, full mesh with each other and
+    /// every station; routes then run between all ground nodes.
     #[arg(long, value_name = "CSV")]
-    ground_stations: PathBuf,
+    data_centres: Option<PathBuf>,
+    /// Point users, e.g. ships or terminals (same CSV header): a user terminal at each point
+    /// links to the satellites it sees at the elevation mask; users are endpoints only.
+    #[arg(long, value_name = "CSV")]
+    users: Option<PathBuf>,
     /// Minimum elevation for a ground-to-satellite link, degrees.
     #[arg(
         long,
@@ -119,7 +127,32 @@ pub struct RoutesArgs {
 
 fn load(args: &NetworkArgs) -> Result<(Vec<Satellite>, Network)> {
     let sats = read_satellites(&args.tle, args.lenient)?;
-    let stations = read_stations_csv(&args.ground_stations)?;
+    let read = |p: &Option<PathBuf>| match p {
+        Some(p) => read_stations_csv(p),
+        None => Ok(Vec::new()),
+    };
+    let stations = read(&args.ground_stations)?;
+    let data_centres = read(&args.data_centres)?
+        .into_iter()
+        .map(|site| DataCentre {
+            site,
+            compute_capacity_flops: 0.0,
+        })
+        .collect();
+    let users = read(&args.users)?
+        .into_iter()
+        .map(|g| UserTerminalRegion {
+            name: g.name.clone(),
+            shape: RegionShape::Circle {
+                latitude_deg: g.geodetic.latitude_deg,
+                longitude_deg: g.geodetic.longitude_deg,
+                radius_km: 0.0,
+            },
+            min_elevation_deg: None,
+            links: None,
+            rate_bps: None,
+        })
+        .collect();
     let mut links = LinkConfig::default();
     links.isl.pattern = match args.isl {
         IslArg::PlusGrid => IslPattern::PlusGrid {
@@ -148,8 +181,9 @@ fn load(args: &NetworkArgs) -> Result<(Vec<Satellite>, Network)> {
         n_satellites: sats.len(),
         n_planes: args.planes,
         stations: stations.into_iter().map(StationNode::new).collect(),
+        data_centres,
+        user_terminals: users,
         links,
-        ..Default::default()
     };
     let net = Network::new(spec).with_context(|| format!("{}", args.tle.display()))?;
     Ok((sats, net))
@@ -197,14 +231,34 @@ pub fn routes(args: RoutesArgs) -> Result<()> {
     let step_ns = args.step_ms as i64 * 1_000_000;
     let horizon = Horizon::new(start, (args.duration_s * 1e9).round() as i64, step_ns)?;
     let (sats, net) = load(&args.network)?;
-    let endpoints: Vec<u32> = net.station_ids().map(|id| id.0).collect();
-    let mut timeline = RouteTimeline::new(
-        &sats,
-        &net,
-        horizon,
-        &endpoints,
-        RoutingMode::SatellitesOnly,
-    )?;
+    // Stations only: Hypatia's model, satellites relay. With data centres or users, every
+    // ground node is an endpoint and stations and data centres relay too.
+    let stations_only = net.first_data_centre() == net.n_nodes();
+    let (endpoints, mode): (Vec<u32>, RoutingMode) = if stations_only {
+        (
+            net.station_ids().map(|id| id.0).collect(),
+            RoutingMode::SatellitesOnly,
+        )
+    } else {
+        if args.hypatia_out.is_some() {
+            anyhow::bail!(
+                "--hypatia-out: Hypatia's state files have ground stations only; leave out --data-centres and --users"
+            );
+        }
+        (
+            (net.first_station() as u32..net.n_nodes() as u32).collect(),
+            RoutingMode::GroundRelay {
+                first_user: net.first_user_terminal() as u32,
+            },
+        )
+    };
+    if endpoints.len() < 2 {
+        anyhow::bail!(
+            "{} ground node(s): routes need at least two endpoints",
+            endpoints.len()
+        );
+    }
+    let mut timeline = RouteTimeline::new(&sats, &net, horizon, &endpoints, mode)?;
     let mut hypatia = match &args.hypatia_out {
         Some(dir) => Some(HypatiaWriter::create(
             dir,
@@ -258,7 +312,7 @@ pub fn routes(args: RoutesArgs) -> Result<()> {
         let pair_snapshots = s.n_pairs * s.n_snapshots;
         writeln!(
             out,
-            "snapshots: {} ({} ms step), ground stations: {}, ordered pairs: {}",
+            "snapshots: {} ({} ms step), ground nodes: {}, ordered pairs: {}",
             s.n_snapshots,
             args.step_ms,
             endpoints.len(),

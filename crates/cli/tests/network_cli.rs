@@ -224,6 +224,111 @@ fn routes_are_consistent_with_topology() {
 }
 
 #[test]
+fn routes_run_between_data_centres_stations_and_point_users() {
+    let dir = setup("any_nodes");
+    std::fs::write(
+        dir.join("dc.csv"),
+        "name,latitude_deg,longitude_deg,elevation_m\nDC-Beijing,39.9,116.4,50\nDC-Frankfurt,50.11,8.68,100\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("users.csv"),
+        "name,latitude_deg,longitude_deg,elevation_m\nShip-Pacific,30.0,-150.0,0\nShip-Indian,-20.0,80.0,0\n",
+    )
+    .unwrap();
+    let net = [
+        "--tle",
+        "sats.tle",
+        "--planes",
+        "12",
+        "--ground-stations",
+        "gs.csv",
+        "--data-centres",
+        "dc.csv",
+        "--users",
+        "users.csv",
+    ];
+    let mut topo_args = vec!["topology"];
+    topo_args.extend(net);
+    topo_args.extend(["--at", START]);
+    let topo = stdout(&tiandi(&dir, &topo_args));
+    let links: std::collections::BTreeMap<(u32, u32), (String, f64)> = topo
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (
+                (f[0].parse().unwrap(), f[1].parse().unwrap()),
+                (f[2].to_string(), f[4].parse().unwrap()),
+            )
+        })
+        .collect();
+    let mut route_args = vec!["routes"];
+    route_args.extend(net);
+    route_args.extend([
+        "--start",
+        START,
+        "--duration-s",
+        "600",
+        "--step-ms",
+        "60000",
+    ]);
+    let routes = stdout(&tiandi(&dir, &route_args));
+    // Ids: 144 satellites, stations 144-147, data centres 148-149, users 150-151.
+    let (first_dc, first_user, n_nodes) = (148u32, 150u32, 152u32);
+    let mut pairs = std::collections::BTreeSet::new();
+    let mut dc_to_user = 0;
+    for l in routes.lines().skip(1) {
+        let f: Vec<&str> = l.split(',').collect();
+        let path: Vec<u32> = f[5].split('-').map(|x| x.parse().unwrap()).collect();
+        let (src, dst) = (path[0], *path.last().unwrap());
+        assert_eq!((src, dst), (f[1].parse().unwrap(), f[2].parse().unwrap()));
+        assert!(
+            src >= 144 && dst >= 144 && src < n_nodes && dst < n_nodes,
+            "{l}"
+        );
+        pairs.insert((src, dst));
+        // Users end paths and never relay.
+        assert!(
+            path[1..path.len() - 1].iter().all(|&v| v < first_user),
+            "{l}"
+        );
+        if (first_dc..first_user).contains(&src) && dst >= first_user {
+            dc_to_user += 1;
+            // A data centre has fibre only: its first hop is a station, its second a satellite.
+            assert!((144..148).contains(&path[1]), "{l}");
+        }
+        if f[0] == "0.000" {
+            let sum: f64 = path
+                .windows(2)
+                .map(|w| {
+                    let (kind, d) = &links[&(w[0].min(w[1]), w[0].max(w[1]))];
+                    if w[0] >= first_dc || w[1] >= first_dc {
+                        let want = if w[0] >= first_user || w[1] >= first_user {
+                            "gsl"
+                        } else {
+                            "fibre"
+                        };
+                        assert_eq!(kind, want, "{l}");
+                    }
+                    d
+                })
+                .sum();
+            assert!((sum - f[3].parse::<f64>().unwrap()).abs() < 2e-5, "{l}");
+        }
+    }
+    assert!(dc_to_user > 0, "no route from a data centre to a user");
+    // Every ordered pair of the eight ground nodes is routed at some snapshot.
+    assert_eq!(pairs.len(), 8 * 7, "{pairs:?}");
+    // Hypatia's files have stations only.
+    let mut hyp = route_args.clone();
+    hyp.extend(["--hypatia-out", "h"]);
+    let out = tiandi(&dir, &hyp);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("ground stations only"));
+}
+
+#[test]
 fn gsl_range_rule_limits_topology_links() {
     let dir = setup("gsl_range");
     let gsl_km = |extra: &[&str]| -> Vec<f64> {

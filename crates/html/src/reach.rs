@@ -41,12 +41,8 @@ pub fn reach_page(p: &ReachPage<'_>) -> Result<String, HtmlError> {
     let n_points = p.median.len();
     let mut rows = Vec::new();
     for (t, cells) in p.thresholds_ms.iter().zip(&p.shares) {
-        let count = |f: &dyn Fn(f64) -> bool| {
-            cells
-                .iter()
-                .filter(|c| c.value.is_some_and(f))
-                .count()
-        };
+        let count =
+            |f: &dyn Fn(f64) -> bool| cells.iter().filter(|c| c.value.is_some_and(f)).count();
         let always = count(&|v| v >= 1.0);
         let most = count(&|v| v >= 0.99);
         let half = count(&|v| v >= 0.5);

@@ -22,6 +22,12 @@ pub enum RoutingMode {
     SatellitesOnly,
     /// Every node relays (ground stations bounce traffic, fibre joins the network).
     AnyNode,
+    /// Satellites, ground stations and data centres relay; user terminals (node ids from
+    /// `first_user` up, numbered last) are endpoints only. A data centre reaches space over
+    /// fibre to a station, and a station may relay between any of its links (Hypatia's
+    /// ground-station relays). `tiandi routes` uses it once data centres or users are
+    /// endpoints.
+    GroundRelay { first_user: u32 },
 }
 
 /// Marker for "no predecessor link".
@@ -181,6 +187,7 @@ impl ShortestPaths {
         let first_end_only = match mode {
             RoutingMode::SatellitesOnly => snap.n_satellites() as u32,
             RoutingMode::AnyNode => u32::MAX,
+            RoutingMode::GroundRelay { first_user } => first_user,
         };
         let mut remaining = n_targets;
         let n = snap.n_nodes();
@@ -730,7 +737,10 @@ mod tests {
         let (lo, hi) = snap.delay_range_ms();
         let mut compared = 0;
         for src in net.station_ids().map(|i| i.0).chain([0, 123]) {
-            for mode in [RoutingMode::SatellitesOnly, RoutingMode::AnyNode] {
+            let relay = RoutingMode::GroundRelay {
+                first_user: net.n_nodes() as u32,
+            };
+            for mode in [RoutingMode::SatellitesOnly, RoutingMode::AnyNode, relay] {
                 let mut with_buckets = ShortestPaths::new();
                 with_buckets.run(snap, src, mode);
                 let mut with_heap = with_buckets.clone();
