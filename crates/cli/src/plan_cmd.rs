@@ -12,7 +12,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use tiandi_node::fleet;
 use tiandi_node::plan::{ComputeTarget, OrbitChoice, Plan, PlanInput, PlanLine, plan as make_plan};
-use tiandi_node::{CellType, Pointing, accelerator};
+use tiandi_node::{ArrayBuild, CELLS, CellType, Pointing, accelerator};
 use tiandi_orbit::Epoch;
 
 /// Flags of `tiandi plan`. Numeric flags left out keep the defaults documented in
@@ -58,7 +58,7 @@ pub struct PlanArgs {
     #[arg(long)]
     cell: Option<String>,
     /// Cell efficiency at beginning of life, overriding the cell type's [si 0.22, gaas 0.30,
-    /// tandem 0.33].
+    /// tandem 0.31].
     #[arg(long, allow_negative_numbers = true)]
     cell_efficiency: Option<f64>,
     /// Array pointing: tracking, single-axis or body-fixed [tracking].
@@ -67,9 +67,20 @@ pub struct PlanArgs {
     /// Use this array area instead of sizing it, m^2.
     #[arg(long, allow_negative_numbers = true)]
     array_area_m2: Option<f64>,
-    /// Array areal density, kg/m^2 [2.45].
+    /// Array build: rigid (honeycomb panels) or flexible (blanket) [flexible]; picks the
+    /// catalogue's areal mass (see --cells).
+    #[arg(long)]
+    array: Option<String>,
+    /// Array areal density, kg/m^2, overriding the catalogue's [gaas flexible 2.45].
     #[arg(long, allow_negative_numbers = true)]
     array_kg_per_m2: Option<f64>,
+    /// Array cost, USD per W at beginning of life, overriding the catalogue's [gaas 300].
+    #[arg(long, allow_negative_numbers = true)]
+    array_cost_usd_per_w: Option<f64>,
+    /// Print the solar-cell catalogue (efficiency, degradation, rigid and flexible areal
+    /// mass, cost per watt, sources) and exit.
+    #[arg(long)]
+    cells: bool,
     /// Array power margin over the worst sampled orbit [0.10].
     #[arg(long, allow_negative_numbers = true)]
     array_margin: Option<f64>,
@@ -206,6 +217,11 @@ fn build_input(args: &PlanArgs) -> Result<PlanInput> {
     if let Some(p) = &args.pointing {
         input.pointing = Pointing::parse(p)?;
     }
+    if let Some(a) = &args.array {
+        input.array_build = ArrayBuild::parse(a)?;
+    }
+    input.array_kg_per_m2 = args.array_kg_per_m2;
+    input.array_cost_usd_per_w = args.array_cost_usd_per_w;
     input.cell_efficiency = args.cell_efficiency;
     input.array_area_m2 = args.array_area_m2;
     let set = |slot: &mut f64, v: Option<f64>| {
@@ -216,7 +232,6 @@ fn build_input(args: &PlanArgs) -> Result<PlanInput> {
     set(&mut input.altitude_km, args.altitude_km);
     set(&mut input.lifetime_years, args.lifetime_years);
     set(&mut input.dose_krad_per_year, args.dose_krad_per_year);
-    set(&mut input.array_kg_per_m2, args.array_kg_per_m2);
     set(&mut input.array_margin_fraction, args.array_margin);
     set(&mut input.bus_power_w, args.bus_power_w);
     set(&mut input.dod, args.dod);
@@ -257,6 +272,17 @@ fn build_input(args: &PlanArgs) -> Result<PlanInput> {
 const DEFAULT_FAILURE_RATE_PER_YEAR: f64 = 0.02;
 
 pub fn plan(args: PlanArgs) -> Result<()> {
+    if args.cells {
+        print!(
+            "{}",
+            if args.json {
+                cells_json()
+            } else {
+                cells_text()
+            }
+        );
+        return Ok(());
+    }
     let input = build_input(&args)?;
     let rate = args
         .failure_rate_per_year
@@ -287,7 +313,8 @@ pub fn plan(args: PlanArgs) -> Result<()> {
     };
     let sso = matches!(input.orbit, OrbitChoice::SunSynchronous { .. });
     let one = fleet::fleet(&p, 1, 0.0, input.lifetime_years, sso);
-    let warnings = one.warnings(p.mass.total_kg);
+    let mut warnings: Vec<String> = input.cell.spec().warning().into_iter().collect();
+    warnings.extend(one.warnings(p.mass.total_kg));
     let extra = satellites.map_or_else(Vec::new, |n| {
         fleet::fleet(&p, n, rate, input.lifetime_years, sso).lines()
     });
@@ -301,11 +328,12 @@ pub fn plan(args: PlanArgs) -> Result<()> {
     };
     if let Some(path) = &args.html {
         let heading = format!(
-            "{} x {}, {}, {} cells, {} array, {} years",
+            "{} x {}, {}, {} cells, {} {} array, {} years",
             num(p.compute.n_accelerators),
             input.accelerator.name,
             orbit_label(&input, &p),
             input.cell.key(),
+            input.array_build.key(),
             input.pointing.key(),
             input.lifetime_years
         );
@@ -326,6 +354,99 @@ pub fn plan(args: PlanArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The solar-cell catalogue as a table, then each entry's sources.
+fn cells_text() -> String {
+    let mut out = String::from(
+        "solar-cell catalogue (docs/plan.md, \"Solar cells\"; ASSUMED marks an estimate)\n\n",
+    );
+    out.push_str(&format!(
+        "{:<8} {:>8} {:>10} {:>9} {:>11} {:>11} {:>10} {:>10} {:>7} {}\n",
+        "cell",
+        "eta AM0",
+        "k_T per K",
+        "loss/yr",
+        "rigid kg/m2",
+        "flex kg/m2",
+        "rigid W/kg",
+        "flex W/kg",
+        "USD/W",
+        "space-qualified"
+    ));
+    for c in &CELLS {
+        out.push_str(&format!(
+            "{:<8} {:>8.3} {:>10.4} {:>9.4} {:>11.2} {:>11.2} {:>10.0} {:>10.0} {:>7.0} {}\n",
+            c.cell.key(),
+            c.efficiency_bol,
+            c.temp_coeff_per_k,
+            c.degradation_per_year,
+            c.rigid_kg_per_m2,
+            c.flexible_kg_per_m2,
+            c.w_per_kg(ArrayBuild::Rigid),
+            c.w_per_kg(ArrayBuild::Flexible),
+            c.cost_usd_per_w,
+            if c.space_qualified { "yes" } else { "no" }
+        ));
+    }
+    for c in &CELLS {
+        out.push_str(&format!("\n{}: {}\n", c.cell.key(), c.name));
+        if let Some(r) = c.lab_record {
+            out.push_str(&format!(
+                "  terrestrial lab record, not space-qualified: {:.2} % ({}, {} {}; {})\n",
+                r.efficiency * 100.0,
+                r.conditions,
+                r.holder,
+                r.date,
+                r.source
+            ));
+        }
+        for (what, src) in [
+            ("efficiency", c.efficiency_source),
+            ("temperature", c.temp_coeff_source),
+            ("degradation", c.degradation_source),
+            ("mass", c.mass_source),
+            ("cost", c.cost_source),
+        ] {
+            out.push_str(&format!("  {what}: {src}\n"));
+        }
+    }
+    out
+}
+
+/// The catalogue as JSON, every figure with its source.
+fn cells_json() -> String {
+    let cells: Vec<serde_json::Value> = CELLS
+        .iter()
+        .map(|c| {
+            serde_json::json!({
+                "cell": c.cell.key(),
+                "name": c.name,
+                "efficiency_bol_am0": c.efficiency_bol,
+                "efficiency_source": c.efficiency_source,
+                "space_qualified": c.space_qualified,
+                "terrestrial_lab_record": c.lab_record.map(|r| serde_json::json!({
+                    "efficiency": r.efficiency, "conditions": r.conditions,
+                    "holder": r.holder, "date": r.date, "source": r.source,
+                })),
+                "temp_coeff_per_k": c.temp_coeff_per_k,
+                "temp_coeff_source": c.temp_coeff_source,
+                "degradation_per_year": c.degradation_per_year,
+                "degradation_source": c.degradation_source,
+                "rigid_kg_per_m2": c.rigid_kg_per_m2,
+                "flexible_kg_per_m2": c.flexible_kg_per_m2,
+                "rigid_w_per_kg": c.w_per_kg(ArrayBuild::Rigid),
+                "flexible_w_per_kg": c.w_per_kg(ArrayBuild::Flexible),
+                "mass_source": c.mass_source,
+                "cost_usd_per_w": c.cost_usd_per_w,
+                "cost_source": c.cost_source,
+            })
+        })
+        .collect();
+    let mut s = serde_json::to_string_pretty(&serde_json::json!({ "cells": cells }))
+        .expect("JSON of plain values");
+    s.push('\n');
+    s
 }
 
 /// "feasible", or "infeasible" with the failing checks.
@@ -390,11 +511,12 @@ fn to_text(input: &PlanInput, p: &Plan, extra: &[PlanLine], warnings: &[String])
     let mut out = String::new();
     let acc = input.accelerator;
     out.push_str(&format!(
-        "tiandi plan: {} x {}, {}, {} cells, {} array, {} years\n",
+        "tiandi plan: {} x {}, {}, {} cells, {} {} array, {} years\n",
         num(p.compute.n_accelerators),
         acc.name,
         orbit_label(input, p),
         input.cell.key(),
+        input.array_build.key(),
         input.pointing.key(),
         input.lifetime_years
     ));
@@ -497,6 +619,7 @@ fn to_json(input: &PlanInput, p: &Plan, extra: &[PlanLine], warnings: &[String])
         "orbit": orbit_label(input, p),
         "epoch": input.epoch.to_string(),
         "cell": input.cell.key(),
+        "array": input.array_build.key(),
         "pointing": input.pointing.key(),
         "lifetime_years": input.lifetime_years,
         "verification_start": p.verification.start.to_string(),

@@ -288,8 +288,13 @@ fn a_fleet_totals_n_satellites_and_counts_whole_satellites_per_launch() {
             assert!(f[l.line_id] >= (f["F4"] / cap).ceil(), "{}", l.name);
         }
     }
-    // The manufacturing cost has its documented default, 8,000 CNY/kg of non-compute mass.
-    assert!(close_rel(one["S2"], (one["M7"] - one["M1"]) * 8_000.0));
+    // The manufacturing cost has its documented default, 8,000 CNY/kg of the mass that is
+    // neither compute nor array, plus the array at the catalogue's USD 300/W for GaAs.
+    assert!(close_rel(one["P9"], one["P5"] * 300.0 * 7.2));
+    assert!(close_rel(
+        one["S2"],
+        (one["M7"] - one["M1"] - one["M2"]) * 8_000.0 + one["P9"]
+    ));
 }
 
 #[test]
@@ -330,5 +335,129 @@ fn a_satellite_no_launcher_lifts_is_stated() {
         String::from_utf8_lossy(&out.stderr).contains("invalid --launcher \"saturn-v\""),
         "{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The golden test of a 1 GW fleet's array: the fleet array area F3 against an estimate by
+/// hand, P / (1361 W/m^2 x efficiency x packing), for each catalogued cell.
+///
+/// P is what the array must deliver while in sunlight: the fleet's load (1 GW of payload
+/// plus 300 W of bus per satellite) raised to carry the eclipse through the battery,
+/// `load x (T - t_s + t_s / (eta_c eta_d)) / (T - t_s)` with the worst orbit's eclipse
+/// fraction (O5, checked against Skyfield elsewhere) and eta_c = eta_d = 0.95. The
+/// efficiency is the cell's at end of life and at the array's 60 C, worked out here from
+/// the catalogue's published inputs; the packing factor is 0.90, and the plan's 10 % array
+/// margin is applied. The planner instead integrates the sunlight over sampled orbits at
+/// the Sun's true distance (January's perihelion gives 3.4 % more than 1361 W/m^2) and
+/// through the penumbra, so the two differ by a few per cent; 5 % is the issue's
+/// tolerance.
+#[test]
+fn a_one_gigawatt_fleet_array_matches_the_estimate_by_hand() {
+    // cell, AM0 efficiency, temperature coefficient per K, degradation per year.
+    for (cell, eta, k_t, d) in [
+        ("gaas", 0.30, -0.002, 0.0275),
+        ("silicon", 0.22, -0.004, 0.0375),
+        ("tandem", 0.31, -0.0025, 0.0375),
+    ] {
+        let (f, _) = json_lines(&["--total-compute-power-w", "1e9", "--cell", cell]);
+        let n = f["F1"];
+        assert!(close_rel(f["F2"], 1e9), "{}", f["F2"]);
+        let load_w = 1e9 + n * 300.0;
+        let period_s = f["O3"] * 60.0;
+        let shadow_s = f["O5"] * period_s;
+        let sunlit_s = period_s - shadow_s;
+        let p_sun = load_w * (sunlit_s + shadow_s / (0.95 * 0.95)) / sunlit_s;
+        let eta_eol = eta * (1.0 + k_t * (333.15 - 301.15)) * (1.0_f64 - d).powi(5);
+        let packing = 0.90;
+        let by_hand_m2 = p_sun / (1361.0 * eta_eol * packing) * 1.10;
+        let rel = f["F3"] / by_hand_m2 - 1.0;
+        assert!(
+            rel.abs() < 0.05,
+            "{cell}: fleet array {:.0} m2 against {by_hand_m2:.0} m2 by hand ({:+.1} %)",
+            f["F3"],
+            rel * 100.0
+        );
+        // The planner's end-of-life panel efficiency is the same product.
+        assert!(
+            (f["P1"] - eta_eol * packing).abs() < 1e-9,
+            "{cell}: P1 {}",
+            f["P1"]
+        );
+    }
+}
+
+#[test]
+fn the_cell_catalogue_binds_mass_cost_and_warnings() {
+    let (flex, w) = json_lines(&["--count", "8"]);
+    assert!(w.is_empty(), "{w:?}");
+    let (rigid, _) = json_lines(&["--count", "8", "--array", "rigid"]);
+    // Same cells, same area; the honeycomb panel is 3.90 kg/m^2 against the blanket's 2.45.
+    assert!(close_rel(rigid["P4"], flex["P4"]));
+    assert!(close_rel(flex["P6"], flex["P4"] * 2.45));
+    assert!(close_rel(rigid["P6"], rigid["P4"] * 3.90));
+    assert!(rigid["M7"] > flex["M7"] && rigid["S1"] > flex["S1"]);
+    // Silicon: cheaper per watt (USD 20 against 300), more area for the same load.
+    let (si, _) = json_lines(&["--count", "8", "--cell", "silicon"]);
+    assert!(si["P4"] > flex["P4"]);
+    assert!(close_rel(si["P9"], si["P5"] * 20.0 * 7.2));
+    assert!(si["P9"] < flex["P9"] / 5.0);
+    // The tandem is lighter per watt than GaAs, and the plan says it is not flight proven.
+    let (t, w) = json_lines(&["--count", "8", "--cell", "tandem"]);
+    assert!(t["P6"] / t["P5"] < flex["P6"] / flex["P5"]);
+    assert!(
+        w.iter().any(|w| w.contains("not space-qualified")
+            && w.contains("34.85 % is a terrestrial lab record")),
+        "{w:?}"
+    );
+    // Overrides win over the catalogue.
+    let (o, _) = json_lines(&[
+        "--count",
+        "8",
+        "--array-kg-per-m2",
+        "1.0",
+        "--array-cost-usd-per-w",
+        "0",
+    ]);
+    assert!(close_rel(o["P6"], o["P4"]) && o["P9"] == 0.0);
+    let out = run(&["--array", "foldy"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("array"));
+}
+
+#[test]
+fn the_cell_catalogue_lists_every_cell_with_sources() {
+    let out = run(&["--cells"]);
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    for key in ["silicon", "gaas", "tandem"] {
+        assert!(
+            text.contains(&format!("\n{key}: ")),
+            "{key} missing:\n{text}"
+        );
+    }
+    assert!(text.contains("terrestrial lab record, not space-qualified: 34.85 %"));
+    let out = run(&["--cells", "--json"]);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let cells = doc["cells"].as_array().unwrap();
+    assert_eq!(cells.len(), 3);
+    for c in cells {
+        for k in [
+            "efficiency_bol_am0",
+            "degradation_per_year",
+            "rigid_kg_per_m2",
+            "flexible_kg_per_m2",
+            "cost_usd_per_w",
+        ] {
+            assert!(c[k].as_f64().unwrap() > 0.0, "{k} of {}", c["cell"]);
+        }
+        assert!(c["rigid_kg_per_m2"].as_f64() > c["flexible_kg_per_m2"].as_f64());
+    }
+    let tandem = cells.iter().find(|c| c["cell"] == "tandem").unwrap();
+    assert_eq!(tandem["space_qualified"], false);
+    assert!(
+        tandem["terrestrial_lab_record"]["conditions"]
+            .as_str()
+            .unwrap()
+            .contains("AM1.5G")
     );
 }

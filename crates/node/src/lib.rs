@@ -9,6 +9,7 @@
 //! the [`environment::Environment`] that [`environment::Environment::from_geometry`] derives
 //! from the orbit core's propagation and Sun model.
 
+pub mod cells;
 pub mod environment;
 pub mod error;
 pub mod fleet;
@@ -19,6 +20,7 @@ pub mod power;
 pub mod radiation;
 pub mod thermal;
 
+pub use cells::{ArrayBuild, CELLS, CellSpec};
 pub use environment::{Environment, OrbitSurvey, survey_orbit};
 pub use error::ParamError;
 pub use node::{Grant, Limit, NodeConfig, NodeState, StepResult};

@@ -11,6 +11,7 @@ use tiandi_orbit::walker::{
 };
 use tiandi_orbit::{Epoch, PropagationError, Satellite};
 
+use crate::cells::ArrayBuild;
 use crate::environment::{Environment, OrbitSurvey, survey_orbit};
 use crate::error::{ParamError, non_negative, positive, proper_fraction, unit_fraction, within};
 use crate::node::{Limit, NodeConfig, NodeState};
@@ -21,6 +22,8 @@ use crate::thermal::{STEFAN_BOLTZMANN_W_M2_K4, ThermalParams, radiator_area_m2, 
 
 /// Hours in a Julian year.
 pub const HOURS_PER_YEAR: f64 = 8_766.0;
+/// Exchange rate for the figures published in USD (the 2024-2025 range was 7.1-7.3).
+pub const CNY_PER_USD: f64 = 7.2;
 
 /// Which orbit.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -56,7 +59,12 @@ pub struct PlanInput {
     pub pointing: Pointing,
     /// A fixed array instead of a sized one.
     pub array_area_m2: Option<f64>,
-    pub array_kg_per_m2: f64,
+    /// Rigid panels or a flexible blanket: picks the catalogue's areal mass.
+    pub array_build: ArrayBuild,
+    /// Areal mass overriding the catalogue's, kg/m^2.
+    pub array_kg_per_m2: Option<f64>,
+    /// Array cost overriding the catalogue's, USD per W at beginning of life.
+    pub array_cost_usd_per_w: Option<f64>,
     /// Extra array area over the sampled worst orbit (covers orbits between samples).
     pub array_margin_fraction: f64,
     pub bus_power_w: f64,
@@ -103,10 +111,10 @@ impl PlanInput {
             cell_efficiency: None,
             pointing: Pointing::SunTracking,
             array_area_m2: None,
-            // Flexible-blanket arrays reach ~150 W/kg at wing level (Mikulas et al. 2015,
-            // NASA NTRS 20150006022); with 30 % cells and 0.90 packing that is
-            // 1361 x 0.30 x 0.90 / 150 = 2.45 kg/m^2.
-            array_kg_per_m2: 2.45,
+            // Areal mass and cost from the cell catalogue (crate::cells).
+            array_build: ArrayBuild::Flexible,
+            array_kg_per_m2: None,
+            array_cost_usd_per_w: None,
             // ASSUMED 10 % end-of-life power margin, the usual allowance in preliminary
             // design; here it also covers orbits that fall between survey samples.
             array_margin_fraction: 0.10,
@@ -148,6 +156,18 @@ impl PlanInput {
         }
     }
 
+    /// Wing-level areal mass: the override, or the catalogue's for the cell and build.
+    pub fn array_kg_per_m2(&self) -> f64 {
+        self.array_kg_per_m2
+            .unwrap_or_else(|| self.cell.spec().kg_per_m2(self.array_build))
+    }
+
+    /// Array cost per W at beginning of life: the override, or the catalogue's.
+    pub fn array_cost_usd_per_w(&self) -> f64 {
+        self.array_cost_usd_per_w
+            .unwrap_or(self.cell.spec().cost_usd_per_w)
+    }
+
     fn validate(&self) -> Result<(), ParamError> {
         within("altitude-km", self.altitude_km, 160.0, 5_000.0)?;
         match self.orbit {
@@ -176,7 +196,12 @@ impl PlanInput {
         if let Some(a) = self.array_area_m2 {
             positive("array-area-m2", a)?;
         }
-        positive("array-kg-per-m2", self.array_kg_per_m2)?;
+        if let Some(m) = self.array_kg_per_m2 {
+            positive("array-kg-per-m2", m)?;
+        }
+        if let Some(c) = self.array_cost_usd_per_w {
+            non_negative("array-cost-usd-per-w", c)?;
+        }
         within("array-margin", self.array_margin_fraction, 0.0, 10.0)?;
         non_negative("bus-power-w", self.bus_power_w)?;
         unit_fraction("dod", self.dod)?;
@@ -271,7 +296,7 @@ pub struct ComputeFigures {
     pub load_power_w: f64,
 }
 
-/// Solar array and battery: lines P1-P8.
+/// Solar array and battery: lines P1-P9.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct PowerFigures {
     pub panel_efficiency_eol: f64,
@@ -284,6 +309,8 @@ pub struct PowerFigures {
     pub array_mass_kg: f64,
     pub battery_wh: f64,
     pub battery_mass_kg: f64,
+    /// The array at the catalogue's (or the given) price per watt.
+    pub array_cost_cny: f64,
 }
 
 /// Heat rejection: lines T1-T4.
@@ -554,7 +581,7 @@ impl Plan {
         ]
     }
 
-    fn power_lines(&self) -> [PlanLine; 8] {
+    fn power_lines(&self) -> [PlanLine; 9] {
         let p = &self.power;
         let l = |id, label, value, unit, formula| line(id, "power", label, value, unit, formula);
         [
@@ -613,6 +640,13 @@ impl Plan {
                 p.battery_mass_kg,
                 "kg",
                 "P7 / battery Wh/kg",
+            ),
+            l(
+                "P9",
+                "solar array cost",
+                p.array_cost_cny,
+                "CNY",
+                "P5 x array USD/W x 7.2 CNY/USD",
             ),
         ]
     }
@@ -786,7 +820,7 @@ impl Plan {
                 "spacecraft manufacturing",
                 s.manufacturing_cny,
                 "CNY",
-                "(M7 - M1) x spacecraft CNY/kg",
+                "(M7 - M1 - M2) x spacecraft CNY/kg + P9",
             ),
             l(
                 "S3",
@@ -948,7 +982,7 @@ pub fn plan(input: &PlanInput) -> Result<Plan, PlanError> {
         input.lifetime_years,
         input.radiator_temp_k,
     )?;
-    let space = space_cost(input, &compute, &mass, &radiation, &verification);
+    let space = space_cost(input, &compute, &power, &mass, &radiation, &verification);
     let ground = ground_cost(input, &compute);
     Ok(Plan {
         orbit,
@@ -1034,18 +1068,18 @@ fn size_power(
     let eclipse_wh = load_w * survey.max_longest_shadow_s() / 3_600.0;
     let reserve_wh = input.bus_power_w * input.safe_mode_reserve_h;
     let battery_wh = eclipse_wh.max(reserve_wh) / (input.dod * input.discharge_efficiency);
+    let array_power_bol_w =
+        SOLAR_CONSTANT_W_M2 * area_m2 * probe.efficiency_bol() * probe.packing_factor();
     Ok(PowerFigures {
         panel_efficiency_eol: eta_eol,
         orbit_energy_wh: energy_need_wh,
         array_area_needed_m2: area_needed_m2,
         array_area_m2: area_m2,
-        array_power_bol_w: SOLAR_CONSTANT_W_M2
-            * area_m2
-            * probe.efficiency_bol()
-            * probe.packing_factor(),
-        array_mass_kg: area_m2 * input.array_kg_per_m2,
+        array_power_bol_w,
+        array_mass_kg: area_m2 * input.array_kg_per_m2(),
         battery_wh,
         battery_mass_kg: battery_wh / input.battery_wh_per_kg,
+        array_cost_cny: array_power_bol_w * input.array_cost_usd_per_w() * CNY_PER_USD,
     })
 }
 
@@ -1164,6 +1198,7 @@ fn sized_node(
 fn space_cost(
     input: &PlanInput,
     compute: &ComputeFigures,
+    power: &PowerFigures,
     mass: &MassFigures,
     radiation: &RadiationFigures,
     verification: &Verification,
@@ -1171,7 +1206,9 @@ fn space_cost(
     let n_acc = compute.n_accelerators;
     let hours = input.lifetime_years * HOURS_PER_YEAR;
     let launch_cny = mass.total_kg * input.launch_price_cny_per_kg;
-    let manufacturing_cny = (mass.total_kg - mass.compute_kg) * input.spacecraft_cost_cny_per_kg;
+    let manufacturing_cny = (mass.total_kg - mass.compute_kg - power.array_mass_kg)
+        * input.spacecraft_cost_cny_per_kg
+        + power.array_cost_cny;
     let accelerators_cny = n_acc * input.accelerator_price_cny;
     let total_cny = launch_cny + manufacturing_cny + accelerators_cny;
     let accelerator_hours =
@@ -1349,7 +1386,7 @@ mod tests {
         let sections = [
             ("O", 7),
             ("C", 8),
-            ("P", 8),
+            ("P", 9),
             ("T", 4),
             ("R", 7),
             ("M", 7),
@@ -1369,6 +1406,7 @@ mod tests {
         assert_eq!(value("P7"), Some(p.power.battery_wh));
         assert_eq!(value("T3"), Some(p.thermal.radiator_area_m2));
         assert_eq!(value("M2"), Some(p.power.array_mass_kg));
+        assert_eq!(value("P9"), Some(p.power.array_cost_cny));
         assert_eq!(value("M7"), Some(p.mass.total_kg));
         assert_eq!(value("G5"), Some(p.space.accelerators_cny));
         assert_eq!(

@@ -53,45 +53,19 @@ impl CellType {
         }
     }
 
-    /// Beginning-of-life efficiency at AM0, 28 C.
+    /// Beginning-of-life efficiency at AM0, 28 C (the catalogue, [`crate::cells`]).
     pub fn efficiency_bol(self) -> f64 {
-        match self {
-            // High-efficiency mono-Si as flown by low-cost constellations (22-24 % AM1.5,
-            // about 22 % AM0 for back-contact cells). Space-qualified Si (AZUR SPACE S 32)
-            // is 16.9 % AM0: pass --cell-efficiency 0.169 for it.
-            CellType::Silicon => 0.22,
-            // AZUR SPACE 3G30C-Advanced datasheet: 30 % BOL at AM0, 28 C (Spectrolab XTJ
-            // Prime: 30.7 %).
-            CellType::GaAsTripleJunction => 0.30,
-            // Certified lab record 33.9 % (LONGi, 2023, NREL Best Research-Cell Efficiency
-            // chart, AM1.5); no flight heritage. 0.33 assumed at AM0.
-            CellType::PerovskiteSiliconTandem => 0.33,
-        }
+        self.spec().efficiency_bol
     }
 
     /// Relative change of efficiency per kelvin above 28 C.
     pub fn temp_coeff_per_k(self) -> f64 {
-        match self {
-            // Crystalline Si: about -0.4 %/K relative in Pmax (typical module datasheets).
-            CellType::Silicon => -0.004,
-            // Triple junction: about -0.2 %/K relative (AZUR SPACE 3G30C datasheet,
-            // temperature gradient of Pmp).
-            CellType::GaAsTripleJunction => -0.002,
-            // Perovskite-Si tandem: about -0.25 %/K reported for tandem modules (Oxford PV).
-            CellType::PerovskiteSiliconTandem => -0.0025,
-        }
+        self.spec().temp_coeff_per_k
     }
 
     /// Fractional power loss per year in orbit (radiation, UV, thermal cycling).
     pub fn degradation_per_year(self) -> f64 {
-        match self {
-            // Wertz & Larson, Space Mission Analysis and Design, 3rd ed., Table 11-34:
-            // Si 3.75 %/yr, GaAs 2.75 %/yr.
-            CellType::Silicon => 0.0375,
-            CellType::GaAsTripleJunction => 0.0275,
-            // No orbital data: ASSUMED as silicon.
-            CellType::PerovskiteSiliconTandem => 0.0375,
-        }
+        self.spec().degradation_per_year
     }
 }
 
