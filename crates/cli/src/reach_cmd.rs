@@ -101,7 +101,7 @@ fn parse_bbox(text: Option<&str>) -> Result<[f64; 4]> {
         .map(|s| s.trim().parse::<f64>())
         .collect::<Result<_, _>>()
         .map_err(|e| anyhow::anyhow!("--bbox {text:?}: {e}; expected LAT0,LON0,LAT1,LON1"))?;
-    let [lat0, lon0, lat1, mut lon1] = v[..] else {
+    let [lat0, mut lon0, lat1, mut lon1] = v[..] else {
         bail!(
             "--bbox {text:?}: expected four numbers LAT0,LON0,LAT1,LON1, found {}",
             v.len()
@@ -120,6 +120,13 @@ fn parse_bbox(text: Option<&str>) -> Result<[f64; 4]> {
     if lat1 < lat0 {
         bail!("--bbox {text:?}: LAT1 {lat1} is south of LAT0 {lat0}");
     }
+    // West edge into [-180, 180), east edge east of it.
+    if lon0 >= 180.0 {
+        lon0 -= 360.0;
+        if lon1 >= 180.0 {
+            lon1 -= 360.0;
+        }
+    }
     if lon1 < lon0 {
         lon1 += 360.0;
     }
@@ -134,9 +141,15 @@ fn tidy(x: f64) -> f64 {
     (x * 1e9).round() / 1e9
 }
 
+/// Number of grid values from `a` to `b` inclusive at `step` (a float: a fine step over a
+/// wide box can exceed any integer type before the memory check refuses it).
+fn axis_len(a: f64, b: f64, step: f64) -> f64 {
+    ((b - a) / step + 1e-9).floor().max(0.0) + 1.0
+}
+
 /// Grid values from `a` to `b` inclusive at `step`.
 fn axis(a: f64, b: f64, step: f64) -> Vec<f64> {
-    let n = ((b - a) / step + 1e-9).floor() as usize + 1;
+    let n = axis_len(a, b, step) as usize;
     (0..n).map(|i| tidy(a + i as f64 * step)).collect()
 }
 
@@ -172,14 +185,23 @@ pub fn reach_cmd(args: ReachArgs) -> Result<()> {
     let mask = args
         .min_elevation_deg
         .unwrap_or(scenario.network.links.gsl.min_elevation_deg);
-    if !(mask.is_finite() && (-10.0..=90.0).contains(&mask)) {
-        bail!("--min-elevation-deg {mask}: expected degrees in [-10, 90]");
+    // A terminal at the surface sees nothing below 0 degrees but the Earth.
+    if !(mask.is_finite() && (0.0..=90.0).contains(&mask)) {
+        bail!("--min-elevation-deg {mask}: expected degrees in [0, 90]");
     }
     let horizon = Horizon::new(
         start,
         (duration_s * 1e9).round() as i64,
         (args.step_s * 1e9).round() as i64,
     )?;
+    let cells = axis_len(bbox[0], bbox[2], args.grid_deg)
+        * axis_len(bbox[1], bbox[3], args.grid_deg).min(360.0 / args.grid_deg + 1.0)
+        * horizon.n_steps() as f64;
+    if cells > MAX_CELLS as f64 {
+        bail!(
+            "{cells:.3e} delays (points x snapshots) are more than {MAX_CELLS} held in memory: use a coarser --grid-deg or --step-s, a smaller --bbox or a shorter --duration-s"
+        );
+    }
     let lats = axis(bbox[0], bbox[2], args.grid_deg);
     let mut lons = axis(bbox[1], bbox[3], args.grid_deg);
     // A full circle of longitude would count the antimeridian twice.
@@ -394,7 +416,9 @@ fn geojson(
                 [lon - half, n],
                 [lon - half, s],
             ]
-            .map(|[x, y]| json!([tidy(x), tidy(y)]));
+            // RFC 7946 longitudes stay within [-180, 180]: a cell on the antimeridian is
+            // clipped to its side of it.
+            .map(|[x, y]| json!([tidy(x.clamp(-180.0, 180.0)), tidy(y)]));
             let mut props = Map::new();
             props.insert("latitude_deg".into(), json!(lat));
             props.insert("longitude_deg".into(), json!(lon));

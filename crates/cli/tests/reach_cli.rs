@@ -55,6 +55,7 @@ fn no_delay_beats_light_and_data_centres_bind_the_one_ms_circle() {
     let mask = s.network.links.gsl.min_elevation_deg;
     let mut positions = vec![DVec3::ZERO; s.satellites.len()];
     let mut checked = 0u64;
+    let factor = net.config().fibre_delay_factor;
     for compute in [
         ComputeSet::DataCentres,
         ComputeSet::Satellites,
@@ -95,6 +96,17 @@ fn no_delay_beats_light_and_data_centres_bind_the_one_ms_circle() {
                     pt.latitude_deg,
                     pt.longitude_deg
                 );
+                // Fibre straight to the nearest data centre is always open to a point with
+                // fibre, so it bounds the delay from above too.
+                if compute != ComputeSet::Satellites && pt.fibre {
+                    let direct = ms(dc_km * factor);
+                    assert!(
+                        d <= direct * (1.0 + F32_REL),
+                        "{compute:?} ({}, {}) at step {k}: {d} ms, direct fibre {direct} ms",
+                        pt.latitude_deg,
+                        pt.longitude_deg
+                    );
+                }
                 if compute == ComputeSet::DataCentres && dc_km > 300.0 {
                     assert!(
                         d > 1.0,
@@ -173,6 +185,71 @@ fn a_point_at_a_data_centre_is_at_zero_and_its_neighbour_at_the_fibre_delay() {
         assert!(table.delay_ms(0, k).abs() < 1e-9);
         let d = table.delay_ms(1, k);
         assert!((d - by_hand).abs() < 1e-3 * by_hand, "{d} vs {by_hand} ms");
+    }
+}
+
+/// A point whose nearest ground node is a station, but which lies within 1 ms of fibre of
+/// a data centre, is not forced through the station: it takes the fibre straight to the
+/// data centre.
+#[test]
+fn a_point_beside_a_station_still_takes_the_fibre_straight_to_a_data_centre() {
+    let s = Scenario::built_in("default").unwrap().unwrap();
+    let net = Network::new(s.network.clone()).unwrap();
+    let factor = net.config().fibre_delay_factor;
+    // Points 20 km from each station, on a grid of bearings; keep those whose nearest node
+    // is a station and whose nearest data centre is 100-190 km away by great circle.
+    let mut points = Vec::new();
+    let mut direct = Vec::new();
+    for st in &s.network.stations {
+        let g = &st.station.geodetic;
+        for b in 0..8 {
+            let bearing = f64::from(b) * std::f64::consts::FRAC_PI_4;
+            let dlat = 20.0 / 111.2 * bearing.cos();
+            let dlon = 20.0 / (111.2 * g.latitude_deg.to_radians().cos()) * bearing.sin();
+            let p = ReachPoint {
+                latitude_deg: g.latitude_deg + dlat,
+                longitude_deg: g.longitude_deg + dlon,
+                fibre: true,
+            };
+            let (x, _) = point_ecef(p.latitude_deg, p.longitude_deg);
+            let (nearest, _) =
+                nearest_ground_km(&net, x, &[NodeKind::GroundStation, NodeKind::DataCentre])
+                    .unwrap();
+            let dc_km = nearest_ground_km(&net, x, &[NodeKind::DataCentre])
+                .unwrap()
+                .1;
+            if net.kind(tiandi_network::NodeId(nearest)) == NodeKind::GroundStation
+                && (100.0..190.0).contains(&dc_km)
+            {
+                points.push(p);
+                direct.push(ms(dc_km * factor));
+            }
+        }
+    }
+    assert!(!points.is_empty(), "no station lies 100-190 km from a hub");
+    let horizon = Horizon::new(s.start, 600_000_000_000, 60_000_000_000).unwrap();
+    let table = reach(
+        &net,
+        &s.satellites,
+        horizon,
+        &points,
+        ReachOptions {
+            compute: ComputeSet::DataCentres,
+            terminal_min_elevation_deg: 25.0,
+        },
+        &mut || {},
+    )
+    .unwrap();
+    for (p, &want) in direct.iter().enumerate() {
+        assert!(want < 1.0, "{want} ms");
+        for k in 0..horizon.n_steps() {
+            let d = table.delay_ms(p, k);
+            assert!(
+                d <= want * (1.0 + F32_REL),
+                "point {p}: {d} ms, direct {want} ms"
+            );
+        }
+        assert_eq!(table.share_within(p, 1.0, 1.0), 1.0);
     }
 }
 
@@ -305,7 +382,7 @@ fn the_command_writes_monotone_shares_geojson_and_a_map_and_rtt_doubles() {
 
 #[test]
 fn bad_input_names_the_flag_and_fails() {
-    let cases: [(&[&str], &str); 6] = [
+    let cases: [(&[&str], &str); 9] = [
         (&["--grid-deg", "0"], "--grid-deg 0"),
         (
             &["--grid-deg", "1", "--bbox", "10,20,30"],
@@ -333,6 +410,26 @@ fn bad_input_names_the_flag_and_fails() {
                 "1",
             ],
             "held in memory",
+        ),
+        // Spacings so fine that the point count overflows before any allocation.
+        (
+            &["--grid-deg", "1e-7", "--duration-s", "60"],
+            "held in memory",
+        ),
+        (
+            &[
+                "--grid-deg",
+                "1e-20",
+                "--bbox",
+                "0,0,1,1",
+                "--duration-s",
+                "60",
+            ],
+            "held in memory",
+        ),
+        (
+            &["--grid-deg", "1", "--min-elevation-deg", "-10"],
+            "--min-elevation-deg -10",
         ),
     ];
     for (args, want) in cases {

@@ -4,7 +4,8 @@
 //!
 //! A point reaches the network in two ways (docs/reach.md):
 //! - by terrestrial fibre to the nearest ground station or data centre, at the network's
-//!   fibre delay factor, when the point has fibre access (the caller decides which do);
+//!   fibre delay factor, when the point has fibre access (the caller decides which do), or
+//!   by fibre straight to the nearest data centre that is compute;
 //! - by a user terminal at the point to any satellite it sees at or above its mask.
 //!
 //! From there the delay to the nearest compute node is the gateway tree's (multi-root
@@ -67,6 +68,9 @@ struct PointGeometry {
     /// Nearest ground station or data centre and the fibre delay to it, ms, when the point
     /// has fibre and the network has a ground node.
     fibre: Option<(u32, f64)>,
+    /// Fibre delay straight to the nearest compute data centre, ms (infinite without fibre
+    /// or when data centres are not compute).
+    direct_ms: f64,
 }
 
 /// The best delay of every point at every snapshot.
@@ -170,7 +174,18 @@ pub fn reach(
             } else {
                 None
             };
-            PointGeometry { ecef_km, up, fibre }
+            let direct_ms = if p.fibre && options.compute.includes(NodeKind::DataCentre) {
+                nearest_ground_km(net, ecef_km, &[NodeKind::DataCentre])
+                    .map_or(f64::INFINITY, |(_, km)| delay_ms(km, factor))
+            } else {
+                f64::INFINITY
+            };
+            PointGeometry {
+                ecef_km,
+                up,
+                fibre,
+                direct_ms,
+            }
         })
         .collect();
     let kinds: Vec<NodeKind> = (0..net.n_nodes() as u32)
@@ -199,7 +214,8 @@ pub fn reach(
             .for_each(|(out, g)| {
                 let mut best = g
                     .fibre
-                    .map_or(f64::INFINITY, |(v, ms)| ms + dist[v as usize]);
+                    .map_or(f64::INFINITY, |(v, ms)| ms + dist[v as usize])
+                    .min(g.direct_ms);
                 for (s, &pos) in sat_ecef.iter().enumerate() {
                     let onward = dist[s];
                     if !onward.is_finite() || onward >= best {
