@@ -293,6 +293,7 @@ pub fn plan(args: PlanArgs) -> Result<()> {
     if args.satellites == Some(0) {
         bail!("invalid --satellites 0: expected at least 1");
     }
+    let mut sized_by = None;
     let (p, satellites) = match args.total_compute_power_w {
         Some(w) => {
             if !(w.is_finite() && w > 0.0) {
@@ -307,13 +308,33 @@ pub fn plan(args: PlanArgs) -> Result<()> {
                 )
             })?;
             let (p, n) = fleet::size_for_power(&input, w, l)?;
+            sized_by = Some(l);
             (p, Some(n))
         }
         None => (make_plan(&input)?, args.satellites.map(u64::from)),
     };
     let sso = matches!(input.orbit, OrbitChoice::SunSynchronous { .. });
     let one = fleet::fleet(&p, 1, 0.0, input.lifetime_years, sso);
-    let mut warnings: Vec<String> = input.cell.spec().warning().into_iter().collect();
+    let efficiency = input
+        .cell_efficiency
+        .unwrap_or(input.cell.spec().efficiency_bol);
+    let mut warnings: Vec<String> = input.cell.spec().warning(efficiency).into_iter().collect();
+    if let Some(l) = sized_by
+        && let Some((cap, false)) = l.capacity_kg(sso)
+    {
+        warnings.push(format!(
+            "{} has no published figure for this kind of orbit: the satellites are sized \
+                 to its {:.1} t {}, which {} what it lifts here",
+            l.name,
+            cap / 1_000.0,
+            if sso {
+                "to low Earth orbit"
+            } else {
+                "to sun-synchronous orbit"
+            },
+            if sso { "overstates" } else { "understates" }
+        ));
+    }
     warnings.extend(one.warnings(p.mass.total_kg));
     let extra = satellites.map_or_else(Vec::new, |n| {
         fleet::fleet(&p, n, rate, input.lifetime_years, sso).lines()

@@ -461,3 +461,25 @@ fn the_cell_catalogue_lists_every_cell_with_sources() {
             .contains("AM1.5G")
     );
 }
+
+#[test]
+fn a_borrowed_capacity_and_an_impossible_fleet_are_said_plainly() {
+    // Falcon 9 publishes a low-Earth-orbit figure only: sizing for the dawn-dusk orbit
+    // with it says so.
+    let (_, w) = json_lines(&["--total-compute-power-w", "1e8", "--launcher", "falcon-9"]);
+    assert!(
+        w.iter()
+            .any(|w| w.contains("Falcon 9 has no published figure") && w.contains("overstates")),
+        "{w:?}"
+    );
+    let (_, w) = json_lines(&["--total-compute-power-w", "1e8"]);
+    assert!(
+        !w.iter().any(|w| w.contains("no published figure")),
+        "{w:?}"
+    );
+    // A fleet beyond the sizing's range names that range, not the launcher.
+    let out = run(&["--total-compute-power-w", "1e12"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("more than 10000000 satellites"), "{err}");
+}

@@ -85,16 +85,20 @@ pub struct CellSpec {
 /// Flexible-blanket wings reach about 150 W/kg (Mikulas et al. 2015, NASA NTRS
 /// 20150006022, for 30-50 kW wings; UltraFlex 150 W/kg end of life): with 30 % GaAs cells
 /// and 0.90 packing that is 1361 x 0.30 x 0.90 / 150 = 2.45 kg/m^2.
-const GAAS_FLEXIBLE_KG_PER_M2: f64 = 2.45;
+pub const GAAS_FLEXIBLE_KG_PER_M2: f64 = 2.45;
 /// A honeycomb panel in place of a blanket: panels with cells weigh 2.0-2.5 kg/m^2 and
 /// flexible blankets 0.6-1.0 kg/m^2 (ASSUMED ranges, industry practice); the midpoints
 /// differ by 2.25 - 0.80 = 1.45 kg/m^2.
-const RIGID_EXTRA_KG_PER_M2: f64 = 1.45;
+pub const RIGID_EXTRA_KG_PER_M2: f64 = 1.45;
 /// Silicon cells weigh 29.4 mg/cm^2 (Rockwell SPS feasibility study SD76SA0239-2, 1976,
 /// sec. 2.2) and GaAs cells on germanium about twice as much (Space Solar Power Review 8,
 /// 1989: GaAs cells "about twice the weight of silicon"): 0.294 kg/m^2 of cell less, times
 /// the packing factor.
-const SILICON_CELL_SAVING_KG_PER_M2: f64 = 0.294 * PACKING_FACTOR;
+pub const SILICON_CELL_SAVING_KG_PER_M2: f64 = 0.294 * PACKING_FACTOR;
+/// The catalogue's masses, rounded to 10 g/m^2 (the derivations are checked in the tests).
+const GAAS_RIGID_KG_PER_M2: f64 = 3.90;
+const SILICON_FLEXIBLE_KG_PER_M2: f64 = 2.19;
+const SILICON_RIGID_KG_PER_M2: f64 = 3.64;
 
 /// The catalogue, in the order of [`CellType::ALL`].
 pub const CELLS: [CellSpec; 3] = [
@@ -113,9 +117,8 @@ pub const CELLS: [CellSpec; 3] = [
         degradation_source: "Wertz & Larson, SMAD 3rd ed., Table 11-34 (Si 3.75 %/yr); GEO \
             telemetry shows 0.71-1.69 %/yr (Lohmeyer et al., Int. J. Space Sci. Eng. 5(1), \
             2018)",
-        rigid_kg_per_m2: GAAS_FLEXIBLE_KG_PER_M2 + RIGID_EXTRA_KG_PER_M2
-            - SILICON_CELL_SAVING_KG_PER_M2,
-        flexible_kg_per_m2: GAAS_FLEXIBLE_KG_PER_M2 - SILICON_CELL_SAVING_KG_PER_M2,
+        rigid_kg_per_m2: SILICON_RIGID_KG_PER_M2,
+        flexible_kg_per_m2: SILICON_FLEXIBLE_KG_PER_M2,
         mass_source: "GaAs wings less the lighter cells: Si 29.4 mg/cm^2 (Rockwell SPS study \
             1976), GaAs about twice that (Space Solar Power Review 8, 1989)",
         cost_usd_per_w: 20.0,
@@ -137,7 +140,7 @@ pub const CELLS: [CellSpec; 3] = [
         degradation_source: "Wertz & Larson, SMAD 3rd ed., Table 11-34 (GaAs 2.75 %/yr); XTJ \
             keeps 0.84 of its power after 1e15 1-MeV e/cm^2 (Fetzer et al., IEEE PVSC); GEO \
             telemetry shows 0.44-1.03 %/yr (Lohmeyer et al. 2018)",
-        rigid_kg_per_m2: GAAS_FLEXIBLE_KG_PER_M2 + RIGID_EXTRA_KG_PER_M2,
+        rigid_kg_per_m2: GAAS_RIGID_KG_PER_M2,
         flexible_kg_per_m2: GAAS_FLEXIBLE_KG_PER_M2,
         mass_source: "flexible: 150 W/kg wings (Mikulas et al. 2015, NASA NTRS 20150006022); \
             rigid: plus 1.45 kg/m^2 for a honeycomb panel in place of a blanket (ASSUMED)",
@@ -170,9 +173,8 @@ pub const CELLS: [CellSpec; 3] = [
             perovskite/Si fell to about 1 % of its power after 2e12 68-MeV p/cm^2 while \
             perovskite/CIGS kept over 85 %); no orbital data (ISS samples and a suborbital \
             flight only)",
-        rigid_kg_per_m2: GAAS_FLEXIBLE_KG_PER_M2 + RIGID_EXTRA_KG_PER_M2
-            - SILICON_CELL_SAVING_KG_PER_M2,
-        flexible_kg_per_m2: GAAS_FLEXIBLE_KG_PER_M2 - SILICON_CELL_SAVING_KG_PER_M2,
+        rigid_kg_per_m2: SILICON_RIGID_KG_PER_M2,
+        flexible_kg_per_m2: SILICON_FLEXIBLE_KG_PER_M2,
         mass_source: "as silicon: the Si bottom cell carries the mass, the perovskite layers \
             are under 1 um (ASSUMED negligible)",
         cost_usd_per_w: 30.0,
@@ -199,8 +201,9 @@ impl CellSpec {
         self.bol_w_per_m2() / self.kg_per_m2(build)
     }
 
-    /// What a planner must be told about this cell, if anything.
-    pub fn warning(&self) -> Option<String> {
+    /// What a planner must be told about this cell, if anything, when the plan uses
+    /// `efficiency` (the catalogue's, or the one given).
+    pub fn warning(&self, efficiency: f64) -> Option<String> {
         if self.space_qualified {
             return None;
         }
@@ -208,12 +211,17 @@ impl CellSpec {
         if let Some(r) = self.lab_record {
             w.push_str(&format!(
                 "; {:.2} % is a terrestrial lab record ({}, {} {}), not an AM0 or flight \
-                 figure: the plan uses {:.0} % (ASSUMED)",
+                 figure: the plan uses {:.1} % ({})",
                 r.efficiency * 100.0,
                 r.conditions,
                 r.holder,
                 r.date,
-                self.efficiency_bol * 100.0
+                efficiency * 100.0,
+                if efficiency == self.efficiency_bol {
+                    "ASSUMED"
+                } else {
+                    "--cell-efficiency"
+                }
             ));
         }
         Some(w)
@@ -259,6 +267,23 @@ mod tests {
     }
 
     #[test]
+    fn the_rounded_masses_are_their_derivations() {
+        let close = |a: f64, b: f64| (a - b).abs() < 0.006;
+        assert!(close(
+            GAAS_RIGID_KG_PER_M2,
+            GAAS_FLEXIBLE_KG_PER_M2 + RIGID_EXTRA_KG_PER_M2
+        ));
+        assert!(close(
+            SILICON_FLEXIBLE_KG_PER_M2,
+            GAAS_FLEXIBLE_KG_PER_M2 - SILICON_CELL_SAVING_KG_PER_M2
+        ));
+        assert!(close(
+            SILICON_RIGID_KG_PER_M2,
+            GAAS_RIGID_KG_PER_M2 - SILICON_CELL_SAVING_KG_PER_M2
+        ));
+    }
+
+    #[test]
     fn flexible_gaas_is_the_measured_150_w_per_kg_wing() {
         let g = CellType::GaAsTripleJunction.spec();
         assert!((g.w_per_kg(ArrayBuild::Flexible) - 150.0).abs() < 0.2);
@@ -277,12 +302,15 @@ mod tests {
         assert!(!t.space_qualified);
         let r = t.lab_record.unwrap();
         assert!(r.conditions.contains("AM1.5G") && r.efficiency > t.efficiency_bol);
-        let w = t.warning().unwrap();
+        let w = t.warning(t.efficiency_bol).unwrap();
         assert!(
             w.contains("terrestrial lab record") && w.contains("34.85 %"),
             "{w}"
         );
-        assert!(g.warning().is_none() && CellType::Silicon.spec().warning().is_none());
+        assert!(w.contains("uses 31.0 % (ASSUMED)"), "{w}");
+        let w = t.warning(0.4).unwrap();
+        assert!(w.contains("uses 40.0 % (--cell-efficiency)"), "{w}");
+        assert!(g.warning(0.3).is_none() && CellType::Silicon.spec().warning(0.2).is_none());
         // Its radiation degradation is silicon's, not better than GaAs (Lang et al. 2020).
         assert!(t.degradation_per_year >= g.degradation_per_year);
     }

@@ -172,6 +172,9 @@ pub fn fleet(
     }
 }
 
+/// The largest fleet `size_for_power` considers.
+pub const MAX_SATELLITES: f64 = 1e7;
+
 /// Sizes a fleet for `total_power_w` of payload with satellites that `limit` lifts in one
 /// piece: the fewest satellites whose design fits its capacity to the orbit. Returns the
 /// one-satellite plan and the number of satellites.
@@ -194,8 +197,11 @@ pub fn size_for_power(
         }
         // Mass grows about in proportion to power: aim there, and always move on.
         let guess = (n as f64 * p.mass.total_kg / capacity).ceil();
-        if !(guess.is_finite() && guess <= 1e7) {
-            break;
+        if !(guess.is_finite() && guess <= MAX_SATELLITES) {
+            return Err(FleetError::TooMany {
+                launcher: limit.name,
+                capacity_kg: capacity,
+            });
         }
         n = (guess as u64).max(n + 1);
     }
@@ -216,6 +222,14 @@ pub enum FleetError {
         "no satellite of this design fits the {capacity_kg:.0} kg that {launcher} lifts, however small its share of the power"
     )]
     DoesNotFit {
+        launcher: &'static str,
+        capacity_kg: f64,
+    },
+    #[error(
+        "more than {} satellites of at most {capacity_kg:.0} kg ({launcher}) would be needed: ask for less power or a larger launcher",
+        MAX_SATELLITES
+    )]
+    TooMany {
         launcher: &'static str,
         capacity_kg: f64,
     },

@@ -197,10 +197,10 @@ impl PlanInput {
             positive("array-area-m2", a)?;
         }
         if let Some(m) = self.array_kg_per_m2 {
-            positive("array-kg-per-m2", m)?;
+            within("array-kg-per-m2", m, 1e-3, 1e3)?;
         }
         if let Some(c) = self.array_cost_usd_per_w {
-            non_negative("array-cost-usd-per-w", c)?;
+            within("array-cost-usd-per-w", c, 0.0, 1e5)?;
         }
         within("array-margin", self.array_margin_fraction, 0.0, 10.0)?;
         non_negative("bus-power-w", self.bus_power_w)?;
