@@ -4,6 +4,7 @@
 //! and writes CSV/JSON/text to stdout. Errors are printed as one line on stderr and mapped
 //! to a non-zero exit code here and nowhere else.
 
+mod d2d_cmd;
 mod hypatia_out;
 mod input;
 mod network_cmd;
@@ -53,6 +54,9 @@ enum Command {
     /// (data centres, satellites or both) within each threshold (1, 5, 20 ms by default)
     /// and its median best delay, as CSV; GeoJSON and an HTML map on request.
     Reach(Box<reach_cmd::ReachArgs>),
+    /// Direct-to-device service: the serving satellite of each handset terminal, the
+    /// handovers (handovers.csv) and what they cost voice and data sessions (summary.json).
+    D2d(Box<d2d_cmd::D2dArgs>),
     /// Size a compute satellite (power, thermal, mass, launch cost) and compare it with a
     /// ground data centre of the same compute.
     Plan(Box<plan_cmd::PlanArgs>),
@@ -95,6 +99,7 @@ fn main() -> ExitCode {
         Command::Topology(args) => network_cmd::topology(args),
         Command::Routes(args) => network_cmd::routes(args),
         Command::Reach(args) => reach_cmd::reach_cmd(*args),
+        Command::D2d(args) => d2d_cmd::d2d(*args),
         Command::Plan(args) => plan_cmd::plan(*args),
         Command::Simulate(args) => sim_cmd::simulate(args),
         Command::Sweep(args) => sweep_cmd::sweep(*args),

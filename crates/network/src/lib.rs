@@ -9,6 +9,7 @@
 //! from one snapshot to the next: see [`SnapshotBuilder`] and [`RouteTable`].
 
 pub mod config;
+pub mod d2d;
 pub mod error;
 pub mod forwarding;
 pub mod gateway;

@@ -1,0 +1,348 @@
+//! `tiandi d2d`: direct-to-device service for handset terminals. Which satellite serves
+//! each terminal, the handovers (`DIR/handovers.csv`) and what they cost seeded voice and
+//! data sessions (`DIR/summary.json`). Model: `tiandi_network::d2d`, docs/d2d.md.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use tiandi_network::d2d::{Drop, ServeOptions, Session, Strategy, judge, serve};
+use tiandi_node::FaultRng;
+use tiandi_orbit::{Epoch, GroundStation, Satellite};
+
+use crate::input;
+use crate::progress;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum StrategyArg {
+    /// The satellite highest in the sky, decided every step.
+    HighestElevation,
+    /// Keep the serving satellite until its pass ends, then the highest in view.
+    KeepUntilLost,
+    /// From the contact plan: switch a lead time before the serving satellite sets, to
+    /// the one in view that stays longest.
+    Predictive,
+}
+
+/// Flags of `tiandi d2d`.
+#[derive(clap::Args, Debug)]
+pub struct D2dArgs {
+    /// Scenario file or built-in name, as in `tiandi simulate` (the default without one);
+    /// its satellites serve the handsets.
+    #[arg(conflicts_with = "tle")]
+    scenario: Option<PathBuf>,
+    /// Satellites from a TLE or OMM file instead of a scenario.
+    #[arg(long, value_name = "FILE")]
+    tle: Option<PathBuf>,
+    /// Handset terminals, CSV with header name,latitude_deg,longitude_deg,elevation_m.
+    #[arg(long, value_name = "CSV")]
+    terminals: PathBuf,
+    /// Start, ISO-8601 UTC; the scenario's start without it.
+    #[arg(long, value_name = "ISO")]
+    start: Option<String>,
+    /// Length of the run, s.
+    #[arg(
+        long,
+        value_name = "S",
+        default_value_t = 3_600.0,
+        allow_negative_numbers = true
+    )]
+    duration_s: f64,
+    /// Decision step of highest-elevation, ms.
+    #[arg(
+        long,
+        value_name = "MS",
+        default_value_t = 1_000.0,
+        allow_negative_numbers = true
+    )]
+    step_ms: f64,
+    /// How the serving satellite is chosen.
+    #[arg(long, value_enum, default_value = "keep-until-lost")]
+    strategy: StrategyArg,
+    /// Service interruption of one handover, ms (the seed's target: under 200 ms).
+    #[arg(
+        long,
+        value_name = "X",
+        default_value_t = 200.0,
+        allow_negative_numbers = true
+    )]
+    handover_ms: f64,
+    /// The handsets' elevation mask, degrees.
+    #[arg(
+        long,
+        value_name = "E",
+        default_value_t = 25.0,
+        allow_negative_numbers = true
+    )]
+    min_elevation_deg: f64,
+    /// How long before the serving satellite sets the predictive strategy switches, ms.
+    #[arg(
+        long,
+        value_name = "MS",
+        default_value_t = 5_000.0,
+        allow_negative_numbers = true
+    )]
+    lead_ms: f64,
+    /// Radio-link-failure timer: a session is dropped by an outage (no satellite in view)
+    /// or a handover interruption at least this long, ms.
+    #[arg(
+        long,
+        value_name = "MS",
+        default_value_t = 1_000.0,
+        allow_negative_numbers = true
+    )]
+    rlf_ms: f64,
+    /// Probability that a handover fails and drops the session it interrupts.
+    #[arg(
+        long,
+        value_name = "P",
+        default_value_t = 0.01,
+        allow_negative_numbers = true
+    )]
+    handover_failure: f64,
+    /// Sessions started per terminal-hour (Poisson arrivals).
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 4.0,
+        allow_negative_numbers = true
+    )]
+    sessions_per_hour: f64,
+    /// Mean length of a voice call, s (exponential).
+    #[arg(
+        long,
+        value_name = "S",
+        default_value_t = 120.0,
+        allow_negative_numbers = true
+    )]
+    voice_mean_s: f64,
+    /// Mean length of a data session, s (exponential).
+    #[arg(
+        long,
+        value_name = "S",
+        default_value_t = 600.0,
+        allow_negative_numbers = true
+    )]
+    data_mean_s: f64,
+    /// Share of sessions that are voice calls.
+    #[arg(
+        long,
+        value_name = "F",
+        default_value_t = 0.5,
+        allow_negative_numbers = true
+    )]
+    voice_share: f64,
+    /// Seed of the session arrivals and handover failures.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Output directory (created): handovers.csv and summary.json.
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+}
+
+fn check(name: &str, v: f64, lo: f64, hi: f64) -> Result<f64> {
+    if v.is_finite() && (lo..=hi).contains(&v) {
+        Ok(v)
+    } else {
+        bail!("--{name} {v}: expected a number within {lo}..={hi}")
+    }
+}
+
+/// Seeded Poisson sessions, terminal by terminal (one random stream each, so adding a
+/// terminal does not change the others' sessions).
+fn sessions(args: &D2dArgs, n_terminals: usize, start: Epoch, end: Epoch) -> Vec<Session> {
+    let span_s = end.seconds_since(start);
+    let rate_per_s = args.sessions_per_hour / 3_600.0;
+    let mut out = Vec::new();
+    for k in 0..n_terminals {
+        let mut rng = FaultRng::new(args.seed, 1 + k as u64);
+        let mut t = 0.0;
+        loop {
+            t += -(1.0 - rng.next_f64()).ln() / rate_per_s;
+            if t >= span_s {
+                break;
+            }
+            let voice = rng.next_f64() < args.voice_share;
+            let mean = if voice {
+                args.voice_mean_s
+            } else {
+                args.data_mean_s
+            };
+            let len = -(1.0 - rng.next_f64()).ln() * mean;
+            let s0 = start.add_s_f64(t);
+            let s1 = start.add_s_f64((t + len).min(span_s));
+            if s1 > s0 {
+                out.push(Session {
+                    terminal: k,
+                    start: s0,
+                    end: s1,
+                    voice,
+                });
+            }
+        }
+    }
+    out
+}
+
+fn load(args: &D2dArgs) -> Result<(Vec<Satellite>, Epoch, String)> {
+    match &args.tle {
+        Some(path) => Ok((
+            input::read_satellites(path, false)?,
+            tiandi_scenario::DEFAULT_EPOCH,
+            path.display().to_string(),
+        )),
+        None => {
+            let (s, shown, _) = crate::sim_cmd::load_with(args.scenario.as_ref(), &[])?;
+            Ok((
+                s.satellites,
+                s.start,
+                shown.unwrap_or_else(|| "default".into()),
+            ))
+        }
+    }
+}
+
+pub fn d2d(args: D2dArgs) -> Result<()> {
+    check("duration-s", args.duration_s, 1.0, 1e7)?;
+    check("step-ms", args.step_ms, 1.0, 3.6e6)?;
+    check("handover-ms", args.handover_ms, 0.0, 3.6e6)?;
+    check("min-elevation-deg", args.min_elevation_deg, 0.0, 90.0)?;
+    check("lead-ms", args.lead_ms, 0.0, 3.6e6)?;
+    check("rlf-ms", args.rlf_ms, 1.0, 3.6e6)?;
+    check("handover-failure", args.handover_failure, 0.0, 1.0)?;
+    check("sessions-per-hour", args.sessions_per_hour, 1e-6, 3_600.0)?;
+    check("voice-mean-s", args.voice_mean_s, 0.001, 1e6)?;
+    check("data-mean-s", args.data_mean_s, 0.001, 1e6)?;
+    check("voice-share", args.voice_share, 0.0, 1.0)?;
+    let terminals: Vec<GroundStation> = input::read_stations_csv(&args.terminals)?;
+    if terminals.is_empty() {
+        bail!("{}: no terminals", args.terminals.display());
+    }
+    let (sats, default_start, source) = load(&args)?;
+    let start = match &args.start {
+        Some(s) => Epoch::parse_iso(s).context("--start")?,
+        None => default_start,
+    };
+    let end = start.add_ns((args.duration_s * 1e9).round() as i64);
+    let bar = progress::bar(sats.len() as u64, "passes");
+    let contacts = tiandi_orbit::find_contacts(
+        &sats,
+        &terminals,
+        start,
+        end,
+        args.min_elevation_deg,
+        &|| bar.inc(1),
+    )?;
+    bar.finish_and_clear();
+    let strategy = match args.strategy {
+        StrategyArg::HighestElevation => Strategy::HighestElevation,
+        StrategyArg::KeepUntilLost => Strategy::KeepUntilLost,
+        StrategyArg::Predictive => Strategy::Predictive,
+    };
+    let ms_ns = |ms: f64| (ms * 1e6).round() as i64;
+    let service = serve(
+        &sats,
+        &terminals,
+        &contacts,
+        ServeOptions {
+            strategy,
+            start,
+            end,
+            step_ns: ms_ns(args.step_ms),
+            lead_ns: ms_ns(args.lead_ms),
+        },
+    )?;
+    let sessions = sessions(&args, terminals.len(), start, end);
+    let mut rng = FaultRng::new(args.seed, 0);
+    let p_fail = args.handover_failure;
+    let outcomes = judge(
+        &service,
+        &sessions,
+        ms_ns(args.handover_ms),
+        ms_ns(args.rlf_ms),
+        &mut || rng.next_f64() < p_fail,
+    );
+
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
+    let path = args.out.join("handovers.csv");
+    let mut csv = String::from("terminal,time_utc,from_satellite,to_satellite,interruption_ms\n");
+    for h in &service.handovers {
+        csv.push_str(&format!(
+            "{},{},{},{},{}\n",
+            crate::orbit_cmd::csv_field(&terminals[h.terminal].name),
+            h.at,
+            crate::orbit_cmd::csv_field(sats[h.from].label()),
+            crate::orbit_cmd::csv_field(sats[h.to].label()),
+            args.handover_ms
+        ));
+    }
+    std::fs::write(&path, csv).with_context(|| format!("writing {}", path.display()))?;
+
+    let terminal_s = terminals.len() as f64 * args.duration_s;
+    let outage_s: f64 = service
+        .outages
+        .iter()
+        .map(|o| o.end.seconds_since(o.start))
+        .fold(0.0, |a, b| a + b);
+    let n_ho = service.handovers.len() as f64;
+    let count = |voice: bool, d: Option<Drop>| {
+        sessions
+            .iter()
+            .zip(&outcomes)
+            .filter(|(s, o)| s.voice == voice && o.dropped.map(|x| x.0) == d)
+            .count()
+    };
+    let kind = |voice: bool| {
+        let n = sessions.iter().filter(|s| s.voice == voice).count();
+        let dropped = n - count(voice, None);
+        serde_json::json!({
+            "sessions": n,
+            "dropped": dropped,
+            "dropped_share": if n > 0 { dropped as f64 / n as f64 } else { 0.0 },
+            "dropped_by_outage": count(voice, Some(Drop::Outage)),
+            "dropped_by_failed_handover": count(voice, Some(Drop::FailedHandover)),
+            "dropped_by_long_handover": count(voice, Some(Drop::LongHandover)),
+        })
+    };
+    let interrupted = outcomes.iter().filter(|o| o.interruptions > 0).count();
+    let summary = serde_json::json!({
+        "satellites": source,
+        "terminals": terminals.len(),
+        "start_utc": start.to_string(),
+        "duration_s": args.duration_s,
+        "strategy": strategy.key(),
+        "min_elevation_deg": args.min_elevation_deg,
+        "handover_ms": args.handover_ms,
+        "lead_ms": args.lead_ms,
+        "rlf_ms": args.rlf_ms,
+        "handover_failure": args.handover_failure,
+        "seed": args.seed,
+        "handovers": service.handovers.len(),
+        "handovers_per_terminal_hour": n_ho / (terminal_s / 3_600.0),
+        "interruption_share": (n_ho * args.handover_ms / 1e3) / terminal_s,
+        "outage_share": outage_s / terminal_s,
+        "sessions": sessions.len(),
+        "sessions_interrupted": interrupted,
+        "sessions_dropped": sessions.len() - count(true, None) - count(false, None),
+        "voice": kind(true),
+        "data": kind(false),
+    });
+    let path = args.out.join("summary.json");
+    let mut text = serde_json::to_string_pretty(&summary).expect("JSON of plain values");
+    text.push('\n');
+    std::fs::write(&path, &text).with_context(|| format!("writing {}", path.display()))?;
+    let mut err = std::io::stderr().lock();
+    writeln!(
+        err,
+        "{} terminals, {} handovers ({:.2} per terminal-hour), outage {:.2} %, {} of {} sessions dropped; wrote {}",
+        terminals.len(),
+        service.handovers.len(),
+        n_ho / (terminal_s / 3_600.0),
+        outage_s / terminal_s * 100.0,
+        sessions.len() - count(true, None) - count(false, None),
+        sessions.len(),
+        args.out.display()
+    )?;
+    Ok(())
+}
