@@ -294,8 +294,8 @@ fn cancel_timeout_and_agent_stop_end_the_whole_process_tree() {
             120.0,
         ),
     );
-    wait_running(marker, 20);
-    assert!(processes_with(marker).len() >= 3);
+    // All three: the shell's child, the grandchild in its own session, and the last one.
+    wait_processes(marker, 3, 20);
     assert_eq!(call(&op, "DELETE", &format!("/v1/tasks/{id}"), None).0, 200);
     wait_gone(marker, 5, "cancelled stage");
     let (_, t) = call(&op, "GET", &format!("/v1/tasks/{id}"), None);

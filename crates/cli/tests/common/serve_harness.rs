@@ -306,11 +306,17 @@ pub fn wait_gone(marker: &str, secs: u64, what: &str) {
 
 /// Waits until some process carries `marker`.
 pub fn wait_running(marker: &str, secs: u64) {
+    wait_processes(marker, 1, secs);
+}
+
+/// Waits until at least `n` processes carry `marker` (a stage's shell starts its children
+/// one after another, later under load).
+pub fn wait_processes(marker: &str, n: usize, secs: u64) {
     let t0 = Instant::now();
-    while processes_with(marker).is_empty() {
+    while processes_with(marker).len() < n {
         assert!(
             t0.elapsed() < Duration::from_secs(secs),
-            "no process with {marker} started"
+            "fewer than {n} processes with {marker} started"
         );
         std::thread::sleep(Duration::from_millis(20));
     }
