@@ -148,14 +148,21 @@ fn check(name: &str, v: f64, lo: f64, hi: f64) -> Result<f64> {
     }
 }
 
-/// Seeded Poisson sessions, terminal by terminal (one random stream each, so adding a
-/// terminal does not change the others' sessions).
-fn sessions(args: &D2dArgs, n_terminals: usize, start: Epoch, end: Epoch) -> Vec<Session> {
+/// FNV-1a of a terminal's name: its random stream, whatever its row in the CSV.
+fn name_stream(name: &str) -> u64 {
+    name.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// Seeded Poisson sessions, terminal by terminal (one random stream each, keyed by name, so
+/// adding or reordering terminals does not change the others' sessions).
+fn sessions(args: &D2dArgs, terminals: &[GroundStation], start: Epoch, end: Epoch) -> Vec<Session> {
     let span_s = end.seconds_since(start);
     let rate_per_s = args.sessions_per_hour / 3_600.0;
     let mut out = Vec::new();
-    for k in 0..n_terminals {
-        let mut rng = FaultRng::new(args.seed, 1 + k as u64);
+    for (k, site) in terminals.iter().enumerate() {
+        let mut rng = FaultRng::new(args.seed, name_stream(&site.name));
         let mut t = 0.0;
         loop {
             t += -(1.0 - rng.next_f64()).ln() / rate_per_s;
@@ -186,11 +193,20 @@ fn sessions(args: &D2dArgs, n_terminals: usize, start: Epoch, end: Epoch) -> Vec
 
 fn load(args: &D2dArgs) -> Result<(Vec<Satellite>, Epoch, String)> {
     match &args.tle {
-        Some(path) => Ok((
-            input::read_satellites(path, false)?,
-            tiandi_scenario::DEFAULT_EPOCH,
-            path.display().to_string(),
-        )),
+        Some(path) => {
+            let sats = input::read_satellites(path, false)?;
+            if args.start.is_none() {
+                bail!(
+                    "--tle {} needs --start: element sets carry their own epochs",
+                    path.display()
+                );
+            }
+            Ok((
+                sats,
+                tiandi_scenario::DEFAULT_EPOCH,
+                path.display().to_string(),
+            ))
+        }
         None => {
             let (s, shown, _) = crate::sim_cmd::load_with(args.scenario.as_ref(), &[])?;
             Ok((
@@ -217,6 +233,15 @@ pub fn d2d(args: D2dArgs) -> Result<()> {
     let terminals: Vec<GroundStation> = input::read_stations_csv(&args.terminals)?;
     if terminals.is_empty() {
         bail!("{}: no terminals", args.terminals.display());
+    }
+    let mut names: Vec<&str> = terminals.iter().map(|t| t.name.as_str()).collect();
+    names.sort_unstable();
+    if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
+        bail!(
+            "{}: terminal name {:?} appears twice (handovers.csv names terminals)",
+            args.terminals.display(),
+            w[0]
+        );
     }
     let (sats, default_start, source) = load(&args)?;
     let start = match &args.start {
@@ -252,15 +277,16 @@ pub fn d2d(args: D2dArgs) -> Result<()> {
             lead_ns: ms_ns(args.lead_ms),
         },
     )?;
-    let sessions = sessions(&args, terminals.len(), start, end);
-    let mut rng = FaultRng::new(args.seed, 0);
+    let sessions = sessions(&args, &terminals, start, end);
     let p_fail = args.handover_failure;
+    // One draw per (session, handover of it): common random numbers across strategies.
+    let fail_seed = args.seed ^ 0xd2d0_fa11_0000_0000;
     let outcomes = judge(
         &service,
         &sessions,
         ms_ns(args.handover_ms),
         ms_ns(args.rlf_ms),
-        &mut || rng.next_f64() < p_fail,
+        &|i, k| FaultRng::new(fail_seed, ((i as u64) << 20) ^ u64::from(k)).next_f64() < p_fail,
     );
 
     std::fs::create_dir_all(&args.out)
@@ -286,6 +312,22 @@ pub fn d2d(args: D2dArgs) -> Result<()> {
         .map(|o| o.end.seconds_since(o.start))
         .fold(0.0, |a, b| a + b);
     let n_ho = service.handovers.len() as f64;
+    // Time lost to handovers: each lasts the handover time, cut short by the next handover
+    // of the same terminal and by the end of the window.
+    let handover_ns = ms_ns(args.handover_ms);
+    let interrupted_ns: i64 = service
+        .handovers
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            let next = service
+                .handovers
+                .get(i + 1)
+                .filter(|n| n.terminal == h.terminal)
+                .map_or(end, |n| n.at);
+            handover_ns.min(next.unix_ns() - h.at.unix_ns())
+        })
+        .sum();
     let count = |voice: bool, d: Option<Drop>| {
         sessions
             .iter()
@@ -295,11 +337,18 @@ pub fn d2d(args: D2dArgs) -> Result<()> {
     };
     let kind = |voice: bool| {
         let n = sessions.iter().filter(|s| s.voice == voice).count();
+        let blocked = sessions
+            .iter()
+            .zip(&outcomes)
+            .filter(|(s, o)| s.voice == voice && o.blocked)
+            .count();
         let dropped = n - count(voice, None);
+        let served = n - blocked;
         serde_json::json!({
             "sessions": n,
+            "blocked": blocked,
             "dropped": dropped,
-            "dropped_share": if n > 0 { dropped as f64 / n as f64 } else { 0.0 },
+            "dropped_share_of_served": if served > 0 { dropped as f64 / served as f64 } else { 0.0 },
             "dropped_by_outage": count(voice, Some(Drop::Outage)),
             "dropped_by_failed_handover": count(voice, Some(Drop::FailedHandover)),
             "dropped_by_long_handover": count(voice, Some(Drop::LongHandover)),
@@ -320,9 +369,10 @@ pub fn d2d(args: D2dArgs) -> Result<()> {
         "seed": args.seed,
         "handovers": service.handovers.len(),
         "handovers_per_terminal_hour": n_ho / (terminal_s / 3_600.0),
-        "interruption_share": (n_ho * args.handover_ms / 1e3) / terminal_s,
+        "interruption_share": interrupted_ns as f64 / 1e9 / terminal_s,
         "outage_share": outage_s / terminal_s,
         "sessions": sessions.len(),
+        "sessions_blocked": outcomes.iter().filter(|o| o.blocked).count(),
         "sessions_interrupted": interrupted,
         "sessions_dropped": sessions.len() - count(true, None) - count(false, None),
         "voice": kind(true),

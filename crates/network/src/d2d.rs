@@ -8,7 +8,8 @@
 //! - **keep until lost**: the serving satellite is kept until its pass ends (LOS), then the
 //!   highest of those in view takes over;
 //! - **predictive**: from the contact plan, the terminal switches a lead time before the
-//!   serving satellite sets, to the satellite in view whose pass lasts longest.
+//!   serving satellite sets, to the satellite in view whose pass lasts longest, when that
+//!   pass outlasts the serving one by at least the lead (otherwise it switches at LOS).
 //!
 //! Every handover interrupts service for the handover time. A span with no satellite in view
 //! is an outage. Sessions are dropped by an outage longer than the radio-link-failure timer,
@@ -184,20 +185,22 @@ fn serve_by_events(
             }
             continue;
         };
-        // When to leave the serving satellite: its LOS, or the lead before it.
-        let early = s.los.add_ns(-options.lead_ns);
-        let switch_at = if predictive && early > t {
-            early
+        // When to leave the serving satellite: its LOS, or the lead before it (not before
+        // now).
+        let switch_at = if predictive {
+            s.los.add_ns(-options.lead_ns).max(t)
         } else {
             s.los
         };
         if switch_at >= options.end {
             break;
         }
-        // Predictive switches early only to a satellite that stays longer than the serving
-        // one; otherwise it stays and decides again at LOS.
-        let next =
-            pick(switch_at, Some(s.satellite_idx))?.filter(|c| switch_at == s.los || c.los > s.los);
+        // Predictive switches early only to a satellite that stays at least the lead longer
+        // than the serving one, so that the new satellite's own switch comes no earlier
+        // than the old one's LOS (no chains of early switches); otherwise it stays and
+        // decides again at LOS.
+        let next = pick(switch_at, Some(s.satellite_idx))?
+            .filter(|c| switch_at == s.los || c.los >= s.los.add_ns(options.lead_ns));
         match next {
             Some(c) => {
                 out.handovers.push(Handover {
@@ -327,29 +330,41 @@ pub enum Drop {
 /// What happened to one session.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SessionOutcome {
-    /// Handovers it went through (up to its end or drop).
+    /// It began with no satellite in view, so it was never served (neither interrupted
+    /// nor dropped).
+    pub blocked: bool,
+    /// Handovers it went through, up to its end or drop (the one that dropped it
+    /// included).
     pub interruptions: u32,
     pub dropped: Option<(Drop, Epoch)>,
 }
 
 /// What the sessions suffer: `handover_ns` of silence per handover; a drop when an outage
 /// or a handover lasts at least `rlf_ns` (the radio-link-failure timer), or when
-/// `handover_fails` says a handover failed (called once per handover a session meets, in
-/// session order, then time order, so a seeded draw is reproducible).
+/// `handover_fails(session, k)` says the session's k-th handover (from 0) failed. Keyed by
+/// session and handover rather than drawn in sequence, the draws are common random numbers:
+/// two strategies that give a session the same handovers give it the same fate.
 pub fn judge(
     service: &Service,
     sessions: &[Session],
     handover_ns: i64,
     rlf_ns: i64,
-    handover_fails: &mut dyn FnMut() -> bool,
+    handover_fails: &dyn Fn(usize, u32) -> bool,
 ) -> Vec<SessionOutcome> {
     sessions
         .iter()
-        .map(|s| {
+        .enumerate()
+        .map(|(i, s)| {
             let mut outcome = SessionOutcome {
+                blocked: false,
                 interruptions: 0,
                 dropped: None,
             };
+            let os = &service.outages[range_of(&service.outages, s.terminal, |o| o.terminal)];
+            if os.iter().any(|o| o.start <= s.start && s.start < o.end) {
+                outcome.blocked = true;
+                return outcome;
+            }
             // Events of this terminal within the session, in time order.
             let mut events: Vec<(Epoch, Option<Drop>)> = Vec::new();
             let hs = &service.handovers[range_of(&service.handovers, s.terminal, |h| h.terminal)];
@@ -357,7 +372,6 @@ pub fn judge(
                 let long = handover_ns >= rlf_ns;
                 events.push((h.at, long.then_some(Drop::LongHandover)));
             }
-            let os = &service.outages[range_of(&service.outages, s.terminal, |o| o.terminal)];
             for o in os {
                 let (a, b) = (o.start.max(s.start), o.end.min(s.end));
                 if a < b && o.end.unix_ns() - o.start.unix_ns() >= rlf_ns {
@@ -372,12 +386,15 @@ pub fn judge(
             for (at, drop) in events {
                 match drop {
                     Some(d) => {
+                        if d == Drop::LongHandover {
+                            outcome.interruptions += 1;
+                        }
                         outcome.dropped = Some((d, at));
                         break;
                     }
                     None => {
                         outcome.interruptions += 1;
-                        if handover_fails() {
+                        if handover_fails(i, outcome.interruptions - 1) {
                             outcome.dropped = Some((Drop::FailedHandover, at));
                             break;
                         }
