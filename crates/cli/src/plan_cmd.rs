@@ -144,6 +144,9 @@ pub struct PlanArgs {
     /// Ground data-centre construction cost, CNY per kW of IT load [50000].
     #[arg(long, allow_negative_numbers = true)]
     dc_capex_cny_per_kw: Option<f64>,
+    /// Years between replacements of the ground data centre's accelerators [6].
+    #[arg(long, allow_negative_numbers = true)]
+    hardware_refresh_years: Option<f64>,
     /// A fleet of N such satellites: totals, launches per launcher, replacements and the
     /// ground comparison (lines F1-F12, L1-L5).
     #[arg(long, conflicts_with = "total_compute_power_w")]
@@ -262,6 +265,10 @@ fn build_input(args: &PlanArgs) -> Result<PlanInput> {
         args.electricity_cny_per_kwh,
     );
     set(&mut input.dc_capex_cny_per_kw, args.dc_capex_cny_per_kw);
+    set(
+        &mut input.hardware_refresh_years,
+        args.hardware_refresh_years,
+    );
     if args.sun_synchronous && args.inclination_deg.is_some() {
         bail!("--sun-synchronous and --inclination-deg cannot be combined");
     }

@@ -483,3 +483,23 @@ fn a_borrowed_capacity_and_an_impossible_fleet_are_said_plainly() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("more than 10000000 satellites"), "{err}");
 }
+
+#[test]
+fn the_ground_buys_its_accelerators_again_at_each_refresh() {
+    let price = ["--count", "8", "--accelerator-price-cny", "250000"];
+    let (f, _) = json_lines(&price);
+    // The default 6-year refresh does not come within a 5-year life.
+    assert_eq!(f["G9"], 0.0);
+    assert!(close_rel(f["G5"], f["S3"]) && f["S3"] == 8.0 * 250_000.0);
+    // Every 2 years within 5: bought at 0, 2 and 4 years.
+    let mut args = price.to_vec();
+    args.extend(["--hardware-refresh-years", "2"]);
+    let (r, _) = json_lines(&args);
+    assert_eq!(r["G9"], 2.0);
+    assert!(close_rel(r["G5"], 3.0 * r["S3"]));
+    assert!(close_rel(r["G6"], r["G2"] + r["G4"] + r["G5"]));
+    assert!(r["G8"] > f["G8"]);
+    let out = run(&["--hardware-refresh-years", "0"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("hardware-refresh-years"));
+}

@@ -90,6 +90,8 @@ pub struct PlanInput {
     pub pue: f64,
     pub electricity_cny_per_kwh: f64,
     pub dc_capex_cny_per_kw: f64,
+    /// Years between replacements of the ground's accelerators and hosts.
+    pub hardware_refresh_years: f64,
     /// Orbits sampled for the survey, one every `survey_step_days`.
     pub survey_orbits: u32,
     pub survey_step_days: f64,
@@ -151,6 +153,9 @@ impl PlanInput {
             pue: 1.3,
             electricity_cny_per_kwh: 0.6,
             dc_capex_cny_per_kw: 50_000.0,
+            // Servers' useful life: Microsoft (FY2022 10-K) and Alphabet (2023 10-K)
+            // extended it from 4 to 6 years.
+            hardware_refresh_years: 6.0,
             survey_orbits: 53,
             survey_step_days: 7.0,
         }
@@ -221,6 +226,12 @@ impl PlanInput {
         positive("radiator-kg-per-m2", self.radiator_kg_per_m2)?;
         positive("compute-kg-per-kw", self.compute_kg_per_kw)?;
         proper_fraction("structure-fraction", self.structure_fraction)?;
+        within(
+            "hardware-refresh-years",
+            self.hardware_refresh_years,
+            0.5,
+            50.0,
+        )?;
         within("margin-fraction", self.margin_fraction, 0.0, 1.0)?;
         positive("specific-heat-j-per-kg-k", self.specific_heat_j_per_kg_k)?;
         unit_fraction("thermal-mass-fraction", self.thermal_mass_fraction)?;
@@ -365,10 +376,13 @@ pub struct GroundCost {
     pub capex_cny: f64,
     pub electricity_kwh: f64,
     pub electricity_cny: f64,
+    /// The accelerators bought at the start and at each refresh.
     pub accelerators_cny: f64,
     pub total_cny: f64,
     pub accelerator_hours: f64,
     pub cny_per_accelerator_hour: f64,
+    /// Times the ground's accelerators are replaced within the lifetime.
+    pub refreshes: f64,
 }
 
 /// Result of stepping the sized satellite through the worst sampled day: lines V1-V3.
@@ -847,7 +861,7 @@ impl Plan {
         ]
     }
 
-    fn ground_lines(&self) -> [PlanLine; 8] {
+    fn ground_lines(&self) -> [PlanLine; 9] {
         let g = &self.ground;
         let l = |id, label, value, unit, formula| line(id, "ground", label, value, unit, formula);
         [
@@ -873,7 +887,13 @@ impl Plan {
                 "CNY",
                 "G3 x CNY/kWh",
             ),
-            l("G5", "accelerators", g.accelerators_cny, "CNY", "S3"),
+            l(
+                "G5",
+                "accelerators, with refreshes",
+                g.accelerators_cny,
+                "CNY",
+                "S3 x (1 + G9)",
+            ),
             l("G6", "total cost", g.total_cny, "CNY", "G2 + G4 + G5"),
             l(
                 "G7",
@@ -888,6 +908,13 @@ impl Plan {
                 g.cny_per_accelerator_hour,
                 "CNY/h",
                 "G6 / G7",
+            ),
+            l(
+                "G9",
+                "hardware refreshes within the lifetime",
+                g.refreshes,
+                "",
+                "ceil(lifetime / refresh years) - 1",
             ),
         ]
     }
@@ -1230,7 +1257,11 @@ fn ground_cost(input: &PlanInput, compute: &ComputeFigures) -> GroundCost {
     let capex_cny = it_kw * input.dc_capex_cny_per_kw;
     let electricity_kwh = it_kw * input.pue * hours;
     let electricity_cny = electricity_kwh * input.electricity_cny_per_kwh;
-    let accelerators_cny = n_acc * input.accelerator_price_cny;
+    let refreshes = ((input.lifetime_years / input.hardware_refresh_years) - 1e-9)
+        .ceil()
+        .max(1.0)
+        - 1.0;
+    let accelerators_cny = n_acc * input.accelerator_price_cny * (1.0 + refreshes);
     let total_cny = capex_cny + electricity_cny + accelerators_cny;
     let accelerator_hours = n_acc * hours;
     GroundCost {
@@ -1242,6 +1273,7 @@ fn ground_cost(input: &PlanInput, compute: &ComputeFigures) -> GroundCost {
         total_cny,
         accelerator_hours,
         cny_per_accelerator_hour: total_cny / accelerator_hours,
+        refreshes,
     }
 }
 
@@ -1392,7 +1424,7 @@ mod tests {
             ("M", 7),
             ("V", 3),
             ("S", 6),
-            ("G", 8),
+            ("G", 9),
             ("X", 1),
         ];
         let expected: Vec<String> = sections
