@@ -185,57 +185,41 @@ fn serve_by_events(
             }
             continue;
         };
-        // When to leave the serving satellite: its LOS, or the lead before it (not before
-        // now).
-        let switch_at = if predictive {
-            s.los.add_ns(-options.lead_ns).max(t)
-        } else {
-            s.los
-        };
-        if switch_at >= options.end {
-            break;
-        }
-        // Predictive switches early only to a satellite that stays at least the lead longer
-        // than the serving one, so that the new satellite's own switch comes no earlier
-        // than the old one's LOS (no chains of early switches); otherwise it stays and
-        // decides again at LOS.
-        let next = pick(switch_at, Some(s.satellite_idx))?
-            .filter(|c| switch_at == s.los || c.los >= s.los.add_ns(options.lead_ns));
-        match next {
-            Some(c) => {
-                out.handovers.push(Handover {
-                    terminal: k,
-                    at: switch_at,
-                    from: s.satellite_idx,
-                    to: c.satellite_idx,
-                });
-                serving = Some(c);
-                t = switch_at;
-            }
-            None if switch_at < s.los => {
-                // Nothing else in view at the lead: stay, and decide again at LOS.
-                let next = pick(s.los, Some(s.satellite_idx))?;
-                if s.los >= options.end {
-                    break;
-                }
-                if let Some(c) = next {
+        // Predictive leaves the lead before LOS (not before now), but only for a satellite
+        // that stays at least the lead longer than the serving one: the new satellite's own
+        // early switch then comes no earlier than the old one's LOS, so they never chain.
+        if predictive {
+            let early = s.los.add_ns(-options.lead_ns).max(t);
+            if early < s.los && early < options.end {
+                let longer = longest(passes, early, Some(s.satellite_idx))
+                    .filter(|c| c.los >= s.los.add_ns(options.lead_ns));
+                if let Some(c) = longer {
                     out.handovers.push(Handover {
                         terminal: k,
-                        at: s.los,
+                        at: early,
                         from: s.satellite_idx,
                         to: c.satellite_idx,
                     });
                     serving = Some(c);
-                } else {
-                    serving = None;
+                    t = early;
+                    continue;
                 }
-                t = s.los;
-            }
-            None => {
-                serving = None;
-                t = s.los;
             }
         }
+        // Otherwise at LOS: to the pick among those still in view, or into an outage.
+        if s.los >= options.end {
+            break;
+        }
+        serving = pick(s.los, Some(s.satellite_idx))?;
+        if let Some(c) = serving {
+            out.handovers.push(Handover {
+                terminal: k,
+                at: s.los,
+                from: s.satellite_idx,
+                to: c.satellite_idx,
+            });
+        }
+        t = s.los;
     }
     Ok(())
 }
