@@ -14,6 +14,7 @@ pub mod error;
 pub mod forwarding;
 pub mod gateway;
 pub mod geometry;
+pub mod iot;
 pub mod network;
 pub mod node;
 pub mod reach;
