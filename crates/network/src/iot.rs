@@ -13,6 +13,10 @@
 
 use std::collections::VecDeque;
 
+use glam::DVec3;
+use rayon::prelude::*;
+use tiandi_orbit::{EarthRotation, Epoch, GroundStation, PropagationError, Satellite};
+
 /// One window during which a link is usable: `[start_ns, end_ns)` towards satellite `sat`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Window {
@@ -314,6 +318,161 @@ pub fn store_and_forward(
     }
     debug_assert_eq!(out.uplinked, out.delivered + out.stored + out.dropped);
     Ok(out)
+}
+
+/// Satellite positions (ECEF, km) sampled every second: `ecef[sat][k]` at `start + k` s.
+pub struct SampledOrbits {
+    pub start: Epoch,
+    pub ecef: Vec<Vec<DVec3>>,
+    /// Fastest angular motion of any sub-satellite point between two samples, rad/s.
+    pub max_rate_rad_s: f64,
+}
+
+impl SampledOrbits {
+    /// Propagates every satellite once per second over `[start, start + seconds]`.
+    pub fn new(sats: &[Satellite], start: Epoch, seconds: u32) -> Result<Self, PropagationError> {
+        let n = seconds as usize + 1;
+        let rotations: Vec<EarthRotation> = (0..n)
+            .map(|k| EarthRotation::at(start.add_ns(k as i64 * 1_000_000_000)))
+            .collect();
+        let ecef = sats
+            .par_iter()
+            .map(|sat| {
+                rotations
+                    .iter()
+                    .enumerate()
+                    .map(|(k, rot)| {
+                        let t = start.add_ns(k as i64 * 1_000_000_000);
+                        Ok(rot.teme_to_ecef_position(sat.position_teme_km(t)?))
+                    })
+                    .collect::<Result<Vec<DVec3>, PropagationError>>()
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let max_rate_rad_s = ecef
+            .iter()
+            .flat_map(|p| p.windows(2).map(|w| w[0].angle_between(w[1])))
+            .fold(0.0, f64::max);
+        Ok(SampledOrbits {
+            start,
+            ecef,
+            max_rate_rad_s,
+        })
+    }
+}
+
+/// When each terminal sees each satellite above `min_elevation_deg`, at one-second
+/// resolution: a window runs from its first visible sample to one second after its last.
+///
+/// Fast for many terminals: between passes a terminal skips ahead by the largest power of
+/// two seconds in which the satellite cannot close the angle to its footprint's edge (at the
+/// fastest sub-satellite motion of the run), and inside a pass it steps 30 s and bisects the last step. This
+/// assumes no pass dips below the mask and back within 30 s, which holds for LEO passes
+/// (elevation rises, peaks once and falls).
+pub fn visibility_windows(
+    orbits: &SampledOrbits,
+    terminals: &[GroundStation],
+    min_elevation_deg: f64,
+) -> Vec<Vec<Window>> {
+    const STEP: usize = 30;
+    // The footprint's half-angle: a satellite at radius r is above elevation e from a
+    // terminal at radius R only within central angle acos(R cos e / r) - e, which grows
+    // with r, so take the highest radius of the run, plus 0.5 deg for the geodetic normal's
+    // tilt from the geocentric direction (at most 0.19 deg).
+    let r_max = orbits
+        .ecef
+        .iter()
+        .flat_map(|p| p.iter().map(|x| x.length()))
+        .fold(0.0, f64::max);
+    let e = min_elevation_deg.max(-89.0).to_radians();
+    let sin_e = e.sin();
+    let rate = orbits.max_rate_rad_s.max(1e-9) * 1.05;
+    // Per terminal: geocentric direction, footprint half-angle, position and up.
+    // jumps[i] = (2^i s, cos(rho + 2^i s x rate)): a satellite whose direction is further
+    // than that angle from the terminal's cannot rise within 2^i s.
+    const JUMPS: usize = 13;
+    type Site = (DVec3, [(usize, f64); JUMPS], DVec3, DVec3);
+    let sites: Vec<Site> = terminals
+        .iter()
+        .map(|gs| {
+            let rg = gs.ecef_km.length();
+            let rho = ((rg * e.cos() / r_max).clamp(-1.0, 1.0)).acos() - e + 0.5f64.to_radians();
+            let jumps = std::array::from_fn(|i| {
+                let j = 1usize << (JUMPS - 1 - i);
+                let a = rho + j as f64 * rate;
+                (
+                    j,
+                    if a < std::f64::consts::PI {
+                        a.cos()
+                    } else {
+                        -2.0
+                    },
+                )
+            });
+            (gs.ecef_km.normalize_or_zero(), jumps, gs.ecef_km, gs.up())
+        })
+        .collect();
+    // Satellite by satellite, so that one satellite's samples stay in cache while every
+    // terminal is scanned; then regrouped per terminal.
+    let per_sat: Vec<Vec<(u32, Window)>> = orbits
+        .ecef
+        .par_iter()
+        .enumerate()
+        .map(|(sat, p)| {
+            let n = p.len();
+            let dirs: Vec<DVec3> = p.iter().map(|x| x.normalize_or_zero()).collect();
+            let mut out = Vec::new();
+            for (t, &(g, ref jumps, pos, up_dir)) in sites.iter().enumerate() {
+                // elevation >= e  <=>  rho . up >= |rho| sin e
+                let up = |k: usize| {
+                    let r = p[k] - pos;
+                    r.dot(up_dir) >= r.length() * sin_e
+                };
+                let mut k = 0;
+                while k < n {
+                    if up(k) {
+                        // Inside a pass: coarse steps, then bisect the last one.
+                        let mut last_up = k;
+                        let mut probe = (k + STEP).min(n - 1);
+                        while probe > last_up && up(probe) {
+                            last_up = probe;
+                            probe = (probe + STEP).min(n - 1);
+                        }
+                        let mut hi = if probe > last_up { probe } else { n };
+                        while hi - last_up > 1 {
+                            let mid = (last_up + hi) / 2;
+                            if up(mid) {
+                                last_up = mid;
+                            } else {
+                                hi = mid;
+                            }
+                        }
+                        out.push((
+                            t as u32,
+                            Window {
+                                sat: sat as u32,
+                                start_ns: k as i64 * 1_000_000_000,
+                                end_ns: ((last_up + 1).min(n - 1) as i64).max(k as i64 + 1)
+                                    * 1_000_000_000,
+                            },
+                        ));
+                        k = hi + 1;
+                        continue;
+                    }
+                    let c = dirs[k].dot(g);
+                    k += jumps.iter().find(|j| c < j.1).map_or(1, |j| j.0);
+                }
+            }
+            out
+        })
+        .collect();
+    let mut windows = vec![Vec::new(); terminals.len()];
+    for (t, w) in per_sat.into_iter().flatten() {
+        windows[t as usize].push(w);
+    }
+    windows
+        .par_iter_mut()
+        .for_each(|w: &mut Vec<Window>| w.sort_by_key(|w| (w.start_ns, w.sat)));
+    windows
 }
 
 #[cfg(test)]

@@ -131,3 +131,65 @@ fn a_terminal_at_the_station_waits_exactly_for_the_next_contact() {
     assert_eq!(lat, want);
     assert_eq!(out.buffers[0].peak, 1);
 }
+
+/// The fast one-second visibility windows against the orbit core's refined contact
+/// windows: same passes, every AOS and LOS within 1 s (the sampling), for terminals spread
+/// over latitudes 0 to 60 deg and a 12-satellite shell, 24 h.
+#[test]
+fn visibility_windows_match_find_contacts_within_one_second() {
+    use tiandi_network::iot::{SampledOrbits, visibility_windows};
+    let sats = common::walker(3, 4, 900.0, 45.0);
+    let terminals: Vec<GroundStation> = (0..7)
+        .map(|i| {
+            GroundStation::new(
+                format!("t{i}"),
+                10.0 * i as f64,
+                17.0 * i as f64 - 50.0,
+                0.0,
+            )
+            .unwrap()
+        })
+        .collect();
+    let start = common::epoch();
+    let orbits = SampledOrbits::new(&sats, start, 86_400).unwrap();
+    let fast = visibility_windows(&orbits, &terminals, 10.0);
+    let contacts = find_contacts(
+        &sats,
+        &terminals,
+        start,
+        start.add_ns(86_400_000_000_000),
+        10.0,
+        &|| (),
+    )
+    .unwrap();
+    let mut n = 0;
+    for (t, windows) in fast.iter().enumerate() {
+        let mut want: Vec<_> = contacts
+            .iter()
+            .filter(|c| c.station_idx == t)
+            .map(|c| {
+                (
+                    c.satellite_idx as u32,
+                    c.aos.unix_ns() - start.unix_ns(),
+                    c.los.unix_ns() - start.unix_ns(),
+                )
+            })
+            .collect();
+        want.sort_by_key(|w| (w.1, w.0));
+        assert_eq!(
+            windows.len(),
+            want.len(),
+            "terminal {t}: {windows:?} against {want:?}"
+        );
+        for (w, (sat, aos, los)) in windows.iter().zip(&want) {
+            assert_eq!(w.sat, *sat);
+            assert!(
+                (w.start_ns - aos).abs() <= 1_000_000_000,
+                "{w:?} {aos} {los}"
+            );
+            assert!((w.end_ns - los).abs() <= 1_000_000_000, "{w:?} {aos} {los}");
+            n += 1;
+        }
+    }
+    assert!(n > 100, "{n} passes");
+}
