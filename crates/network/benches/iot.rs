@@ -62,10 +62,11 @@ fn terminals(n: usize) -> Vec<GroundStation> {
 fn day(sats: &[Satellite], terminals: &[GroundStation], stations: &[GroundStation]) -> u64 {
     let start = Epoch::from_ymd_hms(2026, 11, 24, 0, 0, 0.0);
     let orbits = SampledOrbits::new(sats, start, DAY_S).unwrap();
-    let up = visibility_windows(&orbits, terminals, 10.0);
+    let up = visibility_windows(&orbits, terminals, 10.0).unwrap();
     // Satellite-to-station windows: the stations' windows regrouped per satellite.
     let mut down = vec![Vec::new(); sats.len()];
     for w in visibility_windows(&orbits, stations, 10.0)
+        .unwrap()
         .into_iter()
         .flatten()
     {
@@ -85,10 +86,6 @@ fn day(sats: &[Satellite], terminals: &[GroundStation], stations: &[GroundStatio
         buffer_messages: 200_000,
     };
     let out = store_and_forward(&sent, &up, &down, &cfg, i64::from(DAY_S) * 1_000_000_000).unwrap();
-    assert_eq!(
-        out.sent,
-        out.on_terminal + out.delivered + out.stored + out.dropped
-    );
     out.delivered
 }
 

@@ -3,14 +3,16 @@
 //! out, at its next ground-station contact.
 //!
 //! Pure and deterministic. Time is integer nanoseconds on the caller's axis; windows come
-//! from the contact plan (`tiandi_orbit::find_contacts` or anything else). Every message
-//! ends in exactly one of four books (see [`IotOutcome`]), and
-//! `sent = on_terminal + delivered + stored + dropped` holds by construction and is checked.
+//! from the contact plan (`tiandi_orbit::find_contacts` or [`visibility_windows`]). Every
+//! message ends with exactly one [`Fate`]: on its terminal, delivered, stored on board or
+//! dropped. Each fate carries the times that let a caller check it (the swarm test replays
+//! every satellite's buffer from them).
 //!
 //! Not modelled yet: forwarding over inter-satellite links, uplink contention between
 //! terminals (each terminal's uplink is serialised, terminals do not share a channel), and
 //! priorities. A message that would overflow a satellite's buffer is dropped (tail drop).
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 
 use glam::DVec3;
@@ -38,6 +40,10 @@ pub struct IotConfig {
     pub buffer_messages: u32,
 }
 
+/// Latest time, and longest transmission, accepted (about 73 years in ns): any sum of two
+/// stays inside `i64`.
+pub const TIME_LIMIT_NS: i64 = i64::MAX / 4;
+
 impl IotConfig {
     fn tx_ns(&self, bps: f64) -> i64 {
         (f64::from(self.message_bytes) * 8.0 / bps * 1e9).ceil() as i64
@@ -57,16 +63,24 @@ impl IotConfig {
 pub enum IotError {
     #[error("{field}: {value} must be a positive finite number")]
     NotPositive { field: &'static str, value: f64 },
-    #[error("window {index} of {list}: end {end_ns} ns is not after start {start_ns} ns")]
+    #[error("{what}: {value} ns is beyond the {limit} ns this model accepts")]
+    TooLong {
+        what: String,
+        value: i64,
+        limit: i64,
+    },
+    #[error("{list} {owner}, window {index}: end {end_ns} ns is not after start {start_ns} ns")]
     EmptyWindow {
         list: &'static str,
+        owner: usize,
         index: usize,
         start_ns: i64,
         end_ns: i64,
     },
-    #[error("window {index} of {list} names satellite {sat}, but there are {n_sats}")]
+    #[error("{list} {owner}, window {index}: satellite {sat}, but there are {n_sats}")]
     UnknownSatellite {
         list: &'static str,
+        owner: usize,
         index: usize,
         sat: u32,
         n_sats: usize,
@@ -79,6 +93,8 @@ pub enum IotError {
     },
     #[error("messages are not in time order at message {index}")]
     Unsorted { index: usize },
+    #[error("elevation mask {0} deg: expected 0 to 90")]
+    BadElevation(f64),
 }
 
 /// Where one message ended up by the end of the run.
@@ -86,12 +102,17 @@ pub enum IotError {
 pub enum Fate {
     /// Never reached a satellite: still queued on its terminal.
     OnTerminal,
-    /// Reached a ground station at `at_ns` through satellite `sat`.
-    Delivered { sat: u32, at_ns: i64 },
-    /// On board satellite `sat` at the end.
-    Stored { sat: u32 },
-    /// Satellite `sat`'s buffer was full when it arrived.
-    Dropped { sat: u32 },
+    /// Taken aboard satellite `sat` at `aboard_ns` (uplink finished), on the ground at
+    /// `at_ns` (downlink finished).
+    Delivered {
+        sat: u32,
+        aboard_ns: i64,
+        at_ns: i64,
+    },
+    /// Taken aboard satellite `sat` at `aboard_ns`, still on board at the end.
+    Stored { sat: u32, aboard_ns: i64 },
+    /// Reached satellite `sat` at `at_ns` and found its buffer full.
+    Dropped { sat: u32, at_ns: i64 },
 }
 
 /// Per-satellite buffer figures.
@@ -99,34 +120,34 @@ pub enum Fate {
 pub struct BufferStats {
     /// Most messages held at once.
     pub peak: u32,
-    /// Time-weighted mean occupancy over the run, messages.
+    /// Time-weighted mean occupancy from the first message sent to the end, messages.
     pub mean: f64,
     /// Messages refused because the buffer was full.
     pub dropped: u64,
 }
 
-/// Every message's fate and each satellite's buffer.
+/// Every message's fate (in the order sent), each satellite's buffer, and the fates'
+/// counts.
 #[derive(Debug, Clone, PartialEq)]
 pub struct IotOutcome {
     pub fates: Vec<Fate>,
     pub buffers: Vec<BufferStats>,
-    pub sent: u64,
     pub on_terminal: u64,
-    /// Messages that reached a satellite (accepted or dropped there).
-    pub uplinked: u64,
     pub delivered: u64,
     pub stored: u64,
     pub dropped: u64,
 }
 
 impl IotOutcome {
-    /// Delivered messages' latencies (delivery minus sending), ns, ascending.
-    pub fn latencies_ns(&self, sent_ns: &[i64]) -> Vec<i64> {
+    /// Delivered messages' latencies (delivery minus sending), ns, ascending. `sent` is the
+    /// list given to [`store_and_forward`].
+    pub fn latencies_ns(&self, sent: &[(u32, i64)]) -> Vec<i64> {
+        assert_eq!(sent.len(), self.fates.len(), "not this outcome's messages");
         let mut l: Vec<i64> = self
             .fates
             .iter()
-            .zip(sent_ns)
-            .filter_map(|(f, &s)| match f {
+            .zip(sent)
+            .filter_map(|(f, &(_, s))| match f {
                 Fate::Delivered { at_ns, .. } => Some(at_ns - s),
                 _ => None,
             })
@@ -136,31 +157,56 @@ impl IotOutcome {
     }
 }
 
-fn check_windows(
-    list: &'static str,
-    windows: &[Window],
-    n_sats: usize,
-    index_base: usize,
-) -> Result<(), IotError> {
-    for (i, w) in windows.iter().enumerate() {
-        if w.end_ns <= w.start_ns {
-            return Err(IotError::EmptyWindow {
-                list,
-                index: index_base + i,
-                start_ns: w.start_ns,
-                end_ns: w.end_ns,
-            });
-        }
-        if w.sat as usize >= n_sats {
-            return Err(IotError::UnknownSatellite {
-                list,
-                index: index_base + i,
-                sat: w.sat,
-                n_sats,
-            });
+fn check_windows(list: &'static str, lists: &[Vec<Window>], n_sats: usize) -> Result<(), IotError> {
+    for (owner, windows) in lists.iter().enumerate() {
+        for (index, w) in windows.iter().enumerate() {
+            if w.end_ns <= w.start_ns {
+                return Err(IotError::EmptyWindow {
+                    list,
+                    owner,
+                    index,
+                    start_ns: w.start_ns,
+                    end_ns: w.end_ns,
+                });
+            }
+            if w.sat as usize >= n_sats {
+                return Err(IotError::UnknownSatellite {
+                    list,
+                    owner,
+                    index,
+                    sat: w.sat,
+                    n_sats,
+                });
+            }
+            for t in [w.start_ns, w.end_ns] {
+                check_time(|| format!("{list} {owner}, window {index}"), t)?;
+            }
         }
     }
     Ok(())
+}
+
+fn check_time(what: impl Fn() -> String, t: i64) -> Result<(), IotError> {
+    if t.abs() > TIME_LIMIT_NS {
+        return Err(IotError::TooLong {
+            what: what(),
+            value: t,
+            limit: TIME_LIMIT_NS,
+        });
+    }
+    Ok(())
+}
+
+/// Windows sorted by (start, end, satellite), borrowed when they already are.
+fn sorted(windows: &[Window]) -> Cow<'_, [Window]> {
+    let key = |w: &Window| (w.start_ns, w.end_ns, w.sat);
+    if windows.is_sorted_by_key(key) {
+        Cow::Borrowed(windows)
+    } else {
+        let mut v = windows.to_vec();
+        v.sort_by_key(key);
+        Cow::Owned(v)
+    }
 }
 
 /// The first slot of `len_ns` that starts no earlier than `t` and fits inside one of
@@ -199,26 +245,16 @@ pub fn store_and_forward(
             return Err(IotError::NotPositive { field, value: v });
         }
     }
-    let n_sats = station_windows.len();
-    let mut base = 0;
-    for w in terminal_windows {
-        check_windows("terminal windows", w, n_sats, base)?;
-        base += w.len();
-    }
-    base = 0;
-    for w in station_windows {
-        check_windows("station windows", w, n_sats, base)?;
-        base += w.len();
-    }
-    let sort = |v: &[Window]| {
-        let mut v = v.to_vec();
-        v.sort_by_key(|w| (w.start_ns, w.end_ns, w.sat));
-        v
-    };
-    let terminal_windows: Vec<Vec<Window>> = terminal_windows.iter().map(|w| sort(w)).collect();
-    let station_windows: Vec<Vec<Window>> = station_windows.iter().map(|w| sort(w)).collect();
-
     let (up, down) = (cfg.uplink_ns(), cfg.downlink_ns());
+    check_time(|| "uplink of one message".into(), up)?;
+    check_time(|| "downlink of one message".into(), down)?;
+    check_time(|| "end".into(), end_ns)?;
+    let n_sats = station_windows.len();
+    check_windows("terminal", terminal_windows, n_sats)?;
+    check_windows("satellite", station_windows, n_sats)?;
+    let terminal_windows: Vec<Cow<[Window]>> = terminal_windows.iter().map(|w| sorted(w)).collect();
+    let station_windows: Vec<Cow<[Window]>> = station_windows.iter().map(|w| sorted(w)).collect();
+
     let mut fates = vec![Fate::OnTerminal; sent.len()];
     // Terminal side: (first window still worth looking at, uplink free at).
     let mut term = vec![(0usize, i64::MIN); terminal_windows.len()];
@@ -229,6 +265,7 @@ pub fn store_and_forward(
         if t < last {
             return Err(IotError::Unsorted { index: m });
         }
+        check_time(|| format!("message {m}"), t)?;
         last = t;
         let Some(windows) = terminal_windows.get(terminal as usize) else {
             return Err(IotError::UnknownTerminal {
@@ -267,7 +304,10 @@ pub fn store_and_forward(
                 on_board.pop_front();
             }
             if on_board.len() >= cfg.buffer_messages as usize {
-                fates[m] = Fate::Dropped { sat: sat as u32 };
+                fates[m] = Fate::Dropped {
+                    sat: sat as u32,
+                    at_ns: t,
+                };
                 stats.dropped += 1;
                 continue;
             }
@@ -280,12 +320,16 @@ pub fn store_and_forward(
                     }
                     fates[m] = Fate::Delivered {
                         sat: sat as u32,
+                        aboard_ns: t,
                         at_ns: s + down,
                     };
                     s + down
                 }
                 None => {
-                    fates[m] = Fate::Stored { sat: sat as u32 };
+                    fates[m] = Fate::Stored {
+                        sat: sat as u32,
+                        aboard_ns: t,
+                    };
                     from = windows.len();
                     i64::MAX
                 }
@@ -299,9 +343,7 @@ pub fn store_and_forward(
     }
 
     let mut out = IotOutcome {
-        sent: sent.len() as u64,
         on_terminal: 0,
-        uplinked: arrivals.iter().map(|a| a.len() as u64).sum(),
         delivered: 0,
         stored: 0,
         dropped: 0,
@@ -316,7 +358,6 @@ pub fn store_and_forward(
             Fate::Dropped { .. } => out.dropped += 1,
         }
     }
-    debug_assert_eq!(out.uplinked, out.delivered + out.stored + out.dropped);
     Ok(out)
 }
 
@@ -361,18 +402,23 @@ impl SampledOrbits {
 }
 
 /// When each terminal sees each satellite above `min_elevation_deg`, at one-second
-/// resolution: a window runs from its first visible sample to one second after its last.
+/// resolution: a window runs from its first visible sample to one second after its last
+/// (so a pass still open at the last sample ends one second after the run). The mask is
+/// 0 to 90 deg.
 ///
 /// Fast for many terminals: between passes a terminal skips ahead by the largest power of
 /// two seconds in which the satellite cannot close the angle to its footprint's edge (at the
-/// fastest sub-satellite motion of the run), and inside a pass it steps 30 s and bisects the last step. This
-/// assumes no pass dips below the mask and back within 30 s, which holds for LEO passes
-/// (elevation rises, peaks once and falls).
+/// fastest sub-satellite motion of the run), and inside a pass it steps 30 s and bisects
+/// the last step. This assumes no pass dips below the mask and back within 30 s, which
+/// holds for LEO passes above the horizon (elevation rises, peaks once and falls).
 pub fn visibility_windows(
     orbits: &SampledOrbits,
     terminals: &[GroundStation],
     min_elevation_deg: f64,
-) -> Vec<Vec<Window>> {
+) -> Result<Vec<Vec<Window>>, IotError> {
+    if !(0.0..=90.0).contains(&min_elevation_deg) {
+        return Err(IotError::BadElevation(min_elevation_deg));
+    }
     const STEP: usize = 30;
     // The footprint's half-angle: a satellite at radius r is above elevation e from a
     // terminal at radius R only within central angle acos(R cos e / r) - e, which grows
@@ -383,7 +429,7 @@ pub fn visibility_windows(
         .iter()
         .flat_map(|p| p.iter().map(|x| x.length()))
         .fold(0.0, f64::max);
-    let e = min_elevation_deg.max(-89.0).to_radians();
+    let e = min_elevation_deg.to_radians();
     let sin_e = e.sin();
     let rate = orbits.max_rate_rad_s.max(1e-9) * 1.05;
     // Per terminal: geocentric direction, footprint half-angle, position and up.
@@ -451,8 +497,7 @@ pub fn visibility_windows(
                             Window {
                                 sat: sat as u32,
                                 start_ns: k as i64 * 1_000_000_000,
-                                end_ns: ((last_up + 1).min(n - 1) as i64).max(k as i64 + 1)
-                                    * 1_000_000_000,
+                                end_ns: (last_up as i64 + 1) * 1_000_000_000,
                             },
                         ));
                         k = hi + 1;
@@ -471,8 +516,8 @@ pub fn visibility_windows(
     }
     windows
         .par_iter_mut()
-        .for_each(|w: &mut Vec<Window>| w.sort_by_key(|w| (w.start_ns, w.sat)));
-    windows
+        .for_each(|w: &mut Vec<Window>| w.sort_by_key(|w| (w.start_ns, w.end_ns, w.sat)));
+    Ok(windows)
 }
 
 #[cfg(test)]
@@ -555,6 +600,8 @@ mod tests {
         assert_eq!((out.stored, out.dropped, out.delivered), (3, 2, 0));
         assert_eq!(out.buffers[0].peak, 3);
         assert_eq!(out.buffers[0].dropped, 2);
+        // Held from 0.8, 10.8 and 20.8 s to 400 s, over the 400 s from the first send.
+        assert!((out.buffers[0].mean - (399.2 + 389.2 + 379.2) / 400.0).abs() < 1e-12);
     }
 
     #[test]
@@ -572,6 +619,7 @@ mod tests {
             out.fates[1],
             Fate::Delivered {
                 sat: 0,
+                aboard_ns: 1_800_000_000,
                 at_ns: 5 * S + 80_000_000
             }
         );
@@ -585,23 +633,54 @@ mod tests {
         assert!(e.to_string().contains("satellite 2"), "{e}");
         let e = store_and_forward(&[(0, 5), (0, 1)], &[vec![]], &[vec![]], &cfg(1), S).unwrap_err();
         assert_eq!(e, IotError::Unsorted { index: 1 });
+        let e = store_and_forward(&[], &[vec![], vec![w(0, 3, 3)]], &[vec![]], &cfg(1), S);
+        assert!(e.unwrap_err().to_string().contains("terminal 1, window 0"));
         let mut c = cfg(1);
         c.uplink_bps = f64::NAN;
         assert!(store_and_forward(&[], &[], &[], &c, S).is_err());
+        // A rate so low that one message takes centuries, and times near i64::MAX, are
+        // refused rather than overflowing.
+        c.uplink_bps = 1e-9;
+        let e = store_and_forward(&[(0, 0)], &[vec![]], &[vec![]], &c, S).unwrap_err();
+        assert!(e.to_string().contains("uplink of one message"), "{e}");
+        let e = store_and_forward(&[(0, i64::MAX - 1)], &[vec![]], &[vec![]], &cfg(1), S);
+        assert!(e.unwrap_err().to_string().contains("message 0"));
+        let far = Window {
+            sat: 0,
+            start_ns: i64::MAX - 10,
+            end_ns: i64::MAX,
+        };
+        let e = store_and_forward(&[], &[vec![far]], &[vec![]], &cfg(1), S).unwrap_err();
+        assert!(e.to_string().contains("terminal 0, window 0"), "{e}");
+    }
+
+    /// The earliest `len_ns` slot at or after `t` inside one of `windows`, written as a
+    /// scan over every window (the model keeps a cursor instead).
+    fn earliest(windows: &[Window], t: i64, len_ns: i64) -> Option<i64> {
+        windows
+            .iter()
+            .map(|w| t.max(w.start_ns))
+            .zip(windows)
+            .filter(|(s, w)| s + len_ns <= w.end_ns)
+            .map(|(s, _)| s)
+            .min()
     }
 
     proptest! {
-        /// The swarm: many terminals and satellites with random windows; every message is
-        /// in exactly one book, deliveries fall inside a station window of their satellite,
-        /// and no latency beats the two transmissions.
+        /// The swarm: many terminals and satellites with random, overlapping windows. Every
+        /// fate is replayed from its times: each terminal sends in order, each upload and
+        /// download uses the earliest slot it could, each satellite downlinks first in first
+        /// out, an accepted arrival never overfills the buffer and a dropped one always
+        /// finds it full; peak, mean and drop counts agree with the replay.
         #[test]
-        fn books_balance_in_a_swarm(
+        fn every_fate_replays_in_a_swarm(
             n_sats in 1usize..6,
             n_terms in 1usize..20,
             seeds in proptest::collection::vec((0u32..20, 0i64..3_600, 1i64..600, 0u32..6), 1..80),
             sends in proptest::collection::vec((0u32..20, 0i64..3_600), 0..400),
             buffer in 1u32..30,
         ) {
+            let end = 3_600 * S;
             let mut tw = vec![Vec::new(); n_terms];
             let mut sw = vec![Vec::new(); n_sats];
             for (k, &(a, start, len, sat)) in seeds.iter().enumerate() {
@@ -612,22 +691,63 @@ mod tests {
                     sw[sat as usize].push(w(sat, start, start + len / 10 + 1));
                 }
             }
-            let mut sent: Vec<(u32, i64)> = sends.iter().map(|&(t, s)| (t % n_terms as u32, s * S)).collect();
+            let mut sent: Vec<(u32, i64)> =
+                sends.iter().map(|&(t, s)| (t % n_terms as u32, s * S)).collect();
             sent.sort_by_key(|s| s.1);
             let c = cfg(buffer);
-            let out = store_and_forward(&sent, &tw, &sw, &c, 3_600 * S).unwrap();
-            prop_assert_eq!(out.sent, out.on_terminal + out.delivered + out.stored + out.dropped);
-            prop_assert_eq!(out.uplinked, out.delivered + out.stored + out.dropped);
-            prop_assert_eq!(out.dropped, out.buffers.iter().map(|b| b.dropped).sum::<u64>());
-            for (f, &(_, s)) in out.fates.iter().zip(&sent) {
-                if let Fate::Delivered { sat, at_ns } = *f {
-                    prop_assert!(at_ns - s >= c.uplink_ns() + c.downlink_ns());
-                    prop_assert!(at_ns <= 3_600 * S);
-                    prop_assert!(sw[sat as usize].iter().any(|w| w.start_ns + c.downlink_ns() <= at_ns && at_ns <= w.end_ns));
-                }
+            let (up, down) = (c.uplink_ns(), c.downlink_ns());
+            let out = store_and_forward(&sent, &tw, &sw, &c, end).unwrap();
+            prop_assert_eq!(out.fates.len(), sent.len());
+
+            // Uplink: per terminal, in order, each at the earliest slot after the previous.
+            let mut free = vec![i64::MIN; n_terms];
+            for (f, &(term, t)) in out.fates.iter().zip(&sent) {
+                let ready = t.max(free[term as usize]);
+                let slot = earliest(&tw[term as usize], ready, up).filter(|s| s + up <= end);
+                let arrived = match *f {
+                    Fate::OnTerminal => None,
+                    Fate::Delivered { aboard_ns, .. } | Fate::Stored { aboard_ns, .. } => Some(aboard_ns),
+                    Fate::Dropped { at_ns, .. } => Some(at_ns),
+                };
+                prop_assert_eq!(arrived, slot.map(|s| s + up));
+                free[term as usize] = arrived.unwrap_or(i64::MAX / 2);
             }
-            for b in &out.buffers {
-                prop_assert!(b.peak <= buffer);
+
+            // On board: replay each satellite from the accepted messages' intervals.
+            for sat in 0..n_sats as u32 {
+                let mut held: Vec<(i64, usize, i64)> = Vec::new(); // (aboard, index, gone)
+                let mut drops = Vec::new();
+                for (m, f) in out.fates.iter().enumerate() {
+                    match *f {
+                        Fate::Delivered { sat: s, aboard_ns, at_ns } if s == sat => held.push((aboard_ns, m, at_ns)),
+                        Fate::Stored { sat: s, aboard_ns } if s == sat => held.push((aboard_ns, m, i64::MAX)),
+                        Fate::Dropped { sat: s, at_ns } if s == sat => drops.push(at_ns),
+                        _ => {}
+                    }
+                }
+                held.sort_unstable();
+                let on_board = |t: i64| held.iter().filter(|h| h.0 <= t && t < h.2).count();
+                let mut prev = i64::MIN;
+                let mut peak = 0;
+                for &(aboard, _, gone) in &held {
+                    let slot = (prev != i64::MAX)
+                        .then(|| earliest(&sw[sat as usize], aboard.max(prev), down))
+                        .flatten()
+                        .filter(|s| s + down <= end);
+                    prop_assert_eq!(Some(gone).filter(|&g| g != i64::MAX), slot.map(|s| s + down));
+                    prev = gone;
+                    peak = peak.max(on_board(aboard));
+                }
+                for &t in &drops {
+                    prop_assert_eq!(on_board(t), buffer as usize);
+                }
+                let b = out.buffers[sat as usize];
+                prop_assert!(peak <= buffer as usize);
+                prop_assert_eq!(b.peak as usize, peak);
+                prop_assert_eq!(b.dropped as usize, drops.len());
+                let span = (end - sent.first().map_or(end, |s| s.1)).max(1) as f64;
+                let mean = held.iter().map(|h| (h.2.min(end) - h.0) as f64).sum::<f64>() / span;
+                prop_assert!((b.mean - mean).abs() <= 1e-9 * mean.max(1.0));
             }
         }
     }
