@@ -151,6 +151,14 @@ pub fn scenario(cmd: ScenarioCommand) -> Result<()> {
                     .collect::<Vec<_>>()
                     .join(", ")
             );
+            if let Some(iot) = &setup.iot {
+                println!(
+                    "  IoT: {} terminals, {} messages of {} bytes",
+                    iot.terminals.len(),
+                    iot.sent.len(),
+                    iot.config.message_bytes
+                );
+            }
             Ok(())
         }
     }
@@ -205,6 +213,7 @@ pub fn simulate(args: SimulateArgs) -> Result<()> {
     for name in &policies {
         results.push(run_policy(&setup, name)?);
     }
+    let iot = run_iot(&setup)?;
 
     let scenario_source = match &args.scenario {
         // Absolute, so `tiandi report DIR` finds it from any directory.
@@ -223,7 +232,7 @@ pub fn simulate(args: SimulateArgs) -> Result<()> {
             result: r,
         })
         .collect();
-    let mut written = tiandi_report::write_outputs(&args.out, &meta, &runs)?;
+    let mut written = tiandi_report::write_outputs_with(&args.out, &meta, &runs, iot.as_ref())?;
     if let Some(text) = &set_text {
         // The scenario as run, with its --set values: what `tiandi report` reads.
         let path = args.out.join("scenario.toml");
@@ -255,6 +264,9 @@ pub fn simulate(args: SimulateArgs) -> Result<()> {
         &tiandi_html::ReportOptions::default(),
     )?);
     print!("{}", table(&meta, &runs));
+    if let Some(f) = &iot {
+        print!("{}", iot_table(f));
+    }
     eprintln!("wrote {} files under {}", written.len(), args.out.display());
     Ok(())
 }
@@ -275,6 +287,78 @@ pub(crate) fn run_meta(scenario: &Scenario, setup: &SimSetup, scenario_source: S
         n_data_centres: setup.network.data_centres.len() as u32,
         n_user_regions: setup.network.user_terminals.len() as u32,
     }
+}
+
+/// The IoT workload, once for all policies (it does not depend on placement).
+pub(crate) fn run_iot(setup: &SimSetup) -> Result<Option<tiandi_report::iot::IotFigures>> {
+    let Some(iot) = &setup.iot else {
+        return Ok(None);
+    };
+    let t0 = Instant::now();
+    // Four stages: propagation, terminal and station visibility, store and forward.
+    let bar = crate::progress::bar(4, "IoT");
+    let run = tiandi_sim::iot::run_iot(setup, &|stage| {
+        bar.inc(1);
+        bar.set_message(stage.to_string());
+    })
+    .context("IoT store and forward")?
+    .expect("the setup has an IoT workload");
+    bar.finish_and_clear();
+    eprintln!(
+        "IoT: {} messages of {} terminals in {:.1} s",
+        run.sent,
+        run.terminals,
+        t0.elapsed().as_secs_f64()
+    );
+    Ok(Some(tiandi_report::iot::IotFigures::of(
+        &run,
+        iot.config.message_bytes,
+        iot.config.buffer_messages,
+    )))
+}
+
+/// The IoT lines under the policies' table.
+fn iot_table(f: &tiandi_report::iot::IotFigures) -> String {
+    let opt = |v: Option<f64>| v.map_or("-".into(), |v| format!("{:.1}", v / 60.0));
+    let share = |n: u64| {
+        if f.messages_sent == 0 {
+            "-".into()
+        } else {
+            pct(n as f64 / f.messages_sent as f64)
+        }
+    };
+    let mut out = format!(
+        "IoT (the same under every policy): {} terminals, {} messages of {} bytes\n",
+        f.terminals, f.messages_sent, f.message_bytes
+    );
+    for (label, v) in [
+        (
+            "  delivered",
+            format!("{} ({})", f.delivered, share(f.delivered)),
+        ),
+        (
+            "  stored aboard at the end",
+            format!("{} ({})", f.stored, share(f.stored)),
+        ),
+        (
+            "  dropped, buffer full",
+            format!("{} ({})", f.dropped, share(f.dropped)),
+        ),
+        (
+            "  still on terminals",
+            format!("{} ({})", f.on_terminal, share(f.on_terminal)),
+        ),
+        ("  latency p50 min", opt(f.latency_p50_s)),
+        ("  latency p95 min", opt(f.latency_p95_s)),
+        ("  latency max min", opt(f.latency_max_s)),
+        (
+            "  buffer peak messages",
+            format!("{} of {}", f.buffer_peak_messages, f.buffer_messages),
+        ),
+    ] {
+        out.push_str(&format!("{label:28}{v:>24}\n"));
+    }
+    out
 }
 
 fn run_policy(setup: &SimSetup, name: &str) -> Result<RunResult> {

@@ -18,6 +18,7 @@ use crate::HtmlError;
 use crate::geo::{self, Geography, Ring};
 use tiandi_network::LinkKind;
 use tiandi_orbit::Epoch;
+use tiandi_report::iot::IotFigures;
 use tiandi_report::tasks::TaskRow;
 use tiandi_sim::model::{FaultRecord, LinkSample, NodeSample};
 
@@ -1320,4 +1321,128 @@ pub fn reach_map_figure(m: &ReachMap<'_>) -> Result<Figure, HtmlError> {
         svg,
         caption: m.caption.clone(),
     })
+}
+
+// ---------------------------------------------------------------------------------------
+// Satellite IoT
+
+/// Delivered IoT messages' latency CDF, from summary.json's percentiles (minutes, log
+/// scale; a latency under 1 s is drawn at 1 s).
+pub fn iot_latency_figure(iot: &IotFigures) -> Result<Option<Figure>, HtmlError> {
+    let q = &iot.latency_percentiles_s;
+    if q.len() < 2 {
+        return Ok(None);
+    }
+    let share = if iot.messages_sent == 0 {
+        0.0
+    } else {
+        iot.delivered as f64 / iot.messages_sent as f64
+    };
+    let pts: Vec<(f64, f64)> = q
+        .iter()
+        .enumerate()
+        .map(|(p, &s)| {
+            (
+                (s.max(1.0)) / 60.0,
+                p as f64 / (q.len() - 1) as f64 * share * 100.0,
+            )
+        })
+        .collect();
+    let lo = 10f64.powf((pts[0].0).log10().floor());
+    let hi = 10f64
+        .powf(pts[pts.len() - 1].0.log10().ceil())
+        .max(lo * 10.0);
+    let title = "IoT message latency CDF".to_string();
+    let (x_label, y_label) = (
+        "latency, sent to delivered on the ground (min, log scale)",
+        "messages delivered (% of sent)",
+    );
+    let c = policy_colour("unified", 0);
+    let svg = render(720, 400, |root| {
+        let mut chart = ChartBuilder::on(root)
+            .caption(&title, (FONT, TITLE_PX))
+            .margin(10)
+            .margin_right(30)
+            .x_label_area_size(44)
+            .y_label_area_size(60)
+            .build_cartesian_2d((lo..hi).log_scale(), 0f64..100f64)?;
+        chart
+            .configure_mesh()
+            .x_desc(x_label)
+            .y_desc(y_label)
+            .label_style((FONT, LABEL_PX))
+            .x_label_formatter(&|v| format!("{v}"))
+            .bold_line_style(grid_bold())
+            .light_line_style(grid_light())
+            .draw()?;
+        let mut line = pts.clone();
+        if let Some(&(_, y)) = pts.last() {
+            line.push((hi, y));
+        }
+        chart.draw_series(LineSeries::new(line, c.stroke_width(2)))?;
+        Ok(())
+    })?;
+    Ok(Some(Figure {
+        id: "iot-latency".into(),
+        title,
+        x_label: x_label.into(),
+        y_label: y_label.into(),
+        svg,
+        caption: format!(
+            "Share of the {} messages sent that reached a ground station within the latency on the x axis (summary.json, iot.latency_percentiles_s); the curve levels off at the {:.1} % delivered.",
+            iot.messages_sent,
+            share * 100.0
+        ),
+    }))
+}
+
+/// Messages aboard the whole fleet over the run (summary.json's occupancy series).
+pub fn iot_occupancy_figure(iot: &IotFigures) -> Result<Option<Figure>, HtmlError> {
+    let occ = &iot.occupancy_messages;
+    if occ.len() < 2 {
+        return Ok(None);
+    }
+    let step = iot.occupancy_step_s;
+    let t_max = (occ.len() - 1) as f64 * step;
+    let y_max = (occ.iter().copied().max().unwrap_or(0) as f64 * 1.1).max(1.0);
+    let title = "IoT messages on board, all satellites".to_string();
+    let (x_label, y_label) = ("time since start (h:mm)", "messages aboard");
+    let c = policy_colour("unified", 0);
+    let svg = render(720, 400, |root| {
+        let mut chart = ChartBuilder::on(root)
+            .caption(&title, (FONT, TITLE_PX))
+            .margin(10)
+            .margin_right(30)
+            .x_label_area_size(44)
+            .y_label_area_size(80)
+            .build_cartesian_2d(0f64..t_max, 0f64..y_max)?;
+        chart
+            .configure_mesh()
+            .x_desc(x_label)
+            .y_desc(y_label)
+            .label_style((FONT, LABEL_PX))
+            .x_label_formatter(&|v| hhmm(*v))
+            .y_label_formatter(&|v| format!("{v:.0}"))
+            .bold_line_style(grid_bold())
+            .light_line_style(grid_light())
+            .draw()?;
+        chart.draw_series(LineSeries::new(
+            occ.iter()
+                .enumerate()
+                .map(|(k, &n)| (k as f64 * step, n as f64)),
+            c.stroke_width(2),
+        ))?;
+        Ok(())
+    })?;
+    Ok(Some(Figure {
+        id: "iot-occupancy".into(),
+        title,
+        x_label: x_label.into(),
+        y_label: y_label.into(),
+        svg,
+        caption: format!(
+            "Messages taken aboard and not yet downlinked, summed over the satellites, every {step} s (summary.json, iot.occupancy_messages). One satellite held at most {} of its {}.",
+            iot.buffer_peak_messages, iot.buffer_messages
+        ),
+    }))
 }

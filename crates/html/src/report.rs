@@ -1,11 +1,13 @@
 //! The simulation report: reads an output directory and lays out the sections of issue 6
-//! (summary, map, policy comparison, task figures, utilisation, one satellite, faults).
+//! (summary, map, policy comparison, task figures, utilisation, one satellite, faults) and,
+//! when the run had one, the IoT workload (issue 17).
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::charts::{self, Figure, MapLayers, policy_colour};
 use crate::geo::{self, Geography};
+use tiandi_report::iot::IotFigures;
 use tiandi_report::summary::PolicyFigures;
 use tiandi_report::tasks::TaskRow;
 use tiandi_sim::model::LinkSample;
@@ -308,6 +310,10 @@ pub fn render_report(dir: &Path, options: &ReportOptions) -> Result<String, Html
         )),
     }
 
+    if let Some(iot) = &s.iot {
+        iot_section(&mut page, iot, &label)?;
+    }
+
     page.section("about", "About this report");
     page.html(&format!(
         "<p>Made by <code>tiandi report</code> from <code>{}</code>: summary.json, tasks.csv, links, nodes and faults files of each policy; positions from the scenario. Self-contained: no script, no external file. Rebuild with <code>tiandi report {} [--node N]</code>.</p>",
@@ -315,6 +321,119 @@ pub fn render_report(dir: &Path, options: &ReportOptions) -> Result<String, Html
         escape(&dir.display().to_string())
     ));
     Ok(page.finish())
+}
+
+/// Satellite IoT: the messages' fates, their latency, and the buffers.
+fn iot_section(
+    page: &mut Page,
+    iot: &IotFigures,
+    label: &dyn Fn(u32) -> String,
+) -> Result<(), HtmlError> {
+    page.section("iot", "Satellite IoT store and forward");
+    let sent = iot.messages_sent;
+    let share = |n: u64| {
+        if sent == 0 {
+            "-".to_string()
+        } else {
+            format!("{:.2} %", n as f64 * 100.0 / sent as f64)
+        }
+    };
+    let mins = |v: Option<f64>| v.map_or("-".into(), |v| format!("{:.1}", v / 60.0));
+    let rows = vec![
+        vec!["terminals".into(), iot.terminals.to_string(), String::new()],
+        vec![
+            "messages sent".into(),
+            sent.to_string(),
+            format!("{} bytes each", iot.message_bytes),
+        ],
+        vec![
+            "delivered".into(),
+            iot.delivered.to_string(),
+            share(iot.delivered),
+        ],
+        vec![
+            "stored aboard at the end".into(),
+            iot.stored.to_string(),
+            share(iot.stored),
+        ],
+        vec![
+            "dropped (buffer full)".into(),
+            iot.dropped.to_string(),
+            share(iot.dropped),
+        ],
+        vec![
+            "still on terminals".into(),
+            iot.on_terminal.to_string(),
+            share(iot.on_terminal),
+        ],
+        vec![
+            "latency mean / p50 / p95 / p99 / max, min".into(),
+            format!(
+                "{} / {} / {} / {} / {}",
+                mins(iot.latency_mean_s),
+                mins(iot.latency_p50_s),
+                mins(iot.latency_p95_s),
+                mins(iot.latency_p99_s),
+                mins(iot.latency_max_s)
+            ),
+            String::new(),
+        ],
+        vec![
+            "buffer peak (one satellite)".into(),
+            iot.buffer_peak_messages.to_string(),
+            format!("of {} messages", iot.buffer_messages),
+        ],
+        vec![
+            "visibility cut by outages".into(),
+            format!("{:.1} h", iot.outage_cut_s / 3_600.0),
+            "satellite-hours".into(),
+        ],
+    ];
+    page.html(&table(
+        &["".into(), "messages".into(), "share".into()],
+        &rows,
+    ));
+    let mut figs = Vec::new();
+    figs.extend(charts::iot_latency_figure(iot)?);
+    figs.extend(charts::iot_occupancy_figure(iot)?);
+    if figs.is_empty() {
+        page.note("No IoT message was delivered or stored.");
+    } else {
+        page.grid(&figs);
+    }
+    let mut busiest: Vec<&tiandi_report::iot::IotSatellite> = iot.satellites.iter().collect();
+    busiest.sort_by(|a, b| {
+        b.peak_messages
+            .cmp(&a.peak_messages)
+            .then(b.dropped.cmp(&a.dropped))
+            .then(a.satellite.cmp(&b.satellite))
+    });
+    let rows: Vec<Vec<String>> = busiest
+        .iter()
+        .take(10)
+        .map(|b| {
+            vec![
+                escape(&label(b.satellite)),
+                b.peak_messages.to_string(),
+                format!("{:.1}", b.mean_messages),
+                b.dropped.to_string(),
+            ]
+        })
+        .collect();
+    page.html(&format!(
+        "<details><summary>The {} fullest buffers</summary>{}</details>",
+        rows.len(),
+        table(
+            &[
+                "satellite".into(),
+                "peak messages".into(),
+                "mean messages".into(),
+                "dropped".into(),
+            ],
+            &rows,
+        )
+    ));
+    Ok(())
 }
 
 fn description(g: &Geography) -> Option<String> {

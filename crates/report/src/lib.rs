@@ -14,6 +14,7 @@
 
 pub mod atomic;
 pub mod faults;
+pub mod iot;
 pub mod links;
 pub mod nodes;
 #[cfg(feature = "parquet")]
@@ -98,6 +99,16 @@ pub fn write_outputs(
     meta: &RunMeta,
     runs: &[PolicyRun<'_>],
 ) -> Result<Vec<PathBuf>, ReportError> {
+    write_outputs_with(out, meta, runs, None)
+}
+
+/// [`write_outputs`] with the run's IoT figures in `summary.json`.
+pub fn write_outputs_with(
+    out: &Path,
+    meta: &RunMeta,
+    runs: &[PolicyRun<'_>],
+    iot: Option<&iot::IotFigures>,
+) -> Result<Vec<PathBuf>, ReportError> {
     let io = |path: &Path| {
         let path = path.to_path_buf();
         move |source| ReportError::Io { path, source }
@@ -110,7 +121,7 @@ pub fn write_outputs(
         written.extend(write_run_files(&dir, meta, run)?);
     }
     let path = out.join(summary::FILE);
-    let json = summary_json(meta, runs);
+    let json = summary::summary_json_with(meta, runs, iot);
     write_atomic(&path, |w| w.write_all(json.as_bytes())).map_err(io(&path))?;
     written.push(path);
     Ok(written)

@@ -65,6 +65,9 @@ pub struct SummaryFile {
     pub n_data_centres: Option<u32>,
     pub n_user_regions: Option<u32>,
     pub policies: Vec<PolicyFigures>,
+    /// The IoT workload's figures, when the scenario has one (the same under every policy).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iot: Option<crate::iot::IotFigures>,
 }
 
 /// One policy's entry of `summary.json`.
@@ -263,6 +266,7 @@ impl SummaryFile {
             n_data_centres: Some(meta.n_data_centres),
             n_user_regions: Some(meta.n_user_regions),
             policies: runs.iter().map(|r| PolicyFigures::of(meta, r)).collect(),
+            iot: None,
         }
     }
 }
@@ -270,8 +274,18 @@ impl SummaryFile {
 /// The text of `summary.json` (pretty-printed, ending in a newline). Figures that have no
 /// value (a percentile of no completed task) are `null`.
 pub fn summary_json(meta: &RunMeta, runs: &[PolicyRun<'_>]) -> String {
-    let mut s =
-        serde_json::to_string_pretty(&SummaryFile::of(meta, runs)).expect("plain data serialises");
+    summary_json_with(meta, runs, None)
+}
+
+/// [`summary_json`] with the run's IoT figures.
+pub fn summary_json_with(
+    meta: &RunMeta,
+    runs: &[PolicyRun<'_>],
+    iot: Option<&crate::iot::IotFigures>,
+) -> String {
+    let mut file = SummaryFile::of(meta, runs);
+    file.iot = iot.cloned();
+    let mut s = serde_json::to_string_pretty(&file).expect("plain data serialises");
     s.push('\n');
     s
 }

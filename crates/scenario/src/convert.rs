@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use tiandi_network::iot::IotConfig;
 use tiandi_network::{
     Capacities, DataCentre, FibreConfig, GSL_HANDOVER_S, GslConfig, GslStrategy, ISL_ACQUISITION_S,
     ISL_FULL_RATE_KM, IslConfig, IslPattern, LinkConfig, Network, NetworkSpec, RegionShape,
@@ -196,6 +197,7 @@ pub fn parse_scenario(text: &str, file_name: &str, base_dir: &Path) -> Result<Sc
         blind_zone: workloads.blind_zone,
         ground_ai: workloads.ground_ai,
         trace: workloads.trace,
+        iot: workloads.iot,
         node_names: names,
     })
 }
@@ -968,6 +970,7 @@ struct Workloads {
     blind_zone: Option<PoissonWorkload>,
     ground_ai: Option<PoissonWorkload>,
     trace: Vec<Task>,
+    iot: Option<IotWorkload>,
 }
 
 fn workloads(
@@ -1028,11 +1031,16 @@ fn workloads(
             crate::csv_in::parse_trace_csv(&text, &full.display().to_string(), names, start)?
         }
     };
+    let iot = match &w.iot {
+        None => None,
+        Some(f) => Some(iot_workload(check, &wp.key("iot"), f, base_dir, hash)?),
+    };
     Ok(Workloads {
         eo,
         blind_zone,
         ground_ai,
         trace,
+        iot,
     })
 }
 
@@ -1443,6 +1451,156 @@ fn eo_workload(check: &Check<'_>, p: &KeyPath, e: &file::EoFile) -> Result<EoWor
         config,
         targets,
         track_step_s,
+    })
+}
+
+/// Satellite IoT: where the terminals are, how often they send, and the link and buffer
+/// figures. The terminals in `areas` and their messages are drawn in [`Scenario::setup`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct IotWorkload {
+    /// Terminals at fixed points (`terminals_csv`).
+    pub fixed: Vec<GroundStation>,
+    /// Terminals drawn uniformly over the surface of these boxes, in proportion to area.
+    pub areas: Vec<TargetArea>,
+    pub area_terminals: u32,
+    pub messages_per_terminal_h: f64,
+    pub min_elevation_deg: f64,
+    pub config: IotConfig,
+}
+
+/// Most IoT terminals a scenario may have.
+pub const MAX_IOT_TERMINALS: u32 = 1_000_000;
+
+/// ASSUMED defaults of `[workloads.iot]`, after public figures of narrowband satellite
+/// messaging (docs/iot.md): a 100-byte report (Iridium's Short Burst Data carries up to 340
+/// bytes from a device); a 2.4 kbit/s terminal uplink (Iridium's data channel); a 1 Mbit/s
+/// satellite-to-gateway downlink; 100,000 messages (10 MB) on board.
+pub const IOT_MESSAGE_BYTES: u32 = 100;
+pub const IOT_UPLINK_BPS: f64 = 2_400.0;
+pub const IOT_DOWNLINK_BPS: f64 = 1e6;
+pub const IOT_BUFFER_MESSAGES: u32 = 100_000;
+
+fn target_areas(
+    check: &Check<'_>,
+    p: &KeyPath,
+    areas: &[file::TargetFile],
+) -> Result<Vec<TargetArea>> {
+    let mut targets = Vec::new();
+    for (i, t) in areas.iter().enumerate() {
+        let tp = p.index(i);
+        check.within(&tp.key("lat_min_deg"), t.lat_min_deg, -90.0, 90.0)?;
+        check.within(&tp.key("lat_max_deg"), t.lat_max_deg, -90.0, 90.0)?;
+        check.within(&tp.key("lon_min_deg"), t.lon_min_deg, -180.0, 180.0)?;
+        check.within(&tp.key("lon_max_deg"), t.lon_max_deg, -180.0, 180.0)?;
+        if t.lat_max_deg <= t.lat_min_deg {
+            return Err(check.err(
+                &tp.key("lat_max_deg"),
+                format!(
+                    "must be above lat_min_deg ({}), found {}",
+                    t.lat_min_deg, t.lat_max_deg
+                ),
+            ));
+        }
+        targets.push(TargetArea {
+            name: t.name.clone(),
+            lat_min_deg: t.lat_min_deg,
+            lat_max_deg: t.lat_max_deg,
+            lon_min_deg: t.lon_min_deg,
+            lon_max_deg: t.lon_max_deg,
+        });
+    }
+    Ok(targets)
+}
+
+fn iot_workload(
+    check: &Check<'_>,
+    p: &KeyPath,
+    f: &file::IotFile,
+    base_dir: &Path,
+    hash: &mut u64,
+) -> Result<IotWorkload> {
+    let fixed = match &f.terminals_csv {
+        None => Vec::new(),
+        Some(name) => {
+            let cp = p.key("terminals_csv");
+            let (full, text) = read_referenced(check, base_dir, &cp, name, hash)?;
+            crate::csv_in::parse_stations_csv(&text, &full.display().to_string())?
+        }
+    };
+    let areas = target_areas(check, &p.key("areas"), &f.areas)?;
+    let area_terminals = match (f.terminals, areas.is_empty()) {
+        (Some(n), false) => n,
+        (Some(_), true) => {
+            return Err(check.err(
+                &p.key("terminals"),
+                "places terminals in `[[workloads.iot.areas]]`, and there is none",
+            ));
+        }
+        (None, false) => {
+            return Err(check.err(
+                &p.key("terminals"),
+                "is needed with `[[workloads.iot.areas]]`: how many terminals they hold",
+            ));
+        }
+        (None, true) => 0,
+    };
+    let total = fixed.len() as u64 + u64::from(area_terminals);
+    if total == 0 {
+        return Err(check.err(
+            p,
+            "has no terminals: give `terminals` with `[[workloads.iot.areas]]`, or `terminals_csv`",
+        ));
+    }
+    if total > u64::from(MAX_IOT_TERMINALS) {
+        return Err(check.err(
+            &p.key("terminals"),
+            format!("{total} terminals: at most {MAX_IOT_TERMINALS}"),
+        ));
+    }
+    let messages_per_terminal_h = check.within(
+        &p.key("messages_per_terminal_h"),
+        f.messages_per_terminal_h.unwrap_or(1.0),
+        0.0,
+        3_600.0,
+    )?;
+    let message_bytes = f.message_bytes.unwrap_or(IOT_MESSAGE_BYTES);
+    if message_bytes == 0 || message_bytes > 1_000_000 {
+        return Err(check.err(
+            &p.key("message_bytes"),
+            format!("must be 1 to 1000000 bytes, found {message_bytes}"),
+        ));
+    }
+    let uplink_bps = check.within(
+        &p.key("uplink_bps"),
+        f.uplink_bps.unwrap_or(IOT_UPLINK_BPS),
+        1.0,
+        1e12,
+    )?;
+    let downlink_bps = check.within(
+        &p.key("downlink_bps"),
+        f.downlink_bps.unwrap_or(IOT_DOWNLINK_BPS),
+        1.0,
+        1e12,
+    )?;
+    let buffer_messages = f.buffer_messages.unwrap_or(IOT_BUFFER_MESSAGES);
+    let min_elevation_deg = check.within(
+        &p.key("min_elevation_deg"),
+        f.min_elevation_deg.unwrap_or(10.0),
+        0.0,
+        89.9,
+    )?;
+    Ok(IotWorkload {
+        fixed,
+        areas,
+        area_terminals,
+        messages_per_terminal_h,
+        min_elevation_deg,
+        config: IotConfig {
+            message_bytes,
+            uplink_bps,
+            downlink_bps,
+            buffer_messages,
+        },
     })
 }
 

@@ -237,6 +237,27 @@ pub struct WorkloadsFile {
     pub blind_zone: Option<PoissonFile>,
     pub ground_ai: Option<PoissonFile>,
     pub trace: Option<TraceFile>,
+    pub iot: Option<IotFile>,
+}
+
+/// `[workloads.iot]`: narrowband terminals sending short messages, stored and forwarded
+/// by the satellites to the ground stations.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IotFile {
+    /// Terminals spread over `areas` (in proportion to their areas).
+    pub terminals: Option<u32>,
+    #[serde(default)]
+    pub areas: Vec<TargetFile>,
+    /// Terminals at points from a CSV (`name,latitude_deg,longitude_deg,elevation_m`),
+    /// relative to the scenario file; with or instead of `areas`.
+    pub terminals_csv: Option<String>,
+    pub messages_per_terminal_h: Option<f64>,
+    pub message_bytes: Option<u32>,
+    pub uplink_bps: Option<f64>,
+    pub downlink_bps: Option<f64>,
+    pub buffer_messages: Option<u32>,
+    pub min_elevation_deg: Option<f64>,
 }
 
 #[derive(Debug, Deserialize)]

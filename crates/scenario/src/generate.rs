@@ -3,16 +3,96 @@
 
 use std::sync::Mutex;
 
+use tiandi_orbit::GroundStation;
 use tiandi_orbit::{
     EarthRotation, Epoch, Frame, Shadow, ShadowGeometry, ecef_to_geodetic, for_each_satellite_grid,
     sun_position_km,
 };
+use tiandi_twin::IotSetup;
 use tiandi_workload::{
-    NodeIdx, PoissonConfig, Task, TaskKind, TrackPoint, earth_observation_tasks, merge_and_number,
-    poisson_tasks,
+    NodeIdx, PoissonConfig, Purpose, Stream, Task, TaskKind, TrackPoint, earth_observation_tasks,
+    merge_and_number, poisson_tasks,
 };
 
-use crate::{EoWorkload, PoissonWorkload, Scenario, ScenarioError};
+use crate::{EoWorkload, IotWorkload, PoissonWorkload, Scenario, ScenarioError};
+
+/// Most IoT messages one run may send (about 1.6 GB of fates and windows).
+pub const MAX_IOT_MESSAGES: f64 = 5e7;
+
+/// The IoT workload for this seed and horizon: the fixed terminals, then those drawn over
+/// the areas (uniform over the sphere's surface within each box, boxes chosen in proportion
+/// to their areas), each sending a Poisson stream of messages from `start` to `end`.
+/// Terminal `i`'s messages come from its own stream, so adding terminals changes no other
+/// terminal's times.
+pub fn iot(s: &Scenario, w: &IotWorkload, end: Epoch) -> Result<IotSetup, ScenarioError> {
+    let err = |message: String| ScenarioError {
+        file: s.source.clone(),
+        line: None,
+        key: "workloads.iot".into(),
+        message,
+    };
+    let mut terminals = w.fixed.clone();
+    let sin = |d: f64| d.to_radians().sin();
+    let weights: Vec<f64> = w
+        .areas
+        .iter()
+        .map(|a| (sin(a.lat_max_deg) - sin(a.lat_min_deg)) * (a.lon_max_deg - a.lon_min_deg).abs())
+        .collect();
+    let total_w: f64 = weights.iter().sum();
+    let mut place = Stream::new(s.seed, Purpose::Iot, 0);
+    for i in 0..w.area_terminals {
+        let mut pick = place.uniform() * total_w;
+        let mut k = 0;
+        while k + 1 < weights.len() && pick >= weights[k] {
+            pick -= weights[k];
+            k += 1;
+        }
+        let a = &w.areas[k];
+        let lat = place
+            .range(sin(a.lat_min_deg), sin(a.lat_max_deg))
+            .clamp(-1.0, 1.0)
+            .asin()
+            .to_degrees();
+        let lon = place.range(a.lon_min_deg, a.lon_max_deg);
+        let name = format!("{}-{i}", a.name);
+        terminals.push(
+            GroundStation::new(&name, lat, lon, 0.0)
+                .map_err(|e| err(format!("terminal {name}: {e}")))?,
+        );
+    }
+    let hours = end.seconds_since(s.start) / 3_600.0;
+    let expected = terminals.len() as f64 * w.messages_per_terminal_h * hours;
+    if expected > MAX_IOT_MESSAGES {
+        return Err(err(format!(
+            "{} terminals x {} messages an hour x {hours} h is {expected:.0} messages: at most {MAX_IOT_MESSAGES:.0}",
+            terminals.len(),
+            w.messages_per_terminal_h
+        )));
+    }
+    let end_ns = end.unix_ns() - s.start.unix_ns();
+    let mut sent: Vec<(u32, i64)> = Vec::with_capacity(expected as usize + 16);
+    if w.messages_per_terminal_h > 0.0 {
+        let mean_s = 3_600.0 / w.messages_per_terminal_h;
+        for t in 0..terminals.len() as u32 {
+            let mut rng = Stream::new(s.seed, Purpose::Iot, 1 + u64::from(t));
+            let mut at = 0.0;
+            loop {
+                at += rng.exponential(mean_s) * 1e9;
+                if at >= end_ns as f64 {
+                    break;
+                }
+                sent.push((t, at as i64));
+            }
+        }
+    }
+    sent.sort_unstable_by_key(|&(t, at)| (at, t));
+    Ok(IotSetup {
+        terminals,
+        min_elevation_deg: w.min_elevation_deg,
+        sent,
+        config: w.config,
+    })
+}
 
 /// SplitMix64 (Steele, Lea & Flood 2014): one well-mixed seed per origin from the root seed,
 /// so each origin can have its own rate and still its own independent stream.

@@ -27,7 +27,7 @@ use tiandi_orbit::{Epoch, GroundStation, PropagationError, Satellite};
 use tiandi_twin::{FaultSetup, PayloadPower, SimSetup};
 use tiandi_workload::{NodeIdx, Task};
 
-pub use convert::{EoWorkload, PoissonWorkload, check_policy, parse_scenario};
+pub use convert::{EoWorkload, IotWorkload, PoissonWorkload, check_policy, parse_scenario};
 pub use error::{ScenarioError, SettingError};
 
 /// Epoch of the default constellation's elements and default start of every window:
@@ -189,6 +189,8 @@ pub struct Scenario {
     pub ground_ai: Option<PoissonWorkload>,
     /// Tasks from the trace file (ids as in the file; renumbered in the setup).
     pub trace: Vec<Task>,
+    /// `[workloads.iot]`: store-and-forward messaging over the same satellites and stations.
+    pub iot: Option<IotWorkload>,
     /// Every node by name: satellite labels, stations, data centres, user regions.
     pub node_names: BTreeMap<String, NodeIdx>,
 }
@@ -296,6 +298,7 @@ impl Scenario {
             faults: self.faults.clone(),
             payload_power: self.payload_power.clone(),
             tasks: Vec::new(),
+            iot: None,
         }
     }
 
@@ -305,6 +308,11 @@ impl Scenario {
     pub fn setup(&self) -> Result<SimSetup, ScenarioError> {
         let mut setup = self.world();
         setup.tasks = generate::tasks(self, setup.end)?;
+        setup.iot = self
+            .iot
+            .as_ref()
+            .map(|w| generate::iot(self, w, setup.end))
+            .transpose()?;
         Ok(setup)
     }
 }

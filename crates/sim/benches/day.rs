@@ -266,6 +266,7 @@ fn setup() -> SimSetup {
             }),
         },
         tasks,
+        iot: None,
     }
 }
 

@@ -7,6 +7,7 @@
 
 pub mod engine;
 pub mod invariants;
+pub mod iot;
 pub mod model;
 pub mod summary;
 

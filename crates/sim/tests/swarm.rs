@@ -242,6 +242,7 @@ fn scenario(seed: u64) -> SimSetup {
             }),
         },
         tasks: merge_and_number(vec![tasks]),
+        iot: None,
     }
 }
 

@@ -18,7 +18,7 @@ pub mod view;
 
 pub use plan::PLAN_WINDOW_S;
 pub use setup::{
-    FaultSetup, GROUND_PUE, GROUND_SLOT_BUSY_W, GROUND_SLOT_IDLE_W, GroundPower,
+    FaultSetup, GROUND_PUE, GROUND_SLOT_BUSY_W, GROUND_SLOT_IDLE_W, GroundPower, IotSetup,
     LEO_DOSE_KRAD_PER_YEAR, PayloadPower, SimSetup, TID_SPREAD_SIGMA, TidModel, WAKE_S,
 };
 pub use twin::{

@@ -3,8 +3,9 @@
 //! the scenario crate fills it in.
 
 use tiandi_network::NetworkSpec;
+use tiandi_network::iot::IotConfig;
 use tiandi_node::{FaultModel, NodeConfig};
-use tiandi_orbit::{Epoch, Satellite};
+use tiandi_orbit::{Epoch, GroundStation, Satellite};
 use tiandi_workload::Task;
 
 /// Everything one run needs. Node numbering is the network's: satellites (same order as
@@ -35,6 +36,21 @@ pub struct SimSetup {
     pub payload_power: PayloadPower,
     /// Tasks sorted by arrival, ids unique.
     pub tasks: Vec<Task>,
+    /// Satellite IoT store and forward over the same satellites and ground stations;
+    /// `None`: no IoT workload.
+    pub iot: Option<IotSetup>,
+}
+
+/// An IoT workload: narrowband terminals that send small messages to whichever satellite
+/// they see, which stores them until it sees one of the network's ground stations.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IotSetup {
+    pub terminals: Vec<GroundStation>,
+    /// Terminals' elevation mask, deg (the stations keep their own).
+    pub min_elevation_deg: f64,
+    /// `(terminal, sent_ns)` of every message, in time order; ns since `start`.
+    pub sent: Vec<(u32, i64)>,
+    pub config: IotConfig,
 }
 
 /// The electricity a data-centre slot draws, and its site's overhead.

@@ -17,6 +17,7 @@ pub enum Purpose {
     GroundAi = 3,
     Faults = 4,
     Policy = 5,
+    Iot = 6,
 }
 
 impl Stream {
