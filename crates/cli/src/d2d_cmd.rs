@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
-use tiandi_network::d2d::{Drop, ServeOptions, Session, Strategy, judge, serve};
+use tiandi_network::d2d::{Drop, LinkBudget, ServeOptions, Session, Strategy, judge, serve};
 use tiandi_node::FaultRng;
 use tiandi_orbit::{Epoch, GroundStation, Satellite};
 
@@ -135,7 +135,53 @@ pub struct D2dArgs {
     /// Seed of the session arrivals and handover failures.
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Output directory (created): handovers.csv and summary.json.
+    /// Handset link budget: the satellite beam's EIRP density, dBW/MHz (3GPP TR 38.821,
+    /// LEO 600 km S band, set 1).
+    #[arg(
+        long,
+        value_name = "DBW",
+        default_value_t = 34.0,
+        allow_negative_numbers = true
+    )]
+    eirp_dbw_per_mhz: f64,
+    /// The handset's G/T, dB/K (TR 38.821's handheld: 0 dBi antenna, 7 dB noise figure).
+    #[arg(long, value_name = "DB", default_value_t = -31.6, allow_negative_numbers = true)]
+    handset_gt_db_k: f64,
+    /// Carrier frequency, GHz (S band).
+    #[arg(
+        long,
+        value_name = "GHZ",
+        default_value_t = 2.0,
+        allow_negative_numbers = true
+    )]
+    frequency_ghz: f64,
+    /// Polarisation, shadowing, scintillation and atmospheric losses, dB (TR 38.821's
+    /// 3 + 3 + 2.2 + 0.1).
+    #[arg(
+        long,
+        value_name = "DB",
+        default_value_t = 8.3,
+        allow_negative_numbers = true
+    )]
+    losses_db: f64,
+    /// Bandwidth one handset is given, MHz (ASSUMED).
+    #[arg(
+        long,
+        value_name = "MHZ",
+        default_value_t = 1.0,
+        allow_negative_numbers = true
+    )]
+    bandwidth_mhz: f64,
+    /// Rate a handset needs to be served, kbit/s (ASSUMED); where the budget cannot carry
+    /// it, the satellite does not serve, so the budget raises the mask.
+    #[arg(
+        long,
+        value_name = "KBPS",
+        default_value_t = 1_000.0,
+        allow_negative_numbers = true
+    )]
+    rate_kbps: f64,
+    /// Output directory (created): handovers.csv, summary.json and report.html.
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
 }
@@ -218,6 +264,112 @@ fn load(args: &D2dArgs) -> Result<(Vec<Satellite>, Epoch, String)> {
     }
 }
 
+/// What the link budget did to the masks, over every (terminal, satellite) pair.
+struct Masks {
+    /// Lowest and highest budget mask of the pairs the budget can serve, deg.
+    lowest: Option<f64>,
+    highest: Option<f64>,
+    /// Pairs the budget cannot serve even overhead.
+    unreachable: usize,
+    /// Whether any pair's budget mask is above the handset's mask.
+    binds: bool,
+}
+
+/// The passes of every terminal: `find_contacts` at the handset's mask, or, where the link
+/// budget needs a higher elevation for the required rate, at that elevation (rounded up to
+/// 0.01 deg), terminal by terminal and for each group of satellites with the same mask.
+fn passes(
+    args: &D2dArgs,
+    sats: &[Satellite],
+    terminals: &[GroundStation],
+    start: Epoch,
+    end: Epoch,
+    budget: &LinkBudget,
+) -> Result<(Vec<tiandi_orbit::Contact>, Masks)> {
+    let radii: Vec<f64> = sats
+        .iter()
+        .map(|s| Ok(s.position_teme_km(start)?.length()))
+        .collect::<Result<_, tiandi_orbit::PropagationError>>()?;
+    // Per terminal, per satellite: the mask in hundredths of a degree, None out of reach.
+    let mut masks = Masks {
+        lowest: None,
+        highest: None,
+        unreachable: 0,
+        binds: false,
+    };
+    let base = (args.min_elevation_deg * 100.0).ceil() as i64;
+    let per: Vec<Vec<Option<i64>>> = terminals
+        .iter()
+        .map(|t| {
+            radii
+                .iter()
+                .map(|&r| match budget.mask_deg(t.ecef_km.length(), r) {
+                    None => {
+                        masks.unreachable += 1;
+                        None
+                    }
+                    Some(e) => {
+                        masks.lowest = Some(masks.lowest.map_or(e, |l: f64| l.min(e)));
+                        masks.highest = Some(masks.highest.map_or(e, |h: f64| h.max(e)));
+                        masks.binds |= e > args.min_elevation_deg;
+                        Some(((e * 100.0).ceil() as i64).max(base))
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    let bar = progress::bar(sats.len() as u64, "passes");
+    if !masks.binds && masks.unreachable == 0 {
+        let contacts = tiandi_orbit::find_contacts(
+            sats,
+            terminals,
+            start,
+            end,
+            args.min_elevation_deg,
+            &|| bar.inc(1),
+        )?;
+        bar.finish_and_clear();
+        return Ok((contacts, masks));
+    }
+    bar.set_length((sats.len() * terminals.len()) as u64);
+    let mut all = Vec::new();
+    for (k, t) in terminals.iter().enumerate() {
+        let mut groups: std::collections::BTreeMap<i64, Vec<usize>> = Default::default();
+        for (s, m) in per[k].iter().enumerate() {
+            match m {
+                Some(m) => groups.entry(*m).or_default().push(s),
+                None => bar.inc(1),
+            }
+        }
+        for (m, idx) in groups {
+            let group: Vec<Satellite> = idx.iter().map(|&i| sats[i].clone()).collect();
+            let mask = if m == base {
+                args.min_elevation_deg
+            } else {
+                m as f64 / 100.0
+            };
+            if mask > 90.0 {
+                continue;
+            }
+            for mut c in tiandi_orbit::find_contacts(
+                &group,
+                std::slice::from_ref(t),
+                start,
+                end,
+                mask,
+                &|| bar.inc(1),
+            )? {
+                c.satellite_idx = idx[c.satellite_idx];
+                c.station_idx = k;
+                all.push(c);
+            }
+        }
+    }
+    bar.finish_and_clear();
+    all.sort_by_key(|c| (c.aos, c.satellite_idx, c.station_idx));
+    Ok((all, masks))
+}
+
 pub fn d2d(args: D2dArgs) -> Result<()> {
     check("duration-s", args.duration_s, 1.0, 1e7)?;
     check("step-ms", args.step_ms, 1.0, 3.6e6)?;
@@ -249,16 +401,15 @@ pub fn d2d(args: D2dArgs) -> Result<()> {
         None => default_start,
     };
     let end = start.add_ns((args.duration_s * 1e9).round() as i64);
-    let bar = progress::bar(sats.len() as u64, "passes");
-    let contacts = tiandi_orbit::find_contacts(
-        &sats,
-        &terminals,
-        start,
-        end,
-        args.min_elevation_deg,
-        &|| bar.inc(1),
-    )?;
-    bar.finish_and_clear();
+    let budget = LinkBudget {
+        eirp_dbw_per_mhz: check("eirp-dbw-per-mhz", args.eirp_dbw_per_mhz, -100.0, 200.0)?,
+        g_over_t_db_k: check("handset-gt-db-k", args.handset_gt_db_k, -100.0, 100.0)?,
+        frequency_ghz: check("frequency-ghz", args.frequency_ghz, 0.01, 1_000.0)?,
+        losses_db: check("losses-db", args.losses_db, 0.0, 200.0)?,
+        bandwidth_mhz: check("bandwidth-mhz", args.bandwidth_mhz, 1e-6, 1e5)?,
+        required_bps: check("rate-kbps", args.rate_kbps, 1e-3, 1e9)? * 1e3,
+    };
+    let (contacts, masks) = passes(&args, &sats, &terminals, start, end, &budget)?;
     let strategy = match args.strategy {
         StrategyArg::HighestElevation => Strategy::HighestElevation,
         StrategyArg::KeepUntilLost => Strategy::KeepUntilLost,
@@ -367,6 +518,20 @@ pub fn d2d(args: D2dArgs) -> Result<()> {
         "rlf_ms": args.rlf_ms,
         "handover_failure": args.handover_failure,
         "seed": args.seed,
+        "link_budget": {
+            "eirp_dbw_per_mhz": budget.eirp_dbw_per_mhz,
+            "handset_g_over_t_db_k": budget.g_over_t_db_k,
+            "frequency_ghz": budget.frequency_ghz,
+            "losses_db": budget.losses_db,
+            "bandwidth_mhz": budget.bandwidth_mhz,
+            "rate_kbps": args.rate_kbps,
+            "required_cnr_db": budget.required_cnr_db(),
+            "max_range_km": budget.max_range_km(),
+            "budget_mask_deg_min": masks.lowest,
+            "budget_mask_deg_max": masks.highest,
+            "pairs_out_of_reach": masks.unreachable,
+            "binds": masks.binds,
+        },
         "handovers": service.handovers.len(),
         "handovers_per_terminal_hour": n_ho / (terminal_s / 3_600.0),
         "interruption_share": interrupted_ns as f64 / 1e9 / terminal_s,
@@ -382,6 +547,113 @@ pub fn d2d(args: D2dArgs) -> Result<()> {
     let mut text = serde_json::to_string_pretty(&summary).expect("JSON of plain values");
     text.push('\n');
     std::fs::write(&path, &text).with_context(|| format!("writing {}", path.display()))?;
+    let hours = args.duration_s / 3_600.0;
+    let per_terminal: Vec<tiandi_html::D2dTerminal> = terminals
+        .iter()
+        .enumerate()
+        .map(|(k, t)| {
+            let mine = || {
+                sessions
+                    .iter()
+                    .zip(&outcomes)
+                    .filter(move |(s, _)| s.terminal == k)
+            };
+            tiandi_html::D2dTerminal {
+                name: t.name.clone(),
+                handovers_per_hour: service.handovers.iter().filter(|h| h.terminal == k).count()
+                    as f64
+                    / hours,
+                outage_share: service
+                    .outages
+                    .iter()
+                    .filter(|o| o.terminal == k)
+                    .map(|o| o.end.seconds_since(o.start))
+                    .fold(0.0, |a, b| a + b)
+                    / args.duration_s,
+                sessions: mine().count(),
+                blocked: mine().filter(|(_, o)| o.blocked).count(),
+                dropped: mine().filter(|(_, o)| o.dropped.is_some()).count(),
+            }
+        })
+        .collect();
+    let pct = |v: f64| format!("{:.2} %", v * 100.0);
+    let mask_range = match (masks.lowest, masks.highest) {
+        (Some(lo), Some(hi)) => format!("{lo:.2} to {hi:.2} deg"),
+        _ => "none reachable".into(),
+    };
+    let page = tiandi_html::d2d_page(&tiandi_html::D2dPage {
+        heading: format!(
+            "{} terminals, satellites from {source}, {} h from {start}, {}",
+            terminals.len(),
+            hours,
+            strategy.key()
+        ),
+        figures: vec![
+            ("strategy".into(), strategy.key().into()),
+            ("handovers".into(), service.handovers.len().to_string()),
+            (
+                "handovers per terminal-hour".into(),
+                format!("{:.2}", n_ho / (terminal_s / 3_600.0)),
+            ),
+            (
+                "handover interruption".into(),
+                format!("{} ms", args.handover_ms),
+            ),
+            (
+                "interruption share".into(),
+                pct(interrupted_ns as f64 / 1e9 / terminal_s),
+            ),
+            ("outage share".into(), pct(outage_s / terminal_s)),
+            ("sessions".into(), sessions.len().to_string()),
+            (
+                "sessions blocked".into(),
+                outcomes.iter().filter(|o| o.blocked).count().to_string(),
+            ),
+            ("sessions interrupted".into(), interrupted.to_string()),
+            (
+                "sessions dropped".into(),
+                (sessions.len() - count(true, None) - count(false, None)).to_string(),
+            ),
+        ],
+        budget: vec![
+            (
+                "satellite EIRP density".into(),
+                format!("{} dBW/MHz", budget.eirp_dbw_per_mhz),
+            ),
+            (
+                "handset G/T".into(),
+                format!("{} dB/K", budget.g_over_t_db_k),
+            ),
+            ("frequency".into(), format!("{} GHz", budget.frequency_ghz)),
+            ("losses".into(), format!("{} dB", budget.losses_db)),
+            ("bandwidth".into(), format!("{} MHz", budget.bandwidth_mhz)),
+            ("required rate".into(), format!("{} kbit/s", args.rate_kbps)),
+            (
+                "required C/N".into(),
+                format!("{:.2} dB", budget.required_cnr_db()),
+            ),
+            (
+                "longest range".into(),
+                format!("{:.0} km", budget.max_range_km()),
+            ),
+            ("budget's mask".into(), mask_range),
+            (
+                "handset's mask".into(),
+                format!("{} deg", args.min_elevation_deg),
+            ),
+            (
+                "budget binds".into(),
+                if masks.binds || masks.unreachable > 0 {
+                    "yes: passes end where the rate cannot be carried".into()
+                } else {
+                    "no: the handset's mask is the stricter".into()
+                },
+            ),
+        ],
+        terminals: per_terminal,
+    })?;
+    let path = args.out.join(tiandi_html::REPORT_FILE);
+    tiandi_html::write_file(&path, &page)?;
     let mut err = std::io::stderr().lock();
     writeln!(
         err,

@@ -93,6 +93,11 @@ fn handovers(dir: &Path) -> Vec<(Epoch, String, String)> {
 
 /// (satellite, aos, los) of every pass `tiandi contacts` finds for the handset.
 fn passes(tle: &Path) -> Vec<(String, Epoch, Epoch)> {
+    passes_at(tle, 25.0)
+}
+
+fn passes_at(tle: &Path, mask_deg: f64) -> Vec<(String, Epoch, Epoch)> {
+    let mask = mask_deg.to_string();
     let out = tiandi(&[
         "contacts",
         "--tle",
@@ -104,7 +109,7 @@ fn passes(tle: &Path) -> Vec<(String, Epoch, Epoch)> {
         "--end",
         "2026-11-24T06:00:00Z",
         "--min-elevation-deg",
-        "25",
+        &mask,
     ]);
     assert!(out.status.success());
     String::from_utf8(out.stdout)
@@ -144,6 +149,95 @@ fn keep_until_lost_hands_over_at_the_los_of_the_contact_plan() {
             ps.iter()
                 .any(|(s, aos, los)| s == to && aos <= at && at < los),
             "{to} is not in view at {at}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+fn summary(dir: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap()
+}
+
+/// The handset's link budget: at 1 Mbit/s in 1 MHz it needs 0 dB (13 deg from 550 km),
+/// under the 25 deg mask, so it changes nothing; at 2 Mbit/s it needs 4.8 dB, about 32 deg,
+/// and a keep-until-lost handover then falls at the LOS of the from-satellite's pass at the
+/// budget's mask (bracketed by `tiandi contacts` at the lowest and highest budget mask of
+/// the shell's satellites, within 1 s); outages grow and handovers thin out with the rate.
+#[test]
+fn the_handset_link_budget_raises_the_mask_when_the_rate_needs_it() {
+    let dir = scratch("budget");
+    let (tle, terminals) = setup(&dir);
+    let run = |kbps: &str| {
+        let out = dir.join(format!("r{kbps}"));
+        d2d(
+            &tle,
+            &terminals,
+            "keep-until-lost",
+            &out,
+            &["--rate-kbps", kbps],
+        );
+        out
+    };
+    let (low, one, two, three) = (run("1"), run("1000"), run("2000"), run("3000"));
+    let read = |d: &Path| std::fs::read_to_string(d.join("handovers.csv")).unwrap();
+    assert_eq!(read(&low), read(&one));
+    let (s1, s2, s3) = (summary(&one), summary(&two), summary(&three));
+    assert_eq!(s1["link_budget"]["binds"], false);
+    assert!((s1["link_budget"]["budget_mask_deg_max"].as_f64().unwrap() - 13.0).abs() < 1.0);
+    assert_eq!(s2["link_budget"]["binds"], true);
+    // The report page shows the run, the budget and every handset.
+    let html = std::fs::read_to_string(two.join("report.html")).unwrap();
+    for needle in [
+        "Direct-to-device service",
+        "Handset link budget",
+        "2000 kbit/s",
+        "budget binds",
+        "yes: passes end",
+        "Handovers per hour, by handset",
+        "<td>handset</td>",
+    ] {
+        assert!(html.contains(needle), "report.html lacks {needle}");
+    }
+    let page1 = std::fs::read_to_string(one.join("report.html")).unwrap();
+    assert!(
+        page1.contains("no: the handset&#39;s mask") || page1.contains("no: the handset's mask")
+    );
+    let outage = |s: &serde_json::Value| s["outage_share"].as_f64().unwrap();
+    let per_h = |s: &serde_json::Value| s["handovers_per_terminal_hour"].as_f64().unwrap();
+    assert!(outage(&s1) < outage(&s2) && outage(&s2) < outage(&s3));
+    assert!(per_h(&s1) > per_h(&s2) && per_h(&s2) > per_h(&s3));
+    let b = &s2["link_budget"];
+    let (lo, hi) = (
+        b["budget_mask_deg_min"].as_f64().unwrap(),
+        b["budget_mask_deg_max"].as_f64().unwrap(),
+    );
+    assert!(lo > 25.0 && hi < 40.0, "{lo} .. {hi}");
+    // A higher mask ends a pass earlier: LOS at `hi` <= served LOS <= LOS at `lo`.
+    let (early, late) = (
+        passes_at(&tle, (hi * 100.0).ceil() / 100.0),
+        passes_at(&tle, lo),
+    );
+    let hs = handovers(&two);
+    assert!(hs.len() >= 5, "{} handovers", hs.len());
+    for (at, from, _) in &hs {
+        let los_of = |ps: &[(String, Epoch, Epoch)]| {
+            ps.iter()
+                .filter(|(s, aos, los)| s == from && *aos <= *at && at.seconds_since(*los) < 120.0)
+                .map(|p| p.2)
+                .min_by(|a, b| {
+                    a.seconds_since(*at)
+                        .abs()
+                        .total_cmp(&b.seconds_since(*at).abs())
+                })
+        };
+        let (e, l) = (los_of(&early), los_of(&late));
+        let (e, l) = (
+            e.expect("a pass at the high mask"),
+            l.expect("a pass at the low mask"),
+        );
+        assert!(
+            at.seconds_since(e) >= -1.0 && l.seconds_since(*at) >= -1.0,
+            "handover at {at} from {from}: LOS at {hi:.2} deg {e}, at {lo:.2} deg {l}"
         );
     }
     std::fs::remove_dir_all(&dir).ok();

@@ -1446,3 +1446,35 @@ pub fn iot_occupancy_figure(iot: &IotFigures) -> Result<Option<Figure>, HtmlErro
         ),
     }))
 }
+
+/// One bar per handset (or any named thing), with its value over the bar.
+pub fn terminal_bars(
+    id: &str,
+    title: &str,
+    y_label: &str,
+    names: &[String],
+    values: &[f64],
+    caption: &str,
+) -> Result<Figure, HtmlError> {
+    let y_max = values.iter().copied().fold(0.0, f64::max).max(1e-9) * 1.15;
+    let series = vec![(
+        String::new(),
+        policy_colour("unified", 0),
+        values.iter().map(|&v| Some(v)).collect::<Vec<_>>(),
+    )];
+    let svg = grouped_bars(title, "", y_label, names, &series, y_max, &|v| {
+        if v >= 10.0 {
+            format!("{v:.0}")
+        } else {
+            format!("{v:.1}")
+        }
+    })?;
+    Ok(Figure {
+        id: id.into(),
+        title: title.into(),
+        x_label: String::new(),
+        y_label: y_label.into(),
+        svg,
+        caption: caption.into(),
+    })
+}

@@ -9,6 +9,7 @@
 
 pub mod charts;
 pub mod check;
+pub mod d2d;
 pub mod geo;
 pub mod load;
 pub mod page;
@@ -19,6 +20,7 @@ pub mod report;
 use std::path::{Path, PathBuf};
 
 pub use check::{MAX_REPORT_BYTES, audit};
+pub use d2d::{D2dPage, D2dTerminal, d2d_page};
 pub use plan::plan_page;
 pub use reach::{ReachPage, reach_page};
 pub use report::render_report;

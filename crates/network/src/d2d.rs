@@ -389,3 +389,144 @@ pub fn judge(
         })
         .collect()
 }
+
+/// A handset's downlink budget: what a satellite's beam gives a phone at a slant range, and
+/// how far the phone can be for the rate it needs. A handset has a far smaller antenna
+/// gain and a noisier receiver than a ground station (its G/T is tens of dB lower), so its
+/// rate falls with range and the budget, not the horizon, may end its passes.
+///
+/// `C/N = EIRP density + 10 log10(B / 1 MHz) + G/T - FSPL - losses - k - 10 log10(B)`, with
+/// `k = -228.6 dBW/(K Hz)` and free-space loss `FSPL = 20 log10(d / km) + 20 log10(f / GHz)
+/// + 92.45 dB`; the rate is Shannon's bound `B log2(1 + C/N)`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LinkBudget {
+    /// The satellite beam's EIRP density, dBW/MHz.
+    pub eirp_dbw_per_mhz: f64,
+    /// The handset's figure of merit, dB/K.
+    pub g_over_t_db_k: f64,
+    pub frequency_ghz: f64,
+    /// Polarisation, shadowing margin, scintillation and atmosphere, dB.
+    pub losses_db: f64,
+    /// Bandwidth given to one handset, MHz.
+    pub bandwidth_mhz: f64,
+    /// Rate the handset needs to be served, bit/s.
+    pub required_bps: f64,
+}
+
+/// Boltzmann's constant, dBW/(K Hz).
+pub const BOLTZMANN_DBW_PER_K_HZ: f64 = -228.6;
+
+impl LinkBudget {
+    /// Free-space path loss at `range_km`, dB.
+    pub fn fspl_db(&self, range_km: f64) -> f64 {
+        20.0 * range_km.log10() + 20.0 * self.frequency_ghz.log10() + 92.45
+    }
+
+    /// Carrier to noise at `range_km`, dB.
+    pub fn cnr_db(&self, range_km: f64) -> f64 {
+        self.eirp_dbw_per_mhz + 10.0 * self.bandwidth_mhz.log10() + self.g_over_t_db_k
+            - self.fspl_db(range_km)
+            - self.losses_db
+            - BOLTZMANN_DBW_PER_K_HZ
+            - 10.0 * (self.bandwidth_mhz * 1e6).log10()
+    }
+
+    /// Shannon's bound on the rate at `range_km`, bit/s.
+    pub fn capacity_bps(&self, range_km: f64) -> f64 {
+        self.bandwidth_mhz * 1e6 * (1.0 + 10f64.powf(self.cnr_db(range_km) / 10.0)).log2()
+    }
+
+    /// The carrier to noise the required rate needs, dB.
+    pub fn required_cnr_db(&self) -> f64 {
+        10.0 * (2f64.powf(self.required_bps / (self.bandwidth_mhz * 1e6)) - 1.0).log10()
+    }
+
+    /// The longest slant range at which the required rate is met, km.
+    pub fn max_range_km(&self) -> f64 {
+        // C/N falls by 20 dB a decade of range: solve cnr(d) = required from cnr(1 km).
+        10f64.powf((self.cnr_db(1.0) - self.required_cnr_db()) / 20.0)
+    }
+
+    /// The lowest elevation at which a satellite at geocentric radius `sat_radius_km` meets
+    /// the required rate for a handset at radius `site_radius_km` (a sphere through both):
+    /// `sin e = (r^2 - R^2 - d^2) / (2 R d)` at the longest range `d`. `None` when even a
+    /// satellite overhead is too far; `Some(e)` with `e <= 0` when the budget never binds
+    /// above the horizon.
+    pub fn mask_deg(&self, site_radius_km: f64, sat_radius_km: f64) -> Option<f64> {
+        let (d, r_site, r_sat) = (self.max_range_km(), site_radius_km, sat_radius_km);
+        if d < r_sat - r_site {
+            return None;
+        }
+        let s = (r_sat * r_sat - r_site * r_site - d * d) / (2.0 * r_site * d);
+        Some(s.clamp(-1.0, 1.0).asin().to_degrees())
+    }
+
+    /// The slant range at elevation `elevation_deg` (the inverse of [`Self::mask_deg`]'s
+    /// geometry), km.
+    pub fn range_km(site_radius_km: f64, sat_radius_km: f64, elevation_deg: f64) -> f64 {
+        let (r, s) = (site_radius_km, elevation_deg.to_radians().sin());
+        (sat_radius_km * sat_radius_km - r * r * (1.0 - s * s)).sqrt() - r * s
+    }
+}
+
+#[cfg(test)]
+mod budget_tests {
+    use super::*;
+
+    /// 3GPP TR 38.821's handheld at S band from LEO 600 km, by hand: EIRP density 34 dBW/MHz,
+    /// G/T -31.6 dB/K, 2 GHz, 8.3 dB of losses. FSPL at 600 km = 55.563 + 6.021 + 92.45 =
+    /// 154.034 dB; C/N = 34 - 31.6 - 154.034 - 8.3 + 228.6 - 60 = 8.666 dB.
+    fn handset(required_bps: f64) -> LinkBudget {
+        LinkBudget {
+            eirp_dbw_per_mhz: 34.0,
+            g_over_t_db_k: -31.6,
+            frequency_ghz: 2.0,
+            losses_db: 8.3,
+            bandwidth_mhz: 1.0,
+            required_bps,
+        }
+    }
+
+    #[test]
+    fn the_budget_matches_the_hand_calculation() {
+        let b = handset(1e6);
+        assert!((b.fspl_db(600.0) - 154.034).abs() < 1e-3);
+        assert!(
+            (b.cnr_db(600.0) - 8.666).abs() < 1e-3,
+            "{}",
+            b.cnr_db(600.0)
+        );
+        // The bandwidth cancels in C/N when the EIRP is given per MHz.
+        let wide = LinkBudget {
+            bandwidth_mhz: 5.0,
+            ..b
+        };
+        assert!((wide.cnr_db(600.0) - b.cnr_db(600.0)).abs() < 1e-9);
+        // 1 Mbit/s in 1 MHz needs log2(1 + C/N) = 1: C/N = 1, 0 dB.
+        assert!(b.required_cnr_db().abs() < 1e-12);
+        // Range where C/N = 0 dB: 600 km x 10^(8.666 / 20).
+        let d = b.max_range_km();
+        assert!((d - 600.0 * 10f64.powf(b.cnr_db(600.0) / 20.0)).abs() < 1e-6);
+        assert!((b.capacity_bps(d) - 1e6).abs() < 1e-3);
+        assert!(b.capacity_bps(600.0) > b.capacity_bps(1_200.0));
+    }
+
+    #[test]
+    fn the_budget_mask_is_where_the_range_is_the_longest_allowed() {
+        let (r_site, r_sat) = (6_371.0, 6_921.0);
+        for bps in [5e5, 1e6, 2e6, 3e6] {
+            let b = handset(bps);
+            let e = b.mask_deg(r_site, r_sat).unwrap();
+            let d = LinkBudget::range_km(r_site, r_sat, e.max(0.0));
+            if e > 0.0 {
+                assert!((d - b.max_range_km()).abs() < 1e-6, "{bps}: {d}");
+            }
+        }
+        // 1 Mbit/s: 13.0 deg from 550 km (sin e = 0.2244 by hand); 2 Mbit/s binds harder.
+        let e1 = handset(1e6).mask_deg(r_site, r_sat).unwrap();
+        assert!((e1 - 12.97).abs() < 0.05, "{e1}");
+        assert!(handset(2e6).mask_deg(r_site, r_sat).unwrap() > 30.0);
+        // 10 Mbit/s needs C/N of 30 dB: out of reach even overhead.
+        assert_eq!(handset(1e7).mask_deg(r_site, r_sat), None);
+    }
+}
