@@ -378,3 +378,85 @@ fn bad_iot_keys_name_the_key() {
         assert!(!o.status.success());
     }
 }
+
+/// With laser links, a satellite downlinks through its ISL group: on the example (41
+/// satellites, nearest-k ISLs, 6 h, stations at a 45 deg mask) messages arrive sooner than without ISLs, the relayed
+/// time is reported, and every delivery's downlink still falls inside a window in which
+/// some satellite sees a station (the one-second visibility of the same stations).
+#[test]
+fn isl_neighbours_carry_messages_to_a_satellite_that_sees_a_station() {
+    use tiandi_network::iot::{SampledOrbits, visibility_windows};
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/iot-tianqi.toml");
+    let text = std::fs::read_to_string(&example).unwrap();
+    let load = |isl: &str| {
+        let t = Scenario::apply_settings(
+            &text,
+            "iot-tianqi.toml",
+            &[
+                ("network.isl".into(), isl.into()),
+                ("run.horizon_h".into(), "6".into()),
+                ("workloads.iot.terminals".into(), "3000".into()),
+                // High station masks leave gaps with no satellite over any station.
+                ("ground_stations.min_elevation_deg".into(), "45".into()),
+            ],
+        )
+        .unwrap();
+        tiandi_scenario::parse_scenario(&t, "iot-tianqi.toml", example.parent().unwrap())
+            .unwrap()
+            .setup()
+            .unwrap()
+    };
+    let (plain, linked) = (load("none"), load("nearest-k"));
+    assert_eq!(
+        plain.iot.as_ref().unwrap().sent,
+        linked.iot.as_ref().unwrap().sent
+    );
+    let a = run_iot(&plain, &|_| {}).unwrap().unwrap();
+    let b = run_iot(&linked, &|_| {}).unwrap().unwrap();
+    assert_eq!(a.isl_relay_s, 0.0);
+    assert!(b.isl_relay_s > 3_600.0, "{}", b.isl_relay_s);
+    let mean = |r: &tiandi_sim::iot::IotRun| r.latency_mean_s.unwrap();
+    let q95 = |r: &tiandi_sim::iot::IotRun| r.latency_quantiles_s[95];
+    assert!(
+        mean(&b) < 0.8 * mean(&a),
+        "{} against {}",
+        mean(&b),
+        mean(&a)
+    );
+    assert!(q95(&b) < q95(&a));
+    assert!(b.outcome.delivered >= a.outcome.delivered);
+    let seconds = (linked.end.unix_ns() - linked.start.unix_ns()) / S;
+    let orbits = SampledOrbits::new(&linked.satellites, linked.start, seconds as u32).unwrap();
+    let mut any: Vec<(i64, i64)> = Vec::new();
+    for st in &linked.network.stations {
+        let mask = st.min_elevation_deg.unwrap();
+        for w in visibility_windows(&orbits, std::slice::from_ref(&st.station), mask)
+            .unwrap()
+            .into_iter()
+            .flatten()
+        {
+            any.push((w.start_ns, w.end_ns));
+        }
+    }
+    any.sort_unstable();
+    let covered: i64 = any
+        .iter()
+        .fold((0i64, i64::MIN), |(sum, reach), &(s, e)| {
+            let s = s.max(reach);
+            (sum + (e - s).max(0), reach.max(e))
+        })
+        .0;
+    assert!(
+        covered < seconds * S * 9 / 10,
+        "stations always in sight: no gap to test"
+    );
+    let down = linked.iot.as_ref().unwrap().config.downlink_ns();
+    for f in &b.outcome.fates {
+        if let Fate::Delivered { at_ns, .. } = *f {
+            assert!(
+                any.iter().any(|&(s, e)| s <= at_ns - down && at_ns <= e),
+                "delivered at {at_ns} ns with no satellite over a station"
+            );
+        }
+    }
+}

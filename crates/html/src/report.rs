@@ -384,6 +384,11 @@ fn iot_section(
             format!("of {} messages", iot.buffer_messages),
         ],
         vec![
+            "downlink gained through ISLs".into(),
+            format!("{:.1} h", iot.isl_relay_s / 3_600.0),
+            "satellite-hours".into(),
+        ],
+        vec![
             "visibility cut by outages".into(),
             format!("{:.1} h", iot.outage_cut_s / 3_600.0),
             "satellite-hours".into(),

@@ -32,6 +32,9 @@ pub struct IotFigures {
     pub occupancy_messages: Vec<u64>,
     /// Satellite-seconds of visibility removed by outages.
     pub outage_cut_s: f64,
+    /// Satellite-seconds of downlink gained through ISL neighbours (0 without ISLs).
+    #[serde(default)]
+    pub isl_relay_s: f64,
     pub satellites: Vec<IotSatellite>,
 }
 
@@ -68,6 +71,7 @@ impl IotFigures {
             occupancy_step_s: run.occupancy_step_s,
             occupancy_messages: run.occupancy.clone(),
             outage_cut_s: run.outage_cut_s,
+            isl_relay_s: run.isl_relay_s,
             satellites: o
                 .buffers
                 .iter()
