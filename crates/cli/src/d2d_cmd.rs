@@ -35,8 +35,42 @@ pub struct D2dArgs {
     #[arg(long, value_name = "FILE")]
     tle: Option<PathBuf>,
     /// Handset terminals, CSV with header name,latitude_deg,longitude_deg,elevation_m.
+    #[arg(long, value_name = "CSV", required_unless_present_any = ["grid", "population"], conflicts_with_all = ["grid", "population"])]
+    terminals: Option<PathBuf>,
+    /// Handsets on a grid instead: `LAT0,LON0,LAT1,LON1` (deg), one at the centre of each
+    /// `--grid-deg` cell.
+    #[arg(
+        long,
+        value_name = "LAT0,LON0,LAT1,LON1",
+        conflicts_with = "population",
+        allow_hyphen_values = true
+    )]
+    grid: Option<String>,
+    /// Cell size of `--grid`, deg.
+    #[arg(
+        long,
+        value_name = "D",
+        default_value_t = 1.0,
+        allow_negative_numbers = true
+    )]
+    grid_deg: f64,
+    /// Handsets sampled from a population CSV instead (header
+    /// name,latitude_deg,longitude_deg,population): `--handsets` of them, each place drawn
+    /// in proportion to its population and the handset put uniformly within
+    /// `--spread-km` of it (seeded by `--seed`).
     #[arg(long, value_name = "CSV")]
-    terminals: PathBuf,
+    population: Option<PathBuf>,
+    /// Number of handsets sampled from `--population`.
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    handsets: u32,
+    /// Radius around a place within which its sampled handsets stand, km.
+    #[arg(
+        long,
+        value_name = "KM",
+        default_value_t = 20.0,
+        allow_negative_numbers = true
+    )]
+    spread_km: f64,
     /// Start, ISO-8601 UTC; the scenario's start without it.
     #[arg(long, value_name = "ISO")]
     start: Option<String>,
@@ -181,9 +215,154 @@ pub struct D2dArgs {
         allow_negative_numbers = true
     )]
     rate_kbps: f64,
-    /// Output directory (created): handovers.csv, summary.json and report.html.
+    /// Output directory (created): terminals.csv, handovers.csv, summary.json and report.html.
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
+}
+
+/// Most handsets one run takes from a grid or a population sample.
+const MAX_HANDSETS: usize = 100_000;
+
+/// The handsets and what they came from (for messages): a CSV of points, a grid, or a
+/// sample of a population CSV.
+fn handsets(args: &D2dArgs) -> Result<(Vec<GroundStation>, String)> {
+    if let Some(path) = &args.terminals {
+        return Ok((input::read_stations_csv(path)?, path.display().to_string()));
+    }
+    if let Some(spec) = &args.grid {
+        let v: Vec<f64> = spec
+            .split(',')
+            .map(|x| x.trim().parse::<f64>().ok().filter(|v| v.is_finite()))
+            .collect::<Option<_>>()
+            .filter(|v: &Vec<f64>| v.len() == 4)
+            .with_context(|| format!("--grid {spec:?}: expected LAT0,LON0,LAT1,LON1 in degrees"))?;
+        let (lat0, lon0, lat1, lon1) = (v[0], v[1], v[2], v[3]);
+        if !(-90.0..=90.0).contains(&lat0) || !(-90.0..=90.0).contains(&lat1) || lat1 <= lat0 {
+            bail!("--grid {spec:?}: latitudes must be within -90..=90 with LAT0 < LAT1");
+        }
+        if !(-180.0..=180.0).contains(&lon0) || !(-180.0..=180.0).contains(&lon1) || lon1 <= lon0 {
+            bail!("--grid {spec:?}: longitudes must be within -180..=180 with LON0 < LON1");
+        }
+        let d = check("grid-deg", args.grid_deg, 0.01, 90.0)?;
+        let (n_lat, n_lon) = (
+            ((lat1 - lat0) / d).ceil() as usize,
+            ((lon1 - lon0) / d).ceil() as usize,
+        );
+        if n_lat.saturating_mul(n_lon) > MAX_HANDSETS {
+            bail!(
+                "--grid {spec:?} --grid-deg {d}: {} handsets, at most {MAX_HANDSETS}",
+                n_lat * n_lon
+            );
+        }
+        let mut out = Vec::new();
+        for i in 0..n_lat {
+            for j in 0..n_lon {
+                let lat = (lat0 + (i as f64 + 0.5) * d).min(lat1);
+                let lon = (lon0 + (j as f64 + 0.5) * d).min(lon1);
+                out.push(GroundStation::new(
+                    format!("grid_{lat:.3}_{lon:.3}"),
+                    lat,
+                    lon,
+                    0.0,
+                )?);
+            }
+        }
+        return Ok((out, format!("--grid {spec}")));
+    }
+    let path = args
+        .population
+        .as_ref()
+        .expect("clap requires one source of handsets");
+    let places = read_population(path)?;
+    let n = args.handsets as usize;
+    if n == 0 || n > MAX_HANDSETS {
+        bail!("--handsets {n}: expected 1 to {MAX_HANDSETS}");
+    }
+    let spread = check("spread-km", args.spread_km, 0.0, 2_000.0)?;
+    let total: f64 = places.iter().map(|p| p.3).sum();
+    let mut rng = FaultRng::new(args.seed, 0xd2d0_0000_9090_0000);
+    let mut out = Vec::with_capacity(n);
+    let mut taken = vec![0usize; places.len()];
+    for _ in 0..n {
+        let mut pick = rng.next_f64() * total;
+        let mut k = 0;
+        while k + 1 < places.len() && pick >= places[k].3 {
+            pick -= places[k].3;
+            k += 1;
+        }
+        let (name, lat, lon, _) = &places[k];
+        // Uniform over a disc of `spread` km on the sphere's tangent plane.
+        let r = spread * rng.next_f64().sqrt();
+        let az = rng.next_f64() * std::f64::consts::TAU;
+        let dlat = (r * az.cos() / 6_371.0).to_degrees();
+        let dlon = (r * az.sin() / (6_371.0 * lat.to_radians().cos().max(0.01))).to_degrees();
+        let lat = (lat + dlat).clamp(-90.0, 90.0);
+        let lon = (lon + dlon + 540.0).rem_euclid(360.0) - 180.0;
+        out.push(GroundStation::new(
+            format!("{name}-{}", taken[k]),
+            lat,
+            lon,
+            0.0,
+        )?);
+        taken[k] += 1;
+    }
+    Ok((out, path.display().to_string()))
+}
+
+/// A population CSV: `name,latitude_deg,longitude_deg,population`, errors naming file,
+/// line and field.
+fn read_population(path: &std::path::Path) -> Result<Vec<(String, f64, f64, f64)>> {
+    const HEADER: [&str; 4] = ["name", "latitude_deg", "longitude_deg", "population"];
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {shown}"))?;
+    let mut lines = text.lines().enumerate();
+    let header: Vec<&str> = lines
+        .next()
+        .map(|(_, l)| l.split(',').map(str::trim).collect())
+        .unwrap_or_default();
+    if header != HEADER {
+        bail!(
+            "{shown}:1: header is {:?}, expected {}",
+            header.join(","),
+            HEADER.join(",")
+        );
+    }
+    let mut out = Vec::new();
+    for (i, line) in lines {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let f: Vec<&str> = line.split(',').map(str::trim).collect();
+        if f.len() != 4 {
+            bail!("{shown}:{}: expected 4 fields, found {}", i + 1, f.len());
+        }
+        let num = |k: usize| -> Result<f64> {
+            f[k].parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite())
+                .with_context(|| {
+                    format!(
+                        "{shown}:{}: {}: expected a number, found {:?}",
+                        i + 1,
+                        HEADER[k],
+                        f[k]
+                    )
+                })
+        };
+        let (lat, lon, pop) = (num(1)?, num(2)?, num(3)?);
+        GroundStation::new(f[0], lat, lon, 0.0).with_context(|| format!("{shown}:{}", i + 1))?;
+        if pop < 0.0 {
+            bail!(
+                "{shown}:{}: population: expected a number >= 0, found {pop}",
+                i + 1
+            );
+        }
+        out.push((f[0].to_string(), lat, lon, pop));
+    }
+    if out.iter().map(|p| p.3).sum::<f64>() <= 0.0 {
+        bail!("{shown}: no population to sample (no rows, or all zero)");
+    }
+    Ok(out)
 }
 
 fn check(name: &str, v: f64, lo: f64, hi: f64) -> Result<f64> {
@@ -382,16 +561,15 @@ pub fn d2d(args: D2dArgs) -> Result<()> {
     check("voice-mean-s", args.voice_mean_s, 0.001, 1e6)?;
     check("data-mean-s", args.data_mean_s, 0.001, 1e6)?;
     check("voice-share", args.voice_share, 0.0, 1.0)?;
-    let terminals: Vec<GroundStation> = input::read_stations_csv(&args.terminals)?;
+    let (terminals, terminals_from) = handsets(&args)?;
     if terminals.is_empty() {
-        bail!("{}: no terminals", args.terminals.display());
+        bail!("{terminals_from}: no terminals");
     }
     let mut names: Vec<&str> = terminals.iter().map(|t| t.name.as_str()).collect();
     names.sort_unstable();
     if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
         bail!(
-            "{}: terminal name {:?} appears twice (handovers.csv names terminals)",
-            args.terminals.display(),
+            "{terminals_from}: terminal name {:?} appears twice (handovers.csv names terminals)",
             w[0]
         );
     }
@@ -442,6 +620,19 @@ pub fn d2d(args: D2dArgs) -> Result<()> {
 
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
+    // The handsets served, as a station CSV (a grid's or a sample's are made here).
+    let path = args.out.join("terminals.csv");
+    let mut csv = String::from("name,latitude_deg,longitude_deg,elevation_m\n");
+    for t in &terminals {
+        csv.push_str(&format!(
+            "{},{},{},{}\n",
+            crate::orbit_cmd::csv_field(&t.name),
+            t.geodetic.latitude_deg,
+            t.geodetic.longitude_deg,
+            (t.geodetic.altitude_km * 1e4).round() / 10.0
+        ));
+    }
+    std::fs::write(&path, csv).with_context(|| format!("writing {}", path.display()))?;
     let path = args.out.join("handovers.csv");
     let mut csv = String::from("terminal,time_utc,from_satellite,to_satellite,interruption_ms\n");
     for h in &service.handovers {

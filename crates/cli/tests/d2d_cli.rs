@@ -464,3 +464,131 @@ fn bad_input_names_the_flag_or_file() {
     assert!(err.contains("bad.csv"), "{err}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Handsets from a grid (one at each cell's centre) and sampled from a population CSV
+/// (places in proportion to population, each handset within the spread of its place,
+/// reproducible by seed).
+#[test]
+fn handsets_come_from_a_grid_or_a_population_sample() {
+    let dir = scratch("sources");
+    let (tle, _) = setup(&dir);
+    let run = |extra: &[&str], out: &str| {
+        let mut args = vec![
+            "d2d",
+            "--tle",
+            tle.to_str().unwrap(),
+            "--start",
+            START,
+            "--duration-s",
+            "600",
+            "--out",
+        ];
+        let out = dir.join(out);
+        args.push(out.to_str().unwrap());
+        args.extend_from_slice(extra);
+        let o = tiandi(&args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        (summary(&out), out)
+    };
+    // 20..30 N x 100..115 E at 5 deg: 2 x 3 cells.
+    let (s, g) = run(&["--grid", "20,100,30,115", "--grid-deg", "5"], "grid");
+    assert_eq!(s["terminals"], 6);
+    let grid = std::fs::read_to_string(g.join("terminals.csv")).unwrap();
+    assert!(
+        grid.contains("grid_22.500_102.500,22.5,102.5,0") && grid.contains(",27.5,112.5,0"),
+        "{grid}"
+    );
+    let pop = dir.join("pop.csv");
+    std::fs::write(
+        &pop,
+        "name,latitude_deg,longitude_deg,population\nBig,30.0,110.0,3000\nSmall,40.0,116.0,1000\nNone,20.0,100.0,0\n",
+    )
+    .unwrap();
+    let p = pop.to_str().unwrap();
+    let sample = &["--population", p, "--handsets", "400", "--spread-km", "30"];
+    let (s, a) = run(sample, "pop-a");
+    assert_eq!(s["terminals"], 400);
+    let (_, b) = run(sample, "pop-b");
+    let read = |d: &Path| std::fs::read_to_string(d.join("handovers.csv")).unwrap();
+    assert_eq!(read(&a), read(&b));
+    let mut with_seed = sample.to_vec();
+    with_seed.extend_from_slice(&["--seed", "9"]);
+    let (_, c) = run(&with_seed, "pop-c");
+    assert_ne!(read(&a), read(&c));
+    // terminals.csv: names are the place and a count; the big place has about three
+    // quarters (binomial, 400 draws: sigma 2.2 %), and each handset is within 30 km of it.
+    let rows: Vec<(String, f64, f64)> = std::fs::read_to_string(a.join("terminals.csv"))
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (
+                f[0].to_string(),
+                f[1].parse().unwrap(),
+                f[2].parse().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(rows.len(), 400);
+    let big = rows.iter().filter(|r| r.0.starts_with("Big-")).count();
+    let small = rows.iter().filter(|r| r.0.starts_with("Small-")).count();
+    assert_eq!(big + small, 400, "a place of no population was drawn");
+    assert!(
+        (big as f64 / 400.0 - 0.75).abs() < 0.08,
+        "{big} big, {small} small"
+    );
+    assert!(
+        rows.iter().any(|r| r.0 == "Big-0")
+            && rows.iter().any(|r| r.0 == format!("Big-{}", big - 1))
+    );
+    let km = |lat: f64, lon: f64, lat0: f64, lon0: f64| {
+        let (p, q) = (lat.to_radians(), lat0.to_radians());
+        let h = ((p - q) / 2.0).sin().powi(2)
+            + p.cos() * q.cos() * ((lon - lon0).to_radians() / 2.0).sin().powi(2);
+        2.0 * 6_371.0 * h.sqrt().asin()
+    };
+    for (n, lat, lon) in &rows {
+        let (lat0, lon0) = if n.starts_with("Big-") {
+            (30.0, 110.0)
+        } else {
+            (40.0, 116.0)
+        };
+        // The disc is drawn on the tangent plane: 0.1 % slack for the sphere.
+        assert!(km(*lat, *lon, lat0, lon0) <= 30.03, "{n} at {lat},{lon}");
+    }
+    assert!(
+        rows.iter()
+            .any(|(n, lat, lon)| n.starts_with("Big-") && km(*lat, *lon, 30.0, 110.0) > 20.0)
+    );
+    for bad in [
+        vec!["--grid", "30,100,20,115"],
+        vec!["--grid", "20,100,30"],
+        vec!["--grid", "20,100,30,115", "--grid-deg", "0"],
+        vec!["--population", p, "--handsets", "0"],
+        vec!["--population", p, "--spread-km", "-1"],
+        vec!["--population", tle.to_str().unwrap()],
+    ] {
+        let mut args = vec![
+            "d2d",
+            "--tle",
+            tle.to_str().unwrap(),
+            "--start",
+            START,
+            "--out",
+            dir.join("bad").to_str().unwrap().to_string().leak(),
+        ];
+        args.extend(bad.iter().copied());
+        let o = tiandi(&args);
+        assert!(!o.status.success(), "{bad:?} was accepted");
+        let e = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            e.contains("--grid")
+                || e.contains("--handsets")
+                || e.contains("--spread-km")
+                || e.contains("header"),
+            "{bad:?}: {e}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
