@@ -13,7 +13,7 @@ use tiandi_report::summary::SummaryFile;
 use tiandi_scenario::Scenario;
 
 /// Natural Earth 1:110m land, one ring per line (see data/README.md).
-const LAND: &str = include_str!("../data/land-110m.txt");
+const LAND: &str = tiandi_web::LAND_110M;
 
 /// A ring of (longitude, latitude) degrees.
 pub type Ring = Vec<(f64, f64)>;

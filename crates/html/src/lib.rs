@@ -1,8 +1,9 @@
 //! Self-contained HTML reports: `report.html` of a `tiandi simulate` output directory, and
 //! the page of a `tiandi plan` sizing.
 //!
-//! An edge crate. One HTML file with inline CSS and inline SVG figures drawn by plotters;
-//! no script, no external reference, light and dark themes. The simulation report is
+//! An edge crate. One HTML file with inline CSS and inline SVG figures drawn by plotters,
+//! plus a 3D globe (vendored three.js and `tiandi-web`'s scripts, inline); no external
+//! reference, light and dark themes. The simulation report is
 //! built from the output files alone (plus the scenario, re-read for positions), so
 //! `tiandi simulate` and `tiandi report DIR` share [`write_report`]. Data an output lacks
 //! is reported as missing, never made up.
@@ -11,6 +12,7 @@ pub mod charts;
 pub mod check;
 pub mod d2d;
 pub mod geo;
+pub mod globe;
 pub mod load;
 pub mod page;
 pub mod plan;

@@ -7,6 +7,7 @@ use std::path::Path;
 
 use crate::charts::{self, Figure, MapLayers, policy_colour};
 use crate::geo::{self, Geography};
+use crate::globe;
 use tiandi_report::iot::IotFigures;
 use tiandi_report::summary::PolicyFigures;
 use tiandi_report::tasks::TaskRow;
@@ -188,6 +189,13 @@ pub fn render_report(dir: &Path, options: &ReportOptions) -> Result<String, Html
         }
     }
 
+    // Globe.
+    page.section("globe", "Globe");
+    match &geo {
+        Ok(g) => page.html(&globe::globe_html(&globe::globe_data(&out, g, frun))),
+        Err(e) => page.note(&format!("Globe: not in this output ({e}).")),
+    }
+
     // Map.
     page.section("map", "Map");
     match &geo {
@@ -316,7 +324,7 @@ pub fn render_report(dir: &Path, options: &ReportOptions) -> Result<String, Html
 
     page.section("about", "About this report");
     page.html(&format!(
-        "<p>Made by <code>tiandi report</code> from <code>{}</code>: summary.json, tasks.csv, links, nodes and faults files of each policy; positions from the scenario. Self-contained: no script, no external file. Rebuild with <code>tiandi report {} [--node N]</code>.</p>",
+        "<p>Made by <code>tiandi report</code> from <code>{}</code>: summary.json, tasks.csv, links, nodes and faults files of each policy; positions from the scenario. Self-contained: no external file; the globe's scripts (three.js 0.149.0, MIT, and tiandi's) are inline, and every figure but the globe is static SVG. Rebuild with <code>tiandi report {} [--node N]</code>.</p>",
         escape(&dir.display().to_string()),
         escape(&dir.display().to_string())
     ));

@@ -95,12 +95,11 @@ fn report_of_a_small_run_is_self_contained_complete_and_small() {
     let html = std::fs::read_to_string(&path).unwrap();
     assert_eq!(audit(&html), Vec::<String>::new());
     assert!(html.len() < MAX_REPORT_BYTES, "{} bytes", html.len());
-    // The small run should stay far below the limit: 1 MB leaves room for the default one.
-    assert!(
-        html.len() < 1_000_000,
-        "{} bytes for 60 satellites over 1 h",
-        html.len()
-    );
+    // The small run should stay far below the limit: 1 MB besides the vendored three.js
+    // leaves room for the default one.
+    let own = html.len() - tiandi_web::THREE_JS.len();
+    assert!(own < 1_000_000, "{own} bytes for 60 satellites over 1 h");
+    globe_block_matches_the_run(&html);
     let ids = figure_ids(&html);
     for want in [
         "map",
@@ -321,4 +320,59 @@ fn a_malformed_file_is_an_error_naming_it() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("summary.json: No such file"), "{e}");
+}
+
+/// The globe's data block: every satellite, one sample a minute, tasks and state series.
+fn globe_block_matches_the_run(html: &str) {
+    let at = html.find("id=\"globe-data\">").expect("no globe data") + 16;
+    let len = html[at..].find("</script>").unwrap();
+    let d: serde_json::Value = serde_json::from_str(&html[at..at + len]).unwrap();
+    assert_eq!(d["n_satellites"], 60);
+    assert_eq!(d["sample_s"], 60.0);
+    assert_eq!(d["n_samples"], 61, "1 h at 60 s, both ends");
+    let pos = d["pos"].as_str().unwrap();
+    // 61 samples x 60 satellites x 3 coordinates x 2 bytes, base64.
+    assert_eq!(pos.len(), (61 * 60 * 3 * 2usize).div_ceil(3) * 4);
+    assert!(
+        d["isl_pairs"].as_u64().unwrap() > 0,
+        "the small run has ISLs"
+    );
+    assert!(!d["flows"]["kinds"].as_array().unwrap().is_empty());
+    assert!(d["series"]["n_points"].as_u64().unwrap() > 10);
+    assert_eq!(d["names"].as_array().unwrap().len(), 60);
+    for s in [
+        "<canvas id=\"globe-canvas\"",
+        "id=\"globe-time\"",
+        "id=\"globe-play\"",
+        "id=\"globe-speed\"",
+    ] {
+        assert!(html.contains(s), "no {s}");
+    }
+}
+
+#[test]
+fn the_audit_refuses_scripts_that_reach_out() {
+    let dir = run_dir();
+    let html =
+        std::fs::read_to_string(write_report(dir, &ReportOptions::default()).unwrap()).unwrap();
+    for bad in [
+        "<script>fetch('/x')</script>",
+        "<script src=\"a.js\"></script>",
+        "<script>new WebSocket('ws://x')</script>",
+        "<script>var u = 'https://cdn.example/t.js'</script>",
+    ] {
+        let page = html.replacen("</body>", &format!("{bad}</body>"), 1);
+        assert!(!audit(&page).is_empty(), "{bad} passed the audit");
+    }
+    // The vendored three.js passes only byte for byte: a changed copy is audited.
+    let changed = html.replacen(
+        tiandi_web::THREE_JS,
+        &tiandi_web::THREE_JS.replacen("\"149\"", "\"150\"", 1),
+        1,
+    );
+    assert!(
+        audit(&changed)
+            .iter()
+            .any(|p| p.contains("reaches the network"))
+    );
 }
