@@ -1227,6 +1227,65 @@ async fn complete(
     Ok(axum::Json(json!({"accepted": true})).into_response())
 }
 
+// ----- console ---------------------------------------------------------------------------
+
+/// The console's security policy: its own scripts, styles and API only; no inline code, no
+/// frames, no forms posted elsewhere, no other origin.
+pub const CONSOLE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+    img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; \
+    frame-ancestors 'none'";
+
+fn console_response(content_type: &'static str, body: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(CONSOLE_CSP),
+            ),
+            (
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            ),
+            (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
+            (
+                header::REFERRER_POLICY,
+                HeaderValue::from_static("no-referrer"),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// The operator console at `/`: a page with no secret in it (the operator signs in with a
+/// token that the page keeps in memory and sends to this origin only).
+async fn console_page() -> Response {
+    console_response("text/html; charset=utf-8", tiandi_web::CONSOLE_HTML)
+}
+
+/// The console's files, from a fixed list (no path is ever read from disk).
+async fn console_asset(Path(name): Path<String>) -> Result<Response, ApiError> {
+    let (ty, body) = match name.as_str() {
+        "three.min.js" => ("text/javascript; charset=utf-8", tiandi_web::THREE_JS),
+        "three.LICENSE.txt" => ("text/plain; charset=utf-8", tiandi_web::THREE_LICENSE),
+        "globe.js" => ("text/javascript; charset=utf-8", tiandi_web::GLOBE_JS),
+        "console.js" => ("text/javascript; charset=utf-8", tiandi_web::CONSOLE_JS),
+        "globe.css" => ("text/css; charset=utf-8", tiandi_web::GLOBE_CSS),
+        "console.css" => ("text/css; charset=utf-8", tiandi_web::CONSOLE_CSS),
+        "land.txt" => ("text/plain; charset=utf-8", tiandi_web::LAND_110M),
+        _ => {
+            return Err(ApiError::new(
+                404,
+                format!("no console file {name:?}"),
+                None,
+            ));
+        }
+    };
+    Ok(console_response(ty, body))
+}
+
 async fn no_route() -> ApiError {
     ApiError::new(404, "no route: see /openapi.json for the API", None)
 }
@@ -1271,7 +1330,10 @@ pub fn router(state: Arc<AppState>) -> (Router, Vec<(&'static str, &'static str)
         );
     }
     let max_body = state.max_body_bytes;
-    let mut app = Router::new();
+    // The console's pages are not part of the JSON API (nor of its OpenAPI document).
+    let mut app = Router::new()
+        .route("/", get(console_page))
+        .route("/console/{name}", get(console_asset));
     for (path, m) in merged {
         app = app.route(path, m);
     }
