@@ -4,6 +4,11 @@
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Numbers the temporary files of this process, so that two threads writing the same target
+/// at once (two reports of one directory) do not share one and lose a rename.
+static NEXT_TMP: AtomicU64 = AtomicU64::new(0);
 
 /// Writes `path` through `fill`; on any error the temporary file is removed and the target
 /// is left as it was.
@@ -19,7 +24,8 @@ pub fn write_atomic(
         .file_name()
         .ok_or_else(|| std::io::Error::other("not a file path"))?
         .to_string_lossy();
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let n = NEXT_TMP.fetch_add(1, Ordering::Relaxed);
+    let tmp = dir.join(format!(".{name}.tmp-{}-{n}", std::process::id()));
     let result = (|| {
         let mut w = BufWriter::new(File::create(&tmp)?);
         fill(&mut w)?;
@@ -61,6 +67,28 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, vec![std::ffi::OsString::from("a.txt")]);
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn threads_writing_one_target_at_once_all_succeed() {
+        let d = dir("racing");
+        let target = d.join("report.html");
+        let bodies: Vec<String> = (0..8)
+            .map(|i| format!("body {i} ").repeat(20_000))
+            .collect();
+        for _ in 0..5 {
+            std::thread::scope(|s| {
+                for b in &bodies {
+                    let target = &target;
+                    s.spawn(move || write_atomic(target, |w| w.write_all(b.as_bytes())).unwrap());
+                }
+            });
+            // One writer's whole body, and no temporary left behind.
+            let got = std::fs::read_to_string(&target).unwrap();
+            assert!(bodies.contains(&got), "a mixed or partial file");
+            assert_eq!(std::fs::read_dir(&d).unwrap().count(), 1);
+        }
         std::fs::remove_dir_all(&d).unwrap();
     }
 }
