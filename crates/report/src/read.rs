@@ -72,7 +72,7 @@ pub(crate) fn first_of<T>(
 
 /// The reader of a Parquet file in a build without Parquet.
 #[cfg(not(feature = "parquet"))]
-pub(crate) fn no_parquet<T>(path: &Path) -> Result<Vec<T>, ReadError> {
+pub fn no_parquet<T>(path: &Path) -> Result<Vec<T>, ReadError> {
     Err(bad(
         path,
         "this build reads no Parquet (tiandi-report without its parquet feature)",
