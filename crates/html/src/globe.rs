@@ -8,8 +8,9 @@
 //! between samples (exact for a circular orbit) and turns the result back into ECEF by the
 //! Earth's rotation since the start. [`interpolate`] is that formula, tested against SGP4.
 //! Links keep each sample's busiest [`MAX_LINKS_PER_SAMPLE`] (the highest utilisation over
-//! its steps), tasks every k-th of those placed (at most [`MAX_FLOWS`]), node series at most
-//! [`MAX_SERIES_POINTS`] points per satellite.
+//! its steps; fewer where all samples together would pass [`MAX_LINK_ENTRIES`]), tasks every
+//! k-th of those placed (at most [`MAX_FLOWS`]), node series at most [`MAX_SERIES_POINTS`]
+//! points per satellite.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -27,6 +28,8 @@ use crate::page::escape;
 pub const MAX_POSITION_SAMPLES: usize = 400_000;
 /// Loaded links kept per position sample.
 pub const MAX_LINKS_PER_SAMPLE: usize = 3_000;
+/// Loaded links over all samples: the per-sample cap falls until the sum fits (5 B a link).
+pub const MAX_LINK_ENTRIES: usize = 400_000;
 /// Tasks drawn as flows.
 pub const MAX_FLOWS: usize = 3_000;
 /// Points of each satellite's state series.
@@ -85,15 +88,38 @@ fn round1(x: f64) -> f64 {
     (x * 10.0).round() / 10.0
 }
 
+/// The largest per-sample cap, at most `per_sample`, under which the samples' links (`lens`)
+/// sum to at most `total`.
+fn link_cap(lens: &[usize], per_sample: usize, total: usize) -> usize {
+    let sum = |c: usize| lens.iter().map(|&l| l.min(c)).sum::<usize>();
+    let (mut lo, mut hi) = (0, per_sample);
+    while lo < hi {
+        let mid = (lo + hi).div_ceil(2);
+        if sum(mid) <= total {
+            lo = mid;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    lo
+}
+
 /// The data block of the globe for the featured run `run` of `out`.
 pub fn globe_data(out: &Output, g: &Geography, run: &PolicyData) -> GlobeData {
     let sats = g.satellites();
     let n = sats.len();
-    let duration = out.duration_s().max(0.0);
+    // Never past the scenario's own end: `summary.json` is not covered by its hash, and an
+    // edited `end_utc` must not make the page regenerate years of positions and tasks.
+    let end = out.end.min(g.scenario.end());
+    let duration = end.seconds_since(out.start);
+    let duration = if duration.is_finite() {
+        duration.clamp(0.0, tiandi_scenario::convert::MAX_HORIZON_H * 3_600.0)
+    } else {
+        0.0
+    };
     let mut sample_s = MIN_SAMPLE_S;
-    if let Some(per_sat) = MAX_POSITION_SAMPLES.checked_div(n) {
-        sample_s = sample_s.max((duration / per_sat.max(2) as f64).ceil());
-    }
+    let per_sat = MAX_POSITION_SAMPLES / n.max(1);
+    sample_s = sample_s.max((duration / per_sat.max(2) as f64).ceil());
     let n_samples = (duration / sample_s).ceil() as usize + 1;
 
     // Positions in the frame turning with the Earth at the start; NaN where SGP4 fails.
@@ -114,7 +140,7 @@ pub fn globe_data(out: &Output, g: &Geography, run: &PolicyData) -> GlobeData {
     let scale = r_max / 32_767.0;
     let mut pos: Vec<i16> = Vec::with_capacity(raw.len() * 3);
     for v in &raw {
-        if v[0].is_finite() {
+        if v.iter().all(|c| c.is_finite()) {
             pos.extend(
                 v.iter()
                     .map(|c| (c / scale).round().clamp(-32_767.0, 32_767.0) as i16),
@@ -181,12 +207,17 @@ pub fn globe_data(out: &Output, g: &Geography, run: &PolicyData) -> GlobeData {
             }
         }
     }
+    let cap = link_cap(
+        &per_sample.iter().map(HashMap::len).collect::<Vec<_>>(),
+        MAX_LINKS_PER_SAMPLE,
+        MAX_LINK_ENTRIES,
+    );
     let (mut offsets, mut la, mut lb, mut lu) = (vec![0u32], Vec::new(), Vec::new(), Vec::new());
     let mut max_per_sample = 1;
     for m in &per_sample {
         let mut v: Vec<((u32, u32), f64)> = m.iter().map(|(k, u)| (*k, *u)).collect();
         v.sort_by(|x, y| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0)));
-        v.truncate(MAX_LINKS_PER_SAMPLE);
+        v.truncate(cap);
         max_per_sample = max_per_sample.max(v.len());
         for ((a, b), u) in v {
             la.push(a as u16);
@@ -198,7 +229,7 @@ pub fn globe_data(out: &Output, g: &Geography, run: &PolicyData) -> GlobeData {
     let n_link_samples = la.len();
 
     // Flows: every k-th placed task, origin -> the nodes of its stages -> its destination.
-    let tasks = tiandi_scenario::generate::tasks(&g.scenario, out.end).unwrap_or_default();
+    let tasks = tiandi_scenario::generate::tasks(&g.scenario, end).unwrap_or_default();
     let by_id: HashMap<u64, &tiandi_workload::Task> = tasks.iter().map(|t| (t.id, t)).collect();
     let mut kinds: BTreeMap<String, u8> = BTreeMap::new();
     let placed: Vec<_> = match &run.files.tasks {
@@ -376,6 +407,17 @@ mod tests {
     /// Named tolerance: the page's slerp between 60 s samples against SGP4 at the middle,
     /// where the error is largest, for the default scenario's 550 km orbits.
     const SLERP_TOLERANCE_KM: f64 = 0.05;
+
+    #[test]
+    fn link_cap_fills_the_total_from_the_smallest_samples_up() {
+        // Under the total, every sample keeps its links up to the per-sample cap.
+        assert_eq!(link_cap(&[10, 20, 5], 3_000, 100), 3_000);
+        // 10 + 20 + 5 = 35 > 30: a cap of 12 gives 10 + 12 + 5 = 27, 13 gives 28, ... 15 gives 30.
+        assert_eq!(link_cap(&[10, 20, 5], 3_000, 30), 15);
+        assert_eq!(link_cap(&[10, 20, 5], 3_000, 29), 14);
+        assert_eq!(link_cap(&[], 3_000, 0), 3_000);
+        assert_eq!(link_cap(&[7], 3_000, 0), 0);
+    }
 
     #[test]
     fn slerp_between_samples_follows_sgp4() {

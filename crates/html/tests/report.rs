@@ -236,6 +236,28 @@ fn missing_outputs_are_said_to_be_missing_not_drawn() {
 }
 
 #[test]
+fn an_edited_end_does_not_stretch_the_globe_past_the_scenario() {
+    // summary.json is not covered by the scenario's hash: an end 234 years on must leave the
+    // globe at the scenario's own hour, not regenerate centuries of positions and tasks.
+    let src = run_dir();
+    let dir = fresh_dir("far-end");
+    let mut summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(src.join("summary.json")).unwrap()).unwrap();
+    assert!(
+        summary["end_utc"].is_string(),
+        "summary.json's end has moved"
+    );
+    summary["end_utc"] = serde_json::json!("2260-01-01T00:00:00Z");
+    std::fs::write(dir.join("summary.json"), summary.to_string()).unwrap();
+    let html = render_report(&dir, &ReportOptions::default()).unwrap();
+    let at = html.find("id=\"globe-data\">").expect("no globe data") + 16;
+    let len = html[at..].find("</script>").unwrap();
+    let d: serde_json::Value = serde_json::from_str(&html[at..at + len]).unwrap();
+    assert_eq!(d["n_samples"], 61, "the scenario's hour at 60 s");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn csv_series_read_like_parquet() {
     // The report crate without its parquet feature writes links.csv and nodes.csv: the
     // same series as CSV must give the same page as the Parquet files.
@@ -360,6 +382,9 @@ fn the_audit_refuses_scripts_that_reach_out() {
         "<script src=\"a.js\"></script>",
         "<script>new WebSocket('ws://x')</script>",
         "<script>var u = 'https://cdn.example/t.js'</script>",
+        "<script>new Image().src = '//x.example/p'</script>",
+        "<script>fetch ('/x')</script>",
+        "<script>new Worker('w.js')</script>",
     ] {
         let page = html.replacen("</body>", &format!("{bad}</body>"), 1);
         assert!(!audit(&page).is_empty(), "{bad} passed the audit");
