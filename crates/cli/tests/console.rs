@@ -94,8 +94,13 @@ fn the_console_is_locked_to_its_own_origin_and_holds_no_secret() {
         "/console/../../etc/passwd",
         "/console/",
     ] {
-        let (status, _, body) = get(port, path, "");
+        let (status, head, body) = get(port, path, "");
         assert_eq!(status, 404, "{path}");
+        if path.matches('/').count() == 2 && !path.ends_with('/') {
+            // A miss inside /console/ carries the console's headers too.
+            assert!(head.contains("content-security-policy:"), "{path}: {head}");
+            assert!(head.contains("x-content-type-options: nosniff"), "{path}");
+        }
         assert!(
             !body.contains("[[tokens]]") && !body.contains("root:"),
             "{path}"

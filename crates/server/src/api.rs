@@ -1236,27 +1236,33 @@ pub const CONSOLE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 
     frame-ancestors 'none'";
 
 fn console_response(content_type: &'static str, body: &'static str) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
-            (
-                header::CONTENT_SECURITY_POLICY,
-                HeaderValue::from_static(CONSOLE_CSP),
-            ),
-            (
-                header::X_CONTENT_TYPE_OPTIONS,
-                HeaderValue::from_static("nosniff"),
-            ),
-            (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
-            (
-                header::REFERRER_POLICY,
-                HeaderValue::from_static("no-referrer"),
-            ),
-            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
-        ],
+    let mut r = (
+        [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))],
         body,
     )
-        .into_response()
+        .into_response();
+    console_headers(&mut r);
+    r
+}
+
+/// The console's security headers, on its pages, its assets and its 404s alike.
+fn console_headers(r: &mut Response) {
+    r.headers_mut().extend([
+        (
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CONSOLE_CSP),
+        ),
+        (
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ),
+        (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
+        (
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ),
+        (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+    ]);
 }
 
 /// The operator console at `/`: a page with no secret in it (the operator signs in with a
@@ -1276,11 +1282,10 @@ async fn console_asset(Path(name): Path<String>) -> Result<Response, ApiError> {
         "console.css" => ("text/css; charset=utf-8", tiandi_web::CONSOLE_CSS),
         "land.txt" => ("text/plain; charset=utf-8", tiandi_web::LAND_110M),
         _ => {
-            return Err(ApiError::new(
-                404,
-                format!("no console file {name:?}"),
-                None,
-            ));
+            let mut r =
+                ApiError::new(404, format!("no console file {name:?}"), None).into_response();
+            console_headers(&mut r);
+            return Ok(r);
         }
     };
     Ok(console_response(ty, body))
