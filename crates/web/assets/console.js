@@ -8,7 +8,12 @@
   var nodes = [];
   var index = {};
   var nSats = 0;
-  var tasks = {}; // id -> view
+  var tasks = {}; // id -> view, the newest MAX_TASKS only
+  var MAX_TASKS = 500;
+  var pending = {}; // ids whose view an event made stale, fetched in batches
+  var MAX_FETCHES = 20; // task views fetched per batch (the newest)
+  var inFlight = 0; // requests of the last refresh still out: the next one waits
+  var dirty = false; // the table is redrawn at most once a frame
   var events = 0;
   var stream = null;
   var timer = null;
@@ -66,8 +71,7 @@
     api("/v1/tasks", { method: "POST", body: body }).then(function (r) {
       if (r.status === 201 && r.body && r.body.id !== undefined) {
         text($("submit-result"), JSON.stringify(r.body, null, 1));
-        tasks[r.body.id] = r.body;
-        drawTasks();
+        keep(r.body);
       } else {
         text($("submit-result"), "refused (" + r.status + "): " + JSON.stringify(r.body));
       }
@@ -90,7 +94,8 @@
     var firstGround = nodes[nSats];
     var spec = $("spec");
     if (firstGround && spec.value.indexOf('"origin": ""') >= 0) {
-      spec.value = spec.value.replace('"origin": ""', '"origin": ' + JSON.stringify(firstGround.id));
+      // A function, so that `$&` or `$'` in a node's id is not read as a pattern.
+      spec.value = spec.value.replace('"origin": ""', function () { return '"origin": ' + JSON.stringify(firstGround.id); });
     }
     globe = TiandiGlobe.create($("globe-canvas"), {
       nSatellites: nSats,
@@ -113,6 +118,7 @@
     drawNodes(list);
     refresh();
     timer = setInterval(refresh, 2000);
+    setInterval(fetchPending, 500);
     follow();
     requestAnimationFrame(frame);
   }
@@ -145,9 +151,17 @@
     globe.setSatelliteColours(col);
   }
 
+  // The requests of one refresh; a slow server gets no second round until they are back.
+  function counted(p) {
+    inFlight++;
+    var done = function () { inFlight--; };
+    p.then(done, done);
+    return p;
+  }
+
   function refresh() {
-    if (!token) return;
-    api("/v1/nodes").then(function (r) {
+    if (!token || inFlight > 0) return;
+    counted(api("/v1/nodes")).then(function (r) {
       if (r.status !== 200) return;
       var at = Date.parse(r.body.at), wall = Date.now();
       if (twinAt && wall > twinAt[1]) twinRate = Math.max(0, (at - twinAt[0]) / (wall - twinAt[1]));
@@ -156,7 +170,7 @@
       drawNodes(nodes);
       text($("globe-clock"), "twin at " + r.body.at);
     });
-    api("/v1/topology").then(function (r) {
+    counted(api("/v1/topology")).then(function (r) {
       if (r.status !== 200) return;
       var isl = [];
       var other = [];
@@ -169,25 +183,50 @@
       globe.setLinks(other);
     });
     ["queued", "running"].forEach(function (state) {
-      api("/v1/tasks?state=" + state + "&limit=200").then(function (r) {
-        if (r.status === 200) r.body.tasks.forEach(function (t) { tasks[t.id] = t; });
-        drawTasks();
+      counted(api("/v1/tasks?state=" + state + "&limit=200")).then(function (r) {
+        if (r.status === 200) r.body.tasks.forEach(keep);
       });
     });
   }
 
-  function fetchTask(id) {
-    api("/v1/tasks/" + id).then(function (r) {
-      if (r.status === 200) { tasks[r.body.id] = r.body; drawTasks(); }
+  // Stores a task's view, forgets the oldest past MAX_TASKS, and marks the table stale.
+  function keep(t) {
+    tasks[t.id] = t;
+    var ids = Object.keys(tasks);
+    if (ids.length > MAX_TASKS) {
+      ids.map(Number).sort(function (a, b) { return a - b; })
+        .slice(0, ids.length - MAX_TASKS)
+        .forEach(function (id) { delete tasks[id]; delete pending[id]; });
+    }
+    dirty = true;
+  }
+
+  // The views that events made stale, newest first, at most MAX_FETCHES a batch: a tenant
+  // that submits fast costs each console a bounded number of requests.
+  function fetchPending() {
+    if (!token) return;
+    var ids = Object.keys(pending).map(Number).sort(function (a, b) { return b - a; });
+    pending = {};
+    ids.slice(0, MAX_FETCHES).forEach(function (id) {
+      api("/v1/tasks/" + id).then(function (r) {
+        if (r.status === 200) keep(r.body);
+      });
     });
   }
 
   // The event stream, read with fetch so the token travels in a header, not the URL.
+  var retry = 2000; // ms before reconnecting; doubles up to 30 s while refused
   function follow() {
     stream = new AbortController();
     fetch("/v1/events", { headers: { Authorization: "Bearer " + token }, credentials: "omit", signal: stream.signal })
       .then(function (r) {
+        if (r.status === 401 || r.status === 403) {
+          var e = new Error("event stream refused: " + r.status);
+          e.final = true;
+          throw e;
+        }
         if (!r.ok || !r.body) throw new Error("event stream: " + r.status);
+        retry = 2000;
         var reader = r.body.getReader();
         var dec = new TextDecoder();
         var buf = "";
@@ -207,8 +246,10 @@
       })
       .catch(function (e) {
         if (!token) return;
-        addEvent("(" + e.message + "; reconnecting in 2 s)");
-        setTimeout(function () { if (token) follow(); }, 2000);
+        if (e.final) { addEvent("(" + e.message + "; not reconnecting: sign in again)"); return; }
+        addEvent("(" + e.message + "; reconnecting in " + retry / 1000 + " s)");
+        setTimeout(function () { if (token) follow(); }, retry);
+        retry = Math.min(30000, retry * 2);
       });
   }
 
@@ -227,9 +268,8 @@
     if (name === "task" && ev.id !== undefined) {
       var t = tasks[ev.id] || { id: ev.id };
       t.state = ev.state;
-      tasks[ev.id] = t;
-      drawTasks();
-      fetchTask(ev.id);
+      keep(t);
+      if (tasks[ev.id]) pending[ev.id] = true;
     }
   }
 
@@ -290,6 +330,7 @@
 
   function frame() {
     if (!token) return;
+    if (dirty) { dirty = false; drawTasks(); }
     flows();
     globe.render();
     text($("globe-fps"), globe.fps().toFixed(0) + " fps");
