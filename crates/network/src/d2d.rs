@@ -15,6 +15,7 @@
 //! is an outage. Sessions are dropped by an outage longer than the radio-link-failure timer,
 //! or by a handover that fails (a seeded draw per handover and session).
 
+use rayon::prelude::*;
 use tiandi_orbit::{Contact, EarthRotation, Epoch, GroundStation, PropagationError, Satellite};
 
 /// How the serving satellite is chosen.
@@ -135,17 +136,28 @@ pub fn serve(
     contacts: &[Contact],
     options: ServeOptions,
 ) -> Result<Service, PropagationError> {
+    // Terminals are independent: served in parallel, joined in terminal order.
+    let each: Vec<Service> = terminals
+        .par_iter()
+        .enumerate()
+        .map(|(k, site)| {
+            let passes = passes_of(contacts, k);
+            let mut one = Service::default();
+            match options.strategy {
+                Strategy::HighestElevation => {
+                    serve_by_steps(k, &passes, sats, site, options, &mut one)?;
+                }
+                Strategy::KeepUntilLost | Strategy::Predictive => {
+                    serve_by_events(k, &passes, sats, site, options, &mut one)?;
+                }
+            }
+            Ok(one)
+        })
+        .collect::<Result<_, PropagationError>>()?;
     let mut service = Service::default();
-    for (k, site) in terminals.iter().enumerate() {
-        let passes = passes_of(contacts, k);
-        match options.strategy {
-            Strategy::HighestElevation => {
-                serve_by_steps(k, &passes, sats, site, options, &mut service)?;
-            }
-            Strategy::KeepUntilLost | Strategy::Predictive => {
-                serve_by_events(k, &passes, sats, site, options, &mut service)?;
-            }
-        }
+    for one in each {
+        service.handovers.extend(one.handovers);
+        service.outages.extend(one.outages);
     }
     Ok(service)
 }
@@ -236,8 +248,18 @@ fn serve_by_steps(
     let mut serving: Option<usize> = None;
     let mut outage_from: Option<Epoch> = None;
     let mut t = options.start;
+    // The passes in view at `t` (AOS <= t < LOS), kept as `t` only grows: those that rose
+    // are added from `passes` (sorted by AOS, so `next` is the first still to rise), those
+    // that set are dropped. The same passes, in the same order, as `in_view(passes, t)`.
+    let mut active: Vec<&Contact> = Vec::new();
+    let mut next = 0;
     while t < options.end {
-        let best = highest(passes, t, sats, site, None)?.map(|c| c.satellite_idx);
+        while next < passes.len() && passes[next].aos <= t {
+            active.push(passes[next]);
+            next += 1;
+        }
+        active.retain(|c| t < c.los);
+        let best = highest(&active, t, sats, site, None)?.map(|c| c.satellite_idx);
         match (serving, best) {
             (Some(a), Some(b)) if a != b => {
                 out.handovers.push(Handover {
@@ -263,15 +285,17 @@ fn serve_by_steps(
         serving = best;
         let step_end = t.add_ns(options.step_ns).min(options.end);
         let lost = serving.and_then(|s| {
-            in_view(passes, t)
+            active
+                .iter()
                 .find(|c| c.satellite_idx == s)
                 .map(|c| c.los)
                 .filter(|&los| los < step_end)
         });
-        // During an outage the next AOS ends it, not the next step.
+        // During an outage the next AOS ends it, not the next step (the first pass not yet
+        // risen: no pass before `next` rises after `t`).
         let rise = serving
             .is_none()
-            .then(|| next_aos(passes, t))
+            .then(|| passes.get(next).map(|c| c.aos))
             .flatten()
             .filter(|&a| a < step_end);
         t = lost.or(rise).unwrap_or(step_end);
