@@ -4,8 +4,9 @@
 //!
 //! Decimation: positions are sampled every [`GlobeData::sample_s`] (60 s, or longer so that
 //! satellites x samples stay within [`MAX_POSITION_SAMPLES`]) in a frame that turns with the
-//! Earth at the run's start, quantised to 16 bits of the largest radius; the page slerps
-//! between samples (exact for a circular orbit) and turns the result back into ECEF by the
+//! Earth at the run's start, quantised to 16 bits of each satellite's largest coordinate
+//! (its own scale in `pos_scales_km`, so a far-out satellite does not coarsen the rest); the
+//! page slerps between samples (exact for a circular orbit) and turns the result back into ECEF by the
 //! Earth's rotation since the start. [`interpolate`] is that formula, tested against SGP4.
 //! Links keep each sample's busiest [`MAX_LINKS_PER_SAMPLE`] (the highest utilisation over
 //! its steps; fewer where all samples together would pass [`MAX_LINK_ENTRIES`]), tasks every
@@ -124,7 +125,9 @@ pub fn globe_data(out: &Output, g: &Geography, run: &PolicyData) -> GlobeData {
 
     // Positions in the frame turning with the Earth at the start; NaN where SGP4 fails.
     let mut raw = vec![[f64::NAN; 3]; n_samples * n];
-    let mut r_max: f64 = 1.0;
+    // Each satellite's largest coordinate: its own 16-bit scale, so one far-out satellite
+    // (GEO, HEO) does not coarsen the LEO ones.
+    let mut r_max = vec![1.0_f64; n];
     for k in 0..n_samples {
         let t_s = (k as f64 * sample_s).min(duration);
         let t = out.start.add_s_f64(t_s);
@@ -132,15 +135,18 @@ pub fn globe_data(out: &Output, g: &Geography, run: &PolicyData) -> GlobeData {
             if let Ok(st) = s.state_at(t, Frame::Itrf) {
                 let p = st.position_km;
                 let v = rot_z([p.x, p.y, p.z], OMEGA_EARTH * t_s);
-                r_max = r_max.max(v.iter().map(|c| c.abs()).fold(0.0, f64::max));
-                raw[k * n + i] = v;
+                if v.iter().all(|c| c.is_finite()) {
+                    r_max[i] = r_max[i].max(v.iter().map(|c| c.abs()).fold(0.0, f64::max));
+                    raw[k * n + i] = v;
+                }
             }
         }
     }
-    let scale = r_max / 32_767.0;
+    let scales: Vec<f64> = r_max.iter().map(|r| r / 32_767.0).collect();
     let mut pos: Vec<i16> = Vec::with_capacity(raw.len() * 3);
-    for v in &raw {
+    for (j, v) in raw.iter().enumerate() {
         if v.iter().all(|c| c.is_finite()) {
+            let scale = scales[j % n.max(1)];
             pos.extend(
                 v.iter()
                     .map(|c| (c / scale).round().clamp(-32_767.0, 32_767.0) as i16),
@@ -342,7 +348,7 @@ pub fn globe_data(out: &Output, g: &Geography, run: &PolicyData) -> GlobeData {
         "ground": ground,
         "land": land,
         "region_rings": region_rings,
-        "pos_scale_km": scale,
+        "pos_scales_km": scales,
         "pos": b64(&pos, i16::to_le_bytes),
         "isl_pairs": isl.len() / 2,
         "isl": b64(&isl, u32::to_le_bytes),

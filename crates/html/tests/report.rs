@@ -362,6 +362,16 @@ fn globe_block_matches_the_run(html: &str) {
     assert!(!d["flows"]["kinds"].as_array().unwrap().is_empty());
     assert!(d["series"]["n_points"].as_u64().unwrap() > 10);
     assert_eq!(d["names"].as_array().unwrap().len(), 60);
+    // One 16-bit scale per satellite, its largest coordinate over 32,767: for the example's
+    // LEO orbits, at most 8,000 km (and a fair part of their radius).
+    let scales = d["pos_scales_km"]
+        .as_array()
+        .expect("a scale per satellite");
+    assert_eq!(scales.len(), 60);
+    for s in scales {
+        let r = s.as_f64().unwrap() * 32_767.0;
+        assert!((4_000.0..8_000.0).contains(&r), "scale of {r} km");
+    }
     for s in [
         "<canvas id=\"globe-canvas\"",
         "id=\"globe-time\"",

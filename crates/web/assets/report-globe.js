@@ -28,7 +28,7 @@
   var n = D.n_satellites;
   var S = D.n_samples;
   var P = i16(D.pos);
-  var scale = D.pos_scale_km;
+  var scales = D.pos_scales_km; // km per unit, one per satellite
   var globe;
   try {
     globe = TiandiGlobe.create(canvas, {
@@ -72,6 +72,7 @@
         ecef[3 * i] = ecef[3 * i + 1] = ecef[3 * i + 2] = NaN;
         continue;
       }
+      var scale = scales[i];
       var ax = P[ia] * scale, ay = P[ia + 1] * scale, az = P[ia + 2] * scale;
       var bx = P[ib] * scale, by = P[ib + 1] * scale, bz = P[ib + 2] * scale;
       var ra = Math.hypot(ax, ay, az), rb = Math.hypot(bx, by, bz);
