@@ -136,8 +136,9 @@ pub fn serve(
     contacts: &[Contact],
     options: ServeOptions,
 ) -> Result<Service, PropagationError> {
-    // Terminals are independent: served in parallel, joined in terminal order.
-    let each: Vec<Service> = terminals
+    // Terminals are independent: served in parallel, joined in terminal order (the first
+    // terminal's error in that order, so a failure reads the same on every run).
+    let each: Vec<Result<Service, PropagationError>> = terminals
         .par_iter()
         .enumerate()
         .map(|(k, site)| {
@@ -153,9 +154,10 @@ pub fn serve(
             }
             Ok(one)
         })
-        .collect::<Result<_, PropagationError>>()?;
+        .collect();
     let mut service = Service::default();
     for one in each {
+        let one = one?;
         service.handovers.extend(one.handovers);
         service.outages.extend(one.outages);
     }
