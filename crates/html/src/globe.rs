@@ -414,6 +414,15 @@ mod tests {
     /// where the error is largest, for the default scenario's 550 km orbits.
     const SLERP_TOLERANCE_KM: f64 = 0.05;
 
+    /// A satellite's ITRF position `t_s` after `t0`, km.
+    fn itrf_km(s: &tiandi_orbit::Satellite, t0: Epoch, t_s: f64) -> [f64; 3] {
+        let p = s
+            .state_at(t0.add_s_f64(t_s), Frame::Itrf)
+            .unwrap()
+            .position_km;
+        [p.x, p.y, p.z]
+    }
+
     #[test]
     fn link_cap_fills_the_total_from_the_smallest_samples_up() {
         // Under the total, every sample keeps its links up to the per-sample cap.
@@ -433,13 +442,7 @@ mod tests {
         for s in sats.iter().step_by(17) {
             for k in 0..30 {
                 let (ta, tb) = (k as f64 * 60.0, (k + 1) as f64 * 60.0);
-                let at = |t_s: f64| {
-                    let p = s
-                        .state_at(t0.add_s_f64(t_s), Frame::Itrf)
-                        .unwrap()
-                        .position_km;
-                    [p.x, p.y, p.z]
-                };
+                let at = |t_s: f64| itrf_km(s, t0, t_s);
                 let a = rot_z(at(ta), OMEGA_EARTH * ta);
                 let b = rot_z(at(tb), OMEGA_EARTH * tb);
                 let tm = ta + 30.0;
@@ -460,13 +463,7 @@ mod tests {
         // A straight line between the samples in ECEF would miss by far more: the test
         // can tell the slerp from no interpolation at all.
         let s = &sats[0];
-        let at = |t_s: f64| {
-            let p = s
-                .state_at(t0.add_s_f64(t_s), Frame::Itrf)
-                .unwrap()
-                .position_km;
-            [p.x, p.y, p.z]
-        };
+        let at = |t_s: f64| itrf_km(s, t0, t_s);
         let (a, b, m) = (at(0.0), at(60.0), at(30.0));
         let chord = (0..3)
             .map(|i| ((a[i] + b[i]) / 2.0 - m[i]).powi(2))
